@@ -1,0 +1,46 @@
+# The two commands a newcomer needs:
+#   make synth STACK=dev   render a stack offline (no cluster, no cloud, no Pulumi CLI)
+#   make test              install what the tests need, then run every test tier
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+STACK ?= dev
+
+.PHONY: venv checkov synth synth-all test lint unit manifests config-docs clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
+	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
+	@touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@tools/timed "checkov (own venv)" bash -c '$(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt'
+	@touch $@
+
+venv: $(VENV)/.installed
+checkov: $(CHECKOV_VENV)/.installed
+
+synth: venv
+	$(PY) -m tools.synth --stack $(STACK)
+
+synth-all: venv
+	$(PY) -m tools.synth --all --quiet
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: venv checkov lint
+	$(PY) -m pytest
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+manifests: venv checkov
+	$(PY) -m pytest tests/manifests
+
+config-docs: venv
+	$(PY) -m tools.config_reference --write README.md
+
+clean:
+	rm -rf build .pytest_cache

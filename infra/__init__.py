@@ -1,0 +1,1 @@
+"""Where the platform runs: stack settings, the Kubernetes provider, the Pulumi program."""

@@ -1,0 +1,165 @@
+"""Run the Pulumi program offline under the mock engine, as `pulumi up` would run it.
+
+Used by `make synth` and by the unit tests. It reads Pulumi.yaml (defaults) and
+Pulumi.<stack>.yaml like the CLI does, records every resource registration, and emulates
+what the providers would add: Kubernetes auto-naming (deterministic: `<name>-<hash of inputs>`,
+so content changes rename ConfigMaps/Secrets just as a real deployment would) and the secret
+`result` of pulumi-random resources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+
+from infra.settings import PROJECT
+
+ROOT = Path(__file__).resolve().parent.parent
+# Placeholder for secret settings the offline run cannot decrypt (no secrets provider) or that a
+# stack leaves to `pulumi config set --secret` at deploy time. Nothing is ever contacted offline.
+OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-not-a-real-credential"
+SECRET_SETTINGS_NEEDED_BY = {"kubeconfig": ("clusterTarget", "kubeconfig")}
+MOCK_SECRET_PREFIX = "mock-secret-"
+
+
+@dataclass(frozen=True)
+class Registration:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    custom: bool
+
+
+@dataclass
+class OfflineRun:
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+    outputs: dict[str, tuple[Any, bool]] = field(default_factory=dict)  # name -> (value, is_secret)
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def kubernetes(self) -> list[Registration]:
+        return [r for r in self.resources if r.typ.startswith("kubernetes:")]
+
+    def named(self, typ: str, name: str) -> Registration:
+        matches = [r for r in self.of_type(typ) if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources of type {typ} named {name}")
+        return matches[0]
+
+
+def _config_string(value: Any) -> str:
+    """Config values reach a Pulumi program as strings; objects and arrays as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def load_stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+    """(config, secret keys) for a stack, with Pulumi.yaml defaults applied like the CLI does."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    config: dict[str, str] = {}
+    for name, declaration in (project.get("config") or {}).items():
+        key = name if ":" in name else f"{PROJECT}:{name}"
+        if isinstance(declaration, dict) and "default" in declaration:
+            config[key] = _config_string(declaration["default"])
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise FileNotFoundError(f"no stack file {stack_file.name}; stacks here: {', '.join(available_stacks(root))}")
+    secret_keys: list[str] = []
+    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+        if isinstance(value, dict) and "secure" in value:
+            config[key] = OFFLINE_SECRET_PLACEHOLDER
+            secret_keys.append(key)
+        else:
+            config[key] = _config_string(value)
+    for name, (selector, wanted) in SECRET_SETTINGS_NEEDED_BY.items():
+        key = f"{PROJECT}:{name}"
+        if config.get(f"{PROJECT}:{selector}") == wanted and not config.get(key):
+            config[key] = OFFLINE_SECRET_PLACEHOLDER
+            secret_keys.append(key)
+    return config, secret_keys
+
+
+def available_stacks(root: Path = ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def _plain(value: Any) -> Any:
+    """Inputs with secret markers unwrapped, for hashing."""
+    if rpc.is_rpc_secret(value):
+        return _plain(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, run: OfflineRun):
+        self.run = run
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        if args.typ.startswith("kubernetes:") and not args.typ.startswith("pulumi:providers"):
+            metadata = dict(state.get("metadata") or {})
+            if "name" not in metadata:
+                digest = hashlib.sha256(json.dumps(_plain(args.inputs), sort_keys=True).encode()).hexdigest()
+                metadata["name"] = f"{args.name}-{digest[:8]}"
+            state["metadata"] = metadata
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            # The real provider marks `result` secret; so does this mock.
+            state["result"] = rpc.wrap_rpc_secret(f"{MOCK_SECRET_PREFIX}{args.name}")
+        elif args.typ == "random:index/randomString:RandomString":
+            state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[:20].upper()
+        self.run.resources.append(Registration(args.typ, args.name, args.inputs, state, bool(args.custom)))
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        return {}, None
+
+
+def run_offline(stack: str, overrides: dict[str, Any] | None = None, secret_overrides: dict[str, str] | None = None,
+                root: Path = ROOT) -> OfflineRun:
+    """Evaluate the program for `stack`; `overrides` replace config values (`name` or `ns:name`)."""
+    from infra.program import deploy
+
+    config, secret_keys = load_stack_config(stack, root)
+    for name, value in (overrides or {}).items():
+        config[name if ":" in name else f"{PROJECT}:{name}"] = _config_string(value)
+    for name, value in (secret_overrides or {}).items():
+        key = name if ":" in name else f"{PROJECT}:{name}"
+        config[key] = value
+        secret_keys.append(key)
+
+    run = OfflineRun(stack)
+    pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config, secret_keys)
+
+    @pulumi.runtime.test
+    def program():
+        outputs = deploy()
+
+        async def collect() -> bool:
+            for name, value in outputs.items():
+                output = pulumi.Output.from_input(value)
+                run.outputs[name] = (await output.future(), await output.is_secret())
+            return True
+
+        return pulumi.Output.from_input(asyncio.ensure_future(collect()))
+
+    program()
+    return run

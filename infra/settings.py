@@ -1,0 +1,208 @@
+"""Stack settings: every config value read once, typed, validated, with errors naming the key.
+
+Defaults live in one place, the `config:` block of Pulumi.yaml (the Pulumi CLI applies them; the
+offline runner applies the same file). Component argument dataclasses validate themselves; this
+module maps a failing field back to the config key the user wrote, collects every problem, and
+raises one `SettingsError` at preview time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
+
+from platform_components.k8s import PodIdentity, Resources
+from platform_components.mlflow_server import MlflowOptions
+from platform_components.object_store import ObjectStoreOptions
+from platform_components.platform import PlatformArgs
+from platform_components.postgres import PostgresOptions
+from platform_components.redis import RedisOptions
+from platform_components.validation import ArgError, require_one_of
+
+PROJECT = "mlops-platform"
+CLUSTER_TARGETS = ("minikube", "kubeconfig")
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """One or more stack settings are invalid; the message lists each key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    cluster_target: str
+    kube_context: str
+    kubeconfig: pulumi.Output[str] | None  # a Pulumi secret
+
+    def __post_init__(self) -> None:
+        require_one_of("cluster_target", self.cluster_target, CLUSTER_TARGETS)
+        if self.cluster_target == "minikube" and not self.kube_context:
+            raise ArgError("kube_context", "must name a kube context when clusterTarget is minikube")
+        if self.cluster_target == "kubeconfig" and self.kubeconfig is None:
+            raise ArgError(
+                "kubeconfig",
+                "must be set when clusterTarget is kubeconfig: pulumi config set --secret kubeconfig \"$(cat KUBECONFIG)\"",
+            )
+
+
+@dataclass(frozen=True)
+class Settings:
+    cluster: ClusterSettings
+    platform: PlatformArgs
+
+
+def config_key_name(prefix: str, field: str) -> str:
+    """`("mlflow", "ingress_host")` -> `mlflowIngressHost`; `("", "run_as_user")` -> `runAsUser`."""
+    parts = [part for part in [prefix, *field.split("_")] if part]
+    return parts[0] + "".join(part[:1].upper() + part[1:] for part in parts[1:])
+
+
+class _Reader:
+    """Typed reads of the project's config namespace that remember which keys were read."""
+
+    def __init__(self) -> None:
+        self.config = pulumi.Config(PROJECT)
+        self.read: set[str] = set()
+        self.errors: list[str] = []
+
+    def key(self, name: str) -> str:
+        return f"{PROJECT}:{name}"
+
+    def string(self, name: str) -> str:
+        self.read.add(name)
+        return self.config.require(name)
+
+    def integer(self, name: str) -> int:
+        self.read.add(name)
+        return self.config.require_int(name)
+
+    def boolean(self, name: str) -> bool:
+        self.read.add(name)
+        return self.config.require_bool(name)
+
+    def string_list(self, name: str) -> tuple[str, ...]:
+        self.read.add(name)
+        value = self.config.require_object(name)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ArgError(name, f"must be a list of strings, got {value!r}")
+        return tuple(value)
+
+    def secret(self, name: str) -> pulumi.Output[str] | None:
+        self.read.add(name)
+        if not self.config.get(name):
+            return None
+        if not is_config_secret(self.key(name)):
+            self.errors.append(
+                f"{self.key(name)} holds a credential and must be stored encrypted: "
+                f"pulumi config set --secret {name} ..."
+            )
+        return self.config.require_secret(name)
+
+    def build(self, prefix: str, build: Callable[[], T], keys: dict[str, str] | None = None) -> T | None:
+        """Run `build`; report an ArgError under the config key its field came from."""
+        try:
+            return build()
+        except ArgError as error:
+            name = (keys or {}).get(error.field) or config_key_name(prefix, error.field)
+            self.errors.append(f"{self.key(name)} {error.message}")
+        except (pulumi.ConfigTypeError, pulumi.ConfigMissingError) as error:
+            self.errors.append(str(error))
+        return None
+
+    def resources(self, prefix: str) -> Resources | None:
+        return self.build(
+            prefix,
+            lambda: Resources(
+                cpu_request=self.string(f"{prefix}CpuRequest"),
+                memory_request=self.string(f"{prefix}MemoryRequest"),
+                memory_limit=self.string(f"{prefix}MemoryLimit"),
+            ),
+        )
+
+    def unknown_keys(self) -> list[str]:
+        configured = {key for key in {**get_config_env(), **CONFIG.get()} if key.startswith(f"{PROJECT}:")}
+        problems = []
+        for key in sorted(configured):
+            name = key.split(":", 1)[1]
+            if name not in self.read:
+                hint = difflib.get_close_matches(name, sorted(self.read), n=1)
+                suggestion = f"; did you mean {self.key(hint[0])}?" if hint else ""
+                problems.append(f"{key} is not a setting of this project (see Pulumi.yaml){suggestion}")
+        return problems
+
+
+def load_settings() -> Settings:
+    """Read and validate the current stack's configuration; raise SettingsError listing every problem."""
+    r = _Reader()
+    cluster = r.build(
+        "",
+        lambda: ClusterSettings(
+            cluster_target=r.string("clusterTarget"),
+            kube_context=r.string("kubeContext"),
+            kubeconfig=r.secret("kubeconfig"),
+        ),
+    )
+
+    def identity() -> PodIdentity:
+        run_as_user = r.integer("runAsUser")
+        return PodIdentity(None if r.boolean("openShift") else run_as_user)
+
+    def optional(name: str) -> str | None:
+        return r.string(name) or None
+
+    pod_identity = r.build("", identity)
+    postgres_resources = r.resources("postgres")
+    object_store_resources = r.resources("objectStore")
+    mlflow_resources = r.resources("mlflow")
+    redis_resources = r.resources("redis")
+    postgres = r.build("postgres", lambda: PostgresOptions(postgres_resources, r.string("postgresStorageSize")))
+    object_store = r.build(
+        "objectStore",
+        lambda: ObjectStoreOptions(
+            engine=r.string("objectStoreEngine"),
+            resources=object_store_resources,
+            storage_size=r.string("objectStoreStorageSize"),
+        ),
+    )
+    mlflow = r.build(
+        "mlflow",
+        lambda: MlflowOptions(
+            resources=mlflow_resources,
+            replicas=r.integer("mlflowReplicas"),
+            workers=r.integer("mlflowWorkers"),
+            ingress_host=optional("mlflowIngressHost"),
+            ingress_class=r.string("mlflowIngressClass"),
+            extra_allowed_hosts=r.string_list("mlflowExtraAllowedHosts"),
+        ),
+    )
+    redis = r.build("redis", lambda: RedisOptions(redis_resources, r.string("redisStorageSize")))
+    parts: dict[str, Any] = dict(
+        identity=pod_identity, postgres=postgres, object_store=object_store, mlflow=mlflow, redis=redis
+    )
+    platform = None
+    if all(value is not None for value in parts.values()):
+        platform = r.build(
+            "",
+            lambda: PlatformArgs(
+                environment=pulumi.get_stack(),
+                namespace=r.string("namespace"),
+                pod_security_version=r.string("podSecurityVersion"),
+                workloads_image=f"{r.string('workloadsImage')}:{r.string('workloadsImageTag')}",
+                storage_class=optional("storageClass"),
+                protect_data=r.boolean("protectData"),
+                ingress_controller_namespace=r.string("ingressControllerNamespace"),
+                **parts,
+            ),
+            keys={"workloads_image": "workloadsImageTag", "environment": "(stack name)"},
+        )
+    # Keys of settings never reached because an earlier part failed are not "unknown".
+    problems = r.errors + (r.unknown_keys() if cluster is not None and platform is not None else [])
+    if problems:
+        raise SettingsError("Invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+    assert cluster is not None and platform is not None
+    return Settings(cluster=cluster, platform=platform)

@@ -1,0 +1,300 @@
+"""MlflowTrackingServer: MLflow on Postgres with S3 artifacts served through the server, basic auth.
+
+Creates: a generated admin password and auth config (Secrets), a Deployment whose init container
+runs `mlflow db upgrade`, a Service, an optional Ingress, and a PodDisruptionBudget when HA.
+`server_command`, `server_env` and `auth_config_ini` are the single source of truth for how the
+server runs: the integration tests start a local `mlflow server` from the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from platform_components import images
+from platform_components.k8s import (
+    Manifest,
+    PodIdentity,
+    Resources,
+    container,
+    empty_dir,
+    http_probe,
+    labels,
+    pod_spec,
+    secret_env,
+    selector_labels,
+    spread_across_nodes,
+    startup_variant,
+)
+from platform_components.validation import ArgError, require_dns_label, require_min, require_pinned_image
+
+PORT = 5000
+ADMIN_USERNAME = "admin"
+AUTH_CONFIG_DIR = "/etc/mlflow-auth"
+AUTH_CONFIG_FILE = "basic_auth.ini"
+
+
+@dataclass(frozen=True)
+class ServerEndpoints:
+    """Everything in the server's command line and environment that depends on where it runs."""
+
+    backend_store_uri: str  # without password: libpq takes it from PGPASSWORD
+    artifacts_destination: str
+    s3_endpoint_url: str
+    allowed_hosts: tuple[str, ...]
+    auth_config_path: str
+    host: str = "0.0.0.0"
+    port: int = PORT
+    workers: int = 2
+
+
+def postgres_uri(user: str, host: str, port: int, database: str, password: str | None = None) -> str:
+    secret = f":{quote(password, safe='')}" if password else ""
+    return f"postgresql://{quote(user, safe='')}{secret}@{host}:{port}/{database}"
+
+
+def server_command(endpoints: ServerEndpoints) -> list[str]:
+    return [
+        "mlflow", "server",
+        "--host", endpoints.host,
+        "--port", str(endpoints.port),
+        "--workers", str(endpoints.workers),
+        "--backend-store-uri", endpoints.backend_store_uri,
+        "--serve-artifacts",
+        "--artifacts-destination", endpoints.artifacts_destination,
+        "--app-name", "basic-auth",
+        "--allowed-hosts", ",".join(endpoints.allowed_hosts),
+    ]
+
+
+def db_upgrade_command(endpoints: ServerEndpoints) -> list[str]:
+    return ["mlflow", "db", "upgrade", endpoints.backend_store_uri]
+
+
+@dataclass(frozen=True)
+class ServerSecrets:
+    """Where the server's credentials live: Secret name and key for each value."""
+
+    db_secret: pulumi.Input[str]  # key "password": the tracking database role's password
+    s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    admin_secret: pulumi.Input[str]  # key "password": the basic-auth admin password
+
+
+def server_env(endpoints: ServerEndpoints, secrets: ServerSecrets) -> list[Manifest]:
+    """Container env in Kubernetes form; `secretKeyRef`s keep every credential out of the spec."""
+    return [
+        secret_env("PGPASSWORD", secrets.db_secret, "password"),
+        {"name": "MLFLOW_S3_ENDPOINT_URL", "value": endpoints.s3_endpoint_url},
+        secret_env("AWS_ACCESS_KEY_ID", secrets.s3_secret, "AWS_ACCESS_KEY_ID"),
+        secret_env("AWS_SECRET_ACCESS_KEY", secrets.s3_secret, "AWS_SECRET_ACCESS_KEY"),
+        {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+        {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": endpoints.auth_config_path},
+        {"name": "MLFLOW_AUTH_ADMIN_USERNAME", "value": ADMIN_USERNAME},
+        secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secrets.admin_secret, "password"),
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "MLFLOW_TMP_DIR", "value": "/tmp"},
+    ]
+
+
+def auth_config_ini(database_uri: str) -> str:
+    """basic-auth config. New users get no permission until granted (not MLflow's default READ).
+    The admin user comes from MLFLOW_AUTH_ADMIN_* env vars, never a default password."""
+    return (
+        "[mlflow]\n"
+        "default_permission = NO_PERMISSIONS\n"
+        f"database_uri = {database_uri}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "grant_default_workspace_access = false\n"
+    )
+
+
+def cluster_allowed_hosts(service: str, namespace: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """Host headers the server accepts: its Service DNS names (with and without the port), the
+    loopback names `kubectl port-forward` sends, and any ingress or extra host."""
+    names = [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
+    hosts = [variant for name in names for variant in (name, f"{name}:{PORT}")]
+    hosts += [f"localhost:{PORT}", f"127.0.0.1:{PORT}"]
+    return tuple(dict.fromkeys(hosts + list(extra)))
+
+
+@dataclass(frozen=True)
+class MlflowOptions:
+    """What a stack tunes (config keys `mlflow*`)."""
+
+    resources: Resources
+    replicas: int = 1
+    workers: int = 2
+    ingress_host: str | None = None
+    ingress_class: str = "nginx"
+    extra_allowed_hosts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        require_min("replicas", self.replicas, 1)
+        require_min("workers", self.workers, 1)
+        if self.ingress_host is not None and (not self.ingress_host or "/" in self.ingress_host or ":" in self.ingress_host):
+            raise ArgError("ingress_host", f"must be a bare host name, got {self.ingress_host!r}")
+
+
+@dataclass(frozen=True)
+class MlflowArgs:
+    namespace: str
+    environment: str
+    options: MlflowOptions
+    postgres_host: str
+    postgres_port: int
+    tracking_db_user: str
+    tracking_db_secret: pulumi.Input[str]
+    auth_db_user: str
+    auth_db_secret: pulumi.Input[str]
+    auth_db_password: pulumi.Input[str]
+    s3_endpoint_url: str
+    s3_secret: pulumi.Input[str]
+    artifacts_bucket: str = "mlflow-artifacts"
+    identity: PodIdentity = PodIdentity()
+    image: str = images.MLFLOW
+    service_name: str = "mlflow"
+
+    def __post_init__(self) -> None:
+        require_dns_label("service_name", self.service_name)
+        require_pinned_image("image", self.image)
+
+    def endpoints(self) -> ServerEndpoints:
+        options = self.options
+        hosts = options.extra_allowed_hosts + ((options.ingress_host,) if options.ingress_host else ())
+        return ServerEndpoints(
+            backend_store_uri=postgres_uri(self.tracking_db_user, self.postgres_host, self.postgres_port, self.tracking_db_user),
+            artifacts_destination=f"s3://{self.artifacts_bucket}",
+            s3_endpoint_url=self.s3_endpoint_url,
+            allowed_hosts=cluster_allowed_hosts(self.service_name, self.namespace, hosts),
+            auth_config_path=f"{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}",
+            workers=options.workers,
+        )
+
+
+class MlflowTrackingServer(pulumi.ComponentResource):
+    url: str
+    external_url: str | None
+    admin_secret_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MlflowArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:platform:MlflowTrackingServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        meta_labels = labels("mlflow", name, "tracking-server", args.environment)
+        self.selector = selector_labels("mlflow", name)
+        endpoints = args.endpoints()
+        self.url = f"http://{args.service_name}.{args.namespace}.svc.cluster.local:{PORT}"
+        self.external_url = f"http://{args.options.ingress_host}" if args.options.ingress_host else None
+
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        admin = k8s.core.v1.Secret(
+            f"{name}-admin",
+            metadata={"namespace": args.namespace, "labels": meta_labels},
+            type="kubernetes.io/basic-auth",
+            string_data={"username": ADMIN_USERNAME, "password": pulumi.Output.secret(admin_password.result)},
+            opts=child,
+        )
+        self.admin_secret_name = admin.metadata["name"]
+
+        auth_uri = pulumi.Output.secret(args.auth_db_password).apply(
+            lambda pw: postgres_uri(args.auth_db_user, args.postgres_host, args.postgres_port, args.auth_db_user, pw)
+        )
+        auth_config = k8s.core.v1.Secret(
+            f"{name}-auth-config",
+            metadata={"namespace": args.namespace, "labels": meta_labels},
+            string_data={AUTH_CONFIG_FILE: auth_uri.apply(auth_config_ini)},
+            opts=child,
+        )
+
+        env = server_env(endpoints, ServerSecrets(args.tracking_db_secret, args.s3_secret, admin.metadata["name"]))
+        mounts = [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True},
+        ]
+        health = http_probe("/health", "http")
+        migrate = container(
+            name="db-upgrade",
+            image=args.image,
+            command=db_upgrade_command(endpoints),
+            env=env,
+            resources=args.options.resources,
+            volume_mounts=mounts,
+        )
+        server = container(
+            name="mlflow",
+            image=args.image,
+            command=server_command(endpoints),
+            env=env,
+            ports=[{"name": "http", "containerPort": PORT}],
+            resources=args.options.resources,
+            volume_mounts=mounts,
+            readiness=health,
+            liveness={**health, "periodSeconds": 20, "failureThreshold": 6},
+            startup=startup_variant(health, budget_seconds=180),
+        )
+        volumes = [
+            empty_dir("tmp", "1Gi"),
+            {"name": "auth-config", "secret": {"secretName": auth_config.metadata["name"], "defaultMode": 0o440}},
+        ]
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
+            spec={
+                "replicas": args.options.replicas,
+                "selector": {"matchLabels": self.selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": meta_labels},
+                    "spec": pod_spec(
+                        identity=args.identity,
+                        init_containers=[migrate],
+                        containers=[server],
+                        volumes=volumes,
+                        affinity=spread_across_nodes(self.selector) if args.options.replicas > 1 else None,
+                    ),
+                },
+            },
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
+            spec={"selector": self.selector, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            opts=child,
+        )
+        if args.options.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": self.selector}},
+                opts=child,
+            )
+        if args.options.ingress_host:
+            k8s.networking.v1.Ingress(
+                f"{name}-ingress",
+                metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
+                spec={
+                    "ingressClassName": args.options.ingress_class,
+                    "rules": [
+                        {
+                            "host": args.options.ingress_host,
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": args.service_name, "port": {"number": PORT}}},
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                },
+                opts=child,
+            )
+        self.register_outputs(
+            {"url": self.url, "external_url": self.external_url, "admin_secret_name": self.admin_secret_name}
+        )

@@ -1,0 +1,185 @@
+"""MlopsPlatform: the whole platform in one namespace, wired together.
+
+Namespace (restricted PSS, default deny) -> Postgres (mlflow + mlflow_auth databases) ->
+object store (buckets) -> MLflow tracking server -> Redis online store, plus the NetworkPolicies
+that allow exactly the links between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from platform_components.k8s import PodIdentity, labels
+from platform_components.mlflow_server import PORT as MLFLOW_PORT
+from platform_components.mlflow_server import MlflowArgs, MlflowOptions, MlflowTrackingServer
+from platform_components.namespace import NamespaceArgs, PlatformNamespace
+from platform_components.network_policies import ExternalIngress, Link, NetworkPolicyArgs, PlatformNetworkPolicies
+from platform_components.object_store import SERVICE_PORT as S3_PORT
+from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions
+from platform_components.object_store import SeaweedfsPorts
+from platform_components.postgres import PORT as POSTGRES_PORT
+from platform_components.postgres import AppDatabase, PostgresArgs, PostgresDatabase, PostgresOptions
+from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
+from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
+
+TRACKING_DB = "mlflow"
+AUTH_DB = "mlflow_auth"
+ARTIFACTS_BUCKET = "mlflow-artifacts"
+BUCKETS = (ARTIFACTS_BUCKET, "monitoring", "features", "backups")
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    environment: str
+    namespace: str
+    pod_security_version: str
+    identity: PodIdentity
+    workloads_image: str
+    postgres: PostgresOptions
+    object_store: ObjectStoreOptions
+    mlflow: MlflowOptions
+    redis: RedisOptions
+    storage_class: str | None = None
+    protect_data: bool = False
+    ingress_controller_namespace: str = "ingress-nginx"
+
+    def __post_init__(self) -> None:
+        require_dns_label("environment", self.environment)
+        require_dns_label("namespace", self.namespace)
+        require_k8s_minor_version("pod_security_version", self.pod_security_version)
+        require_dns_label("ingress_controller_namespace", self.ingress_controller_namespace)
+        require_pinned_image("workloads_image", self.workloads_image)
+        if self.storage_class == "":
+            raise ArgError("storage_class", "must be a StorageClass name or unset, got ''")
+
+
+class MlopsPlatform(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    mlflow_url: str
+    mlflow_external_url: str | None
+    s3_endpoint: str
+    buckets: tuple[str, ...]
+    redis_host: str
+    secret_names: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
+        namespace = PlatformNamespace(
+            f"{name}-namespace",
+            NamespaceArgs(
+                name=args.namespace,
+                labels=labels("mlops-platform", name, "namespace", args.environment),
+                pod_security_version=args.pod_security_version,
+                protect=args.protect_data,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Everything else lives in the namespace: create it first, delete it last.
+        inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        common = {"namespace": args.namespace, "environment": args.environment}
+
+        postgres = PostgresDatabase(
+            f"{name}-postgres",
+            PostgresArgs(
+                **common,
+                databases=(AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB)),
+                options=args.postgres,
+                storage_class=args.storage_class,
+                identity=args.identity,
+                protect=args.protect_data,
+            ),
+            opts=inside,
+        )
+        object_store = ObjectStore(
+            f"{name}-object-store",
+            ObjectStoreArgs(
+                **common,
+                options=args.object_store,
+                workloads_image=args.workloads_image,
+                buckets=BUCKETS,
+                clients={"mlflow": (ARTIFACTS_BUCKET,)},
+                storage_class=args.storage_class,
+                identity=args.identity,
+                protect=args.protect_data,
+            ),
+            opts=inside,
+        )
+        tracking, auth = postgres.connections[TRACKING_DB], postgres.connections[AUTH_DB]
+        mlflow = MlflowTrackingServer(
+            f"{name}-mlflow",
+            MlflowArgs(
+                **common,
+                options=args.mlflow,
+                postgres_host=postgres.host,
+                postgres_port=postgres.port,
+                tracking_db_user=tracking.username,
+                tracking_db_secret=tracking.secret_name,
+                auth_db_user=auth.username,
+                auth_db_secret=auth.secret_name,
+                auth_db_password=auth.password,
+                s3_endpoint_url=object_store.endpoint,
+                s3_secret=object_store.client_secret_names["mlflow"],
+                artifacts_bucket=ARTIFACTS_BUCKET,
+                identity=args.identity,
+            ),
+            opts=inside,
+        )
+        redis = RedisOnlineStore(
+            f"{name}-redis",
+            RedisArgs(
+                **common,
+                options=args.redis,
+                storage_class=args.storage_class,
+                identity=args.identity,
+                protect=args.protect_data,
+            ),
+            opts=inside,
+        )
+
+        s3_target_port = S3_PORT if args.object_store.engine == "minio" else SeaweedfsPorts().s3
+        PlatformNetworkPolicies(
+            f"{name}-network-policies",
+            NetworkPolicyArgs(
+                namespace=args.namespace,
+                labels=labels("mlops-platform", name, "network-policy", args.environment),
+                links=(
+                    Link("mlflow-to-postgres", mlflow.selector, postgres.selector, POSTGRES_PORT),
+                    Link("postgres-bootstrap-to-postgres", postgres.job_selector, postgres.selector, POSTGRES_PORT),
+                    # NetworkPolicies match the pod's port, not the Service's.
+                    Link("mlflow-to-object-store", mlflow.selector, object_store.selector, s3_target_port),
+                    Link("bucket-setup-to-object-store", object_store.job_selector, object_store.selector, s3_target_port),
+                ),
+                external=(
+                    ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace, mlflow.selector, MLFLOW_PORT),
+                ),
+            ),
+            opts=inside,
+        )
+
+        self.namespace = namespace.name
+        self.mlflow_url = mlflow.url
+        self.mlflow_external_url = mlflow.external_url
+        self.s3_endpoint = object_store.endpoint
+        self.buckets = object_store.buckets
+        self.redis_host = redis.host
+        self.secret_names = {
+            "postgresSuperuser": postgres.superuser_secret_name,
+            "mlflowDatabase": tracking.secret_name,
+            "mlflowAuthDatabase": auth.secret_name,
+            "mlflowAdmin": mlflow.admin_secret_name,
+            "objectStoreAdmin": object_store.admin_secret_name,
+            "objectStoreMlflow": object_store.client_secret_names["mlflow"],
+            "redis": redis.secret_name,
+        }
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "mlflow_url": self.mlflow_url,
+                "s3_endpoint": self.s3_endpoint,
+                "buckets": list(self.buckets),
+                "redis_host": self.redis_host,
+                "secret_names": self.secret_names,
+            }
+        )

@@ -1,0 +1,1 @@
+"""Developer tools: offline synth, config reference, local server helpers."""
