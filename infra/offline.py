@@ -39,11 +39,23 @@ class Registration:
     custom: bool
 
 
+@dataclass(frozen=True)
+class Options:
+    """The resource options tests care about (mocks do not see options, a transformation does)."""
+
+    protect: bool
+    retain_on_delete: bool
+
+
 @dataclass
 class OfflineRun:
     stack: str
     resources: list[Registration] = field(default_factory=list)
     outputs: dict[str, tuple[Any, bool]] = field(default_factory=dict)  # name -> (value, is_secret)
+    options: dict[tuple[str, str], Options] = field(default_factory=dict)  # (type, name) -> options
+
+    def options_of(self, registration: Registration) -> Options:
+        return self.options[(registration.typ, registration.name)]
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.resources if r.typ == typ]
@@ -132,6 +144,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+_current_run: OfflineRun | None = None
+_transformation_root: object | None = None
+
+
+def _record_options(args: pulumi.ResourceTransformationArgs) -> None:
+    if _current_run is not None:
+        opts = args.opts
+        _current_run.options[(args.type_, args.name)] = Options(bool(opts.protect), bool(opts.retain_on_delete))
+    return None
+
+
+def _install_option_recorder() -> None:
+    """Once per root stack resource (the mock runtime may keep it across runs)."""
+    global _transformation_root
+    root = pulumi.runtime.get_root_resource()
+    if root is not _transformation_root:
+        pulumi.runtime.register_stack_transformation(_record_options)
+        _transformation_root = root
+
+
 def run_offline(stack: str, overrides: dict[str, Any] | None = None, secret_overrides: dict[str, str] | None = None,
                 root: Path = ROOT) -> OfflineRun:
     """Evaluate the program for `stack`; `overrides` replace config values (`name` or `ns:name`)."""
@@ -145,9 +177,12 @@ def run_offline(stack: str, overrides: dict[str, Any] | None = None, secret_over
         config[key] = value
         secret_keys.append(key)
 
+    global _current_run
     run = OfflineRun(stack)
+    _current_run = run
     pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config, secret_keys)
+    _install_option_recorder()
 
     @pulumi.runtime.test
     def program():

@@ -29,6 +29,8 @@ def deploy() -> dict[str, Any]:
         "s3Endpoint": platform.s3_endpoint,
         "buckets": list(platform.buckets),
         "redisHost": platform.redis_host,
+        # For the post-deploy smoke test; stays encrypted in state and masked in CLI output.
+        "mlflowAdminPassword": platform.mlflow_admin_password,
         "secretNames": platform.secret_names,
     }
     for name, value in outputs.items():

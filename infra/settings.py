@@ -11,9 +11,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
+import yaml
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from platform_components.k8s import PodIdentity, Resources
@@ -25,6 +28,7 @@ from platform_components.redis import RedisOptions
 from platform_components.validation import ArgError, require_one_of
 
 PROJECT = "mlops-platform"
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 CLUSTER_TARGETS = ("minikube", "kubeconfig")
 T = TypeVar("T")
 
@@ -62,6 +66,12 @@ def config_key_name(prefix: str, field: str) -> str:
     return parts[0] + "".join(part[:1].upper() + part[1:] for part in parts[1:])
 
 
+@cache
+def declared_settings() -> dict[str, dict[str, Any]]:
+    """The `config:` schema of Pulumi.yaml: the list of settings, their types and defaults."""
+    return dict(yaml.safe_load(PROJECT_FILE.read_text()).get("config") or {})
+
+
 class _Reader:
     """Typed reads of the project's config namespace that remember which keys were read."""
 
@@ -89,7 +99,8 @@ class _Reader:
         self.read.add(name)
         value = self.config.require_object(name)
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise ArgError(name, f"must be a list of strings, got {value!r}")
+            self.errors.append(f"{self.key(name)} must be a list of strings, got {value!r}")
+            return ()
         return tuple(value)
 
     def secret(self, name: str) -> pulumi.Output[str] | None:
@@ -126,19 +137,20 @@ class _Reader:
 
     def unknown_keys(self) -> list[str]:
         configured = {key for key in {**get_config_env(), **CONFIG.get()} if key.startswith(f"{PROJECT}:")}
+        declared = sorted(declared_settings())
         problems = []
         for key in sorted(configured):
             name = key.split(":", 1)[1]
-            if name not in self.read:
-                hint = difflib.get_close_matches(name, sorted(self.read), n=1)
+            if name not in declared:
+                hint = difflib.get_close_matches(name, declared, n=1)
                 suggestion = f"; did you mean {self.key(hint[0])}?" if hint else ""
                 problems.append(f"{key} is not a setting of this project (see Pulumi.yaml){suggestion}")
         return problems
 
 
-def load_settings() -> Settings:
+def load_settings(reader: _Reader | None = None) -> Settings:
     """Read and validate the current stack's configuration; raise SettingsError listing every problem."""
-    r = _Reader()
+    r = reader or _Reader()
     cluster = r.build(
         "",
         lambda: ClusterSettings(
@@ -200,8 +212,7 @@ def load_settings() -> Settings:
             ),
             keys={"workloads_image": "workloadsImageTag", "environment": "(stack name)"},
         )
-    # Keys of settings never reached because an earlier part failed are not "unknown".
-    problems = r.errors + (r.unknown_keys() if cluster is not None and platform is not None else [])
+    problems = r.errors + r.unknown_keys()
     if problems:
         raise SettingsError("Invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     assert cluster is not None and platform is not None

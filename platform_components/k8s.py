@@ -53,7 +53,7 @@ class Resources:
         if parse_quantity(self.memory_request) > parse_quantity(self.memory_limit):
             raise ArgError(
                 "memory_request",
-                f"must not exceed memory_limit ({self.memory_limit}), got {self.memory_request}",
+                f"must not exceed the memory limit ({self.memory_limit}), got {self.memory_request}",
             )
 
     @property

@@ -179,6 +179,7 @@ class MlflowTrackingServer(pulumi.ComponentResource):
     url: str
     external_url: str | None
     admin_secret_name: pulumi.Output[str]
+    admin_password: pulumi.Output[str]  # a Pulumi secret
 
     def __init__(self, name: str, args: MlflowArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:MlflowTrackingServer", name, None, opts)
@@ -189,12 +190,13 @@ class MlflowTrackingServer(pulumi.ComponentResource):
         self.url = f"http://{args.service_name}.{args.namespace}.svc.cluster.local:{PORT}"
         self.external_url = f"http://{args.options.ingress_host}" if args.options.ingress_host else None
 
-        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        generated = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        self.admin_password = pulumi.Output.secret(generated.result)
         admin = k8s.core.v1.Secret(
             f"{name}-admin",
             metadata={"namespace": args.namespace, "labels": meta_labels},
             type="kubernetes.io/basic-auth",
-            string_data={"username": ADMIN_USERNAME, "password": pulumi.Output.secret(admin_password.result)},
+            string_data={"username": ADMIN_USERNAME, "password": self.admin_password},
             opts=child,
         )
         self.admin_secret_name = admin.metadata["name"]

@@ -107,7 +107,7 @@ class PlatformNetworkPolicies(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.policy_names = []
         for link in args.links:
-            for direction, spec in zip(("egress", "ingress"), link_policies(link)):
+            for direction, spec in zip(("egress", "ingress"), link_policies(link), strict=True):
                 self._policy(name, f"{link.name}-{direction}", spec, args, child)
         for rule in args.external:
             self._policy(name, f"{rule.name}-ingress", external_ingress_policy(rule), args, child)

@@ -29,7 +29,13 @@ from platform_components.k8s import (
     volume_claim,
 )
 from platform_components.quantities import parse_quantity
-from platform_components.validation import ArgError, require_dns_label, require_one_of, require_pinned_image, require_quantity
+from platform_components.validation import (
+    ArgError,
+    require_dns_label,
+    require_one_of,
+    require_pinned_image,
+    require_quantity,
+)
 
 ENGINES = ("minio", "seaweedfs")
 SERVICE_PORT = 9000

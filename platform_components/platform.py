@@ -17,8 +17,7 @@ from platform_components.mlflow_server import MlflowArgs, MlflowOptions, MlflowT
 from platform_components.namespace import NamespaceArgs, PlatformNamespace
 from platform_components.network_policies import ExternalIngress, Link, NetworkPolicyArgs, PlatformNetworkPolicies
 from platform_components.object_store import SERVICE_PORT as S3_PORT
-from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions
-from platform_components.object_store import SeaweedfsPorts
+from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions, SeaweedfsPorts
 from platform_components.postgres import PORT as POSTGRES_PORT
 from platform_components.postgres import AppDatabase, PostgresArgs, PostgresDatabase, PostgresOptions
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
@@ -62,6 +61,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     s3_endpoint: str
     buckets: tuple[str, ...]
     redis_host: str
+    mlflow_admin_password: pulumi.Output[str]  # a Pulumi secret
     secret_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
@@ -164,6 +164,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.s3_endpoint = object_store.endpoint
         self.buckets = object_store.buckets
         self.redis_host = redis.host
+        self.mlflow_admin_password = mlflow.admin_password
         self.secret_names = {
             "postgresSuperuser": postgres.superuser_secret_name,
             "mlflowDatabase": tracking.secret_name,

@@ -63,17 +63,18 @@ def pod_template(manifest: dict[str, Any]) -> dict[str, Any] | None:
     return spec.get("template", {}).get("spec")
 
 
+def _amount(container: dict[str, Any], kind: str, resource: str) -> float:
+    value = container.get("resources", {}).get(kind, {}).get(resource)
+    return parse_quantity(value) if value is not None else 0.0
+
+
 def effective_pod_resources(pod: dict[str, Any]) -> dict[str, float]:
     """What the scheduler reserves: max(largest init container, sum of app containers)."""
     totals: dict[str, float] = {}
     for kind in ("requests", "limits"):
         for resource in ("cpu", "memory"):
-            def amount(c: dict[str, Any]) -> float:
-                value = c.get("resources", {}).get(kind, {}).get(resource)
-                return parse_quantity(value) if value is not None else 0.0
-
-            app = sum(amount(c) for c in pod.get("containers", []))
-            init = max((amount(c) for c in pod.get("initContainers", [])), default=0.0)
+            app = sum(_amount(c, kind, resource) for c in pod.get("containers", []))
+            init = max((_amount(c, kind, resource) for c in pod.get("initContainers", [])), default=0.0)
             totals[f"{kind}.{resource}"] = max(app, init)
     return totals
 

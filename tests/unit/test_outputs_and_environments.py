@@ -1,0 +1,106 @@
+"""Stack outputs, secrecy, and what differs between the committed environments."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from infra.offline import MOCK_SECRET_PREFIX
+from platform_components import images
+from tests.unit.conftest import objects, one, run_with
+from tools.synth import manifests, synth, totals
+
+EXPECTED_OUTPUTS = {
+    "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
+    "mlflowAdminPassword", "secretNames",
+}
+
+
+def test_outputs_are_present(stack_run):
+    assert set(stack_run.outputs) == EXPECTED_OUTPUTS
+    namespace = stack_run.outputs["namespace"][0]
+    assert stack_run.outputs["mlflowUrl"][0] == f"http://mlflow.{namespace}.svc.cluster.local:5000"
+    assert stack_run.outputs["s3Endpoint"][0] == f"http://s3.{namespace}.svc.cluster.local:9000"
+    assert stack_run.outputs["redisHost"][0] == f"redis.{namespace}.svc.cluster.local"
+    assert stack_run.outputs["buckets"][0] == ["mlflow-artifacts", "monitoring", "features", "backups"]
+
+
+def test_credentials_are_secret_outputs_and_names_are_not(stack_run):
+    value, secret = stack_run.outputs["mlflowAdminPassword"]
+    assert secret and value.startswith(MOCK_SECRET_PREFIX)
+    names, names_secret = stack_run.outputs["secretNames"]
+    assert not names_secret
+    secret_objects = {s["metadata"]["name"] for s in objects(stack_run, "Secret")}
+    assert set(names.values()) <= secret_objects
+
+
+def test_generated_passwords_are_pulumi_secrets_inside_kubernetes_secrets(stack_run):
+    from pulumi.runtime import rpc
+
+    for registration in stack_run.of_type("kubernetes:core/v1:Secret"):
+        assert rpc.is_rpc_secret(registration.inputs["stringData"]), registration.name
+
+
+def test_synth_writes_no_secret_value(stack_run, tmp_path: Path):
+    out, summary = synth(stack_run.stack, tmp_path)
+    written = summary + "".join(p.read_text() for p in (out / "manifests").glob("*.yaml"))
+    assert MOCK_SECRET_PREFIX not in written
+    for registration in stack_run.of_type("random:index/randomString:RandomString"):
+        assert registration.state["result"] not in written, "access key ids are credentials too"
+
+
+def test_synth_keeps_whole_numbers_as_integers(stack_run, tmp_path: Path):
+    out, _ = synth(stack_run.stack, tmp_path)
+    deployment = (out / "manifests" / "deployment-mlflow.yaml").read_text()
+    assert re.search(r"^  replicas: \d+$", deployment, re.MULTILINE)
+    assert not re.search(r"(Seconds|Threshold|replicas|Port|port|Mode): \d+\.0$", deployment, re.MULTILINE)
+
+
+def test_dev_fits_a_default_minikube_beside_its_system_pods():
+    steady, _ = totals(manifests(run_with("dev")))
+    assert steady.values["requests.cpu"] <= 1.5
+    assert steady.values["requests.memory"] <= 3 * 2**30
+
+
+def test_ha_example_differs_from_dev_only_where_its_stack_file_says():
+    dev, ha = run_with("dev"), run_with("ha-example")
+    assert one(dev, "StatefulSet", "s3")["spec"]["template"]["spec"]["containers"][0]["name"] == "minio"
+    assert one(ha, "StatefulSet", "s3")["spec"]["template"]["spec"]["containers"][0]["name"] == "seaweedfs"
+    assert one(dev, "Deployment", "mlflow")["spec"]["replicas"] == 1
+    assert one(ha, "Deployment", "mlflow")["spec"]["replicas"] == 2
+    assert len(objects(ha, "PodDisruptionBudget")) == 1 and objects(dev, "PodDisruptionBudget") == []
+    assert dev.outputs["namespace"][0] == "mlops" and ha.outputs["namespace"][0] == "mlops-ha"
+
+
+def test_stateful_resources_are_protected_where_the_stack_asks():
+    ha = run_with("ha-example")
+    protected = {name for (typ, name), options in ha.options.items() if options.protect}
+    assert protected == {
+        "mlops-namespace",
+        "mlops-postgres-statefulset",
+        "mlops-object-store-statefulset",
+        "mlops-redis-statefulset",
+    }
+    assert not any(options.protect for options in run_with("dev").options.values())
+
+
+def test_volume_claims_outlive_their_statefulsets(stack_run):
+    for statefulset in objects(stack_run, "StatefulSet"):
+        policy = statefulset["spec"]["persistentVolumeClaimRetentionPolicy"]
+        assert policy == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+
+
+def test_components_use_the_mlops_platform_type_tokens(stack_run):
+    components = {r.typ for r in stack_run.resources if not r.custom}
+    assert components == {
+        "mlops:platform:MlopsPlatform", "mlops:platform:Namespace", "mlops:platform:PostgresDatabase",
+        "mlops:platform:ObjectStore", "mlops:platform:MlflowTrackingServer", "mlops:platform:RedisOnlineStore",
+        "mlops:platform:NetworkPolicies",
+    }
+
+
+def test_mlflow_image_matches_the_mlflow_pin_in_requirements():
+    requirements = (Path(__file__).resolve().parents[2] / "requirements-dev.txt").read_text()
+    pinned = re.search(r"^mlflow==(\S+)$", requirements, re.MULTILINE)
+    assert pinned, "requirements-dev.txt must pin mlflow"
+    assert f"ghcr.io/mlflow/mlflow:v{pinned.group(1)}-full" == images.MLFLOW

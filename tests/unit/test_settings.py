@@ -1,0 +1,98 @@
+"""Bad stack configuration fails at preview, naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from infra.offline import load_stack_config, run_offline
+from infra.settings import PROJECT, SettingsError, _Reader, declared_settings, load_settings
+
+
+def settings_error(stack: str = "dev", secrets: dict[str, str] | None = None, **overrides) -> str:
+    with pytest.raises(SettingsError) as caught:
+        run_offline(stack, overrides, secret_overrides=secrets)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"mlflowReplicas": 0}, "mlops-platform:mlflowReplicas must be >= 1, got 0"),
+        ({"mlflowWorkers": 0}, "mlops-platform:mlflowWorkers must be >= 1, got 0"),
+        ({"objectStoreEngine": "ceph"}, "mlops-platform:objectStoreEngine must be one of minio, seaweedfs, got 'ceph'"),
+        ({"clusterTarget": "aks"}, "mlops-platform:clusterTarget must be one of minikube, kubeconfig, got 'aks'"),
+        ({"namespace": "MLOps"}, "mlops-platform:namespace must be a DNS label"),
+        ({"podSecurityVersion": "latest"}, "mlops-platform:podSecurityVersion must be a pinned Kubernetes minor version"),
+        ({"workloadsImageTag": "latest"}, "mlops-platform:workloadsImageTag must not use the 'latest' tag"),
+        ({"postgresMemoryRequest": "lots"}, "mlops-platform:postgresMemoryRequest must be a Kubernetes quantity"),
+        ({"mlflowCpuRequest": "0"}, "mlops-platform:mlflowCpuRequest must be > 0, got '0'"),
+        ({"redisMemoryRequest": "2Gi"}, "mlops-platform:redisMemoryRequest must not exceed the memory limit (512Mi), got 2Gi"),
+        ({"postgresStorageSize": "big"}, "mlops-platform:postgresStorageSize must be a Kubernetes quantity"),
+        ({"runAsUser": 0}, "mlops-platform:runAsUser must be a non-root UID (>= 1), got 0"),
+        ({"mlflowIngressHost": "http://mlflow.example/"}, "mlops-platform:mlflowIngressHost must be a bare host name"),
+        ({"mlflowExtraAllowedHosts": '{"a": 1}'}, "mlops-platform:mlflowExtraAllowedHosts must be a list of strings"),
+        ({"mlflowReplicas": "two"}, "'mlops-platform:mlflowReplicas' value 'two' is not a valid 'int'"),
+        ({"ingressControllerNamespace": "Ingress_Nginx"}, "mlops-platform:ingressControllerNamespace must be a DNS label"),
+        ({"clusterTarget": "kubeconfig", "kubeconfig": ""}, "mlops-platform:kubeconfig must be set when clusterTarget is kubeconfig"),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_invalid_value_is_reported_under_its_key(overrides, message):
+    assert message in settings_error(**overrides)
+
+
+def test_unknown_key_is_rejected_with_a_suggestion():
+    message = settings_error(mlflowReplica=2)
+    assert "mlops-platform:mlflowReplica is not a setting of this project" in message
+    assert "did you mean mlops-platform:mlflowReplicas?" in message
+
+
+def test_kubeconfig_in_plain_text_is_rejected():
+    message = settings_error(clusterTarget="kubeconfig", kubeconfig="apiVersion: v1")
+    assert "mlops-platform:kubeconfig holds a credential and must be stored encrypted" in message
+
+
+def test_every_problem_is_reported_at_once():
+    message = settings_error(mlflowReplicas=0, objectStoreEngine="ceph", mlflowReplica=1)
+    assert message.count("\n  - ") == 3
+
+
+def test_secret_kubeconfig_selects_the_kubeconfig_provider():
+    run = run_offline("dev", {"clusterTarget": "kubeconfig"}, secret_overrides={"kubeconfig": "apiVersion: v1"})
+    provider = run.named("pulumi:providers:kubernetes", "cluster")
+    assert provider.inputs["kubeconfig"] != "apiVersion: v1", "kubeconfig must reach the provider as a secret"
+
+
+def test_minikube_target_uses_the_configured_context():
+    run = run_offline("dev", {"kubeContext": "my-minikube"})
+    assert run.named("pulumi:providers:kubernetes", "minikube").inputs["context"] == "my-minikube"
+
+
+def test_openshift_leaves_uids_to_the_platform():
+    run = run_offline("dev", {"openShift": True})
+    for registration in run.kubernetes():
+        assert "runAsUser" not in str(registration.inputs), registration.name
+
+
+def test_settings_read_exactly_the_keys_declared_in_pulumi_yaml():
+    """Pulumi.yaml is the schema: no key is read without a declaration, none declared unused."""
+    config, secret_keys = load_stack_config("dev")
+    reader = _Reader()
+    pulumi.runtime.set_mocks(_NoMocks(), project=PROJECT, stack="dev")
+    pulumi.runtime.set_all_config(config, secret_keys)
+    load_settings(reader)
+    assert reader.read == set(declared_settings())
+
+
+def test_every_declared_setting_has_a_type_default_and_description():
+    for name, declaration in declared_settings().items():
+        assert {"type", "default", "description"} <= set(declaration), name
+
+
+class _NoMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return None, {}
+
+    def call(self, args):
+        return {}, None

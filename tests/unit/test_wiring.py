@@ -1,0 +1,181 @@
+"""The components are wired to each other: names, endpoints and Secrets line up."""
+
+from __future__ import annotations
+
+import json
+
+from infra.offline import MOCK_SECRET_PREFIX
+from tests.unit.conftest import env_of, objects, one, run_with
+
+
+def mlflow_containers(run) -> dict:
+    pod = one(run, "Deployment", "mlflow")["spec"]["template"]["spec"]
+    return {c["name"]: c for c in pod["initContainers"] + pod["containers"]}
+
+
+def test_mlflow_backend_store_is_the_postgres_service_and_secret(stack_run):
+    server = mlflow_containers(stack_run)["mlflow"]
+    command = server["command"]
+    namespace = stack_run.outputs["namespace"][0]
+    expected = f"postgresql://mlflow@postgres.{namespace}.svc.cluster.local:5432/mlflow"
+    assert command[command.index("--backend-store-uri") + 1] == expected
+    password = env_of(server)["PGPASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": stack_run.outputs["secretNames"][0]["mlflowDatabase"], "key": "password"}
+    assert one(stack_run, "Service", "postgres")["spec"]["ports"][0]["port"] == 5432
+
+
+def test_mlflow_upgrades_the_same_database_before_serving(stack_run):
+    containers = mlflow_containers(stack_run)
+    command = containers["mlflow"]["command"]
+    uri = command[command.index("--backend-store-uri") + 1]
+    assert containers["db-upgrade"]["command"] == ["mlflow", "db", "upgrade", uri]
+    assert containers["db-upgrade"]["env"] == containers["mlflow"]["env"]
+
+
+def test_mlflow_serves_artifacts_from_the_object_store(stack_run):
+    server = mlflow_containers(stack_run)["mlflow"]
+    command, env = server["command"], env_of(server)
+    assert "--serve-artifacts" in command
+    assert command[command.index("--artifacts-destination") + 1] == "s3://mlflow-artifacts"
+    assert env["MLFLOW_S3_ENDPOINT_URL"]["value"] == stack_run.outputs["s3Endpoint"][0]
+    client_secret = stack_run.outputs["secretNames"][0]["objectStoreMlflow"]
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == client_secret
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == client_secret
+
+
+def test_mlflow_runs_basic_auth_with_a_generated_admin_password(stack_run):
+    server = mlflow_containers(stack_run)["mlflow"]
+    command, env = server["command"], env_of(server)
+    assert command[command.index("--app-name") + 1] == "basic-auth"
+    admin_secret = stack_run.outputs["secretNames"][0]["mlflowAdmin"]
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == admin_secret
+    assert "password1234" not in json.dumps(objects(stack_run))
+    auth_config_secret = [v for v in one(stack_run, "Deployment", "mlflow")["spec"]["template"]["spec"]["volumes"] if v["name"] == "auth-config"]
+    assert auth_config_secret[0]["secret"]["secretName"].startswith("mlops-mlflow-auth-config-")
+
+
+def test_mlflow_auth_database_is_its_own_role_and_database(stack_run):
+    registration = [r for r in stack_run.of_type("kubernetes:core/v1:Secret") if r.name == "mlops-mlflow-auth-config"][0]
+    ini = str(registration.inputs["stringData"])
+    namespace = stack_run.outputs["namespace"][0]
+    assert f"postgresql://mlflow_auth:{MOCK_SECRET_PREFIX}mlops-postgres-mlflow-auth-password@postgres.{namespace}.svc.cluster.local:5432/mlflow_auth" in ini
+    assert "default_permission = NO_PERMISSIONS" in ini
+
+
+def test_mlflow_accepts_only_its_own_host_names(stack_run):
+    command = mlflow_containers(stack_run)["mlflow"]["command"]
+    hosts = command[command.index("--allowed-hosts") + 1].split(",")
+    namespace = stack_run.outputs["namespace"][0]
+    assert f"mlflow.{namespace}.svc.cluster.local:5000" in hosts
+    assert "*" not in hosts
+
+
+def test_postgres_bootstrap_creates_each_app_role_from_its_secret(stack_run):
+    (job,) = [j for j in objects(stack_run, "Job") if j["metadata"]["name"].startswith("mlops-postgres-bootstrap-")]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(container)
+    assert env["PGHOST"]["value"].startswith("postgres.")
+    assert env["APP_PASSWORD_MLFLOW"]["valueFrom"]["secretKeyRef"]["name"].startswith("mlops-postgres-mlflow-")
+    assert env["APP_PASSWORD_MLFLOW_AUTH"]["valueFrom"]["secretKeyRef"]["name"].startswith("mlops-postgres-mlflow-auth-")
+    (script,) = [c for c in objects(stack_run, "ConfigMap") if c["metadata"]["name"].startswith("mlops-postgres-bootstrap-")]
+    sql = script["data"]["bootstrap.sql"]
+    assert "\\getenv pw_mlflow APP_PASSWORD_MLFLOW" in sql and "\\getenv pw_mlflow_auth APP_PASSWORD_MLFLOW_AUTH" in sql
+
+
+def test_bucket_job_targets_the_object_store_endpoint_with_admin_credentials(stack_run):
+    (job,) = [j for j in objects(stack_run, "Job") if j["metadata"]["name"].startswith("mlops-object-store-buckets-")]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[:2] == ["-m", "workloads.buckets"]
+    assert args[args.index("--endpoint-url") + 1] == stack_run.outputs["s3Endpoint"][0]
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--bucket"] == stack_run.outputs["buckets"][0]
+    admin = stack_run.outputs["secretNames"][0]["objectStoreAdmin"]
+    assert env_of(container)["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == admin
+    assert container["image"] == "mlops-platform/workloads:0.1.0"
+
+
+def test_s3_service_routes_to_the_engine_port():
+    for engine, target_port in (("minio", 9000), ("seaweedfs", 8333)):
+        run = run_with(objectStoreEngine=engine)
+        statefulset = one(run, "StatefulSet", "s3")
+        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+        assert container["name"] == engine
+        assert container["ports"] == [{"containerPort": target_port, "name": "s3"}]
+        assert one(run, "Service", "s3")["spec"]["ports"][0]["targetPort"] == "s3"
+        egress = one(run, "NetworkPolicy", "mlflow-to-object-store-egress")
+        assert egress["spec"]["egress"][0]["ports"] == [{"port": target_port, "protocol": "TCP"}]
+
+
+def test_minio_gets_four_drives_for_erasure_coded_versioning():
+    statefulset = one(run_with(objectStoreEngine="minio", objectStoreStorageSize="40Gi"), "StatefulSet", "s3")
+    claims = statefulset["spec"]["volumeClaimTemplates"]
+    assert [c["metadata"]["name"] for c in claims] == ["data0", "data1", "data2", "data3"]
+    assert {c["spec"]["resources"]["requests"]["storage"] for c in claims} == {"10Gi"}
+    assert statefulset["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "/data{0...3}"
+
+
+def test_seaweedfs_gives_mlflow_its_own_credentials_limited_to_its_bucket():
+    run = run_with(objectStoreEngine="seaweedfs")
+    registration = [r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == "mlops-object-store-s3-config"][0]
+    from pulumi.runtime import rpc
+
+    config = json.loads(rpc.unwrap_rpc_secret(registration.inputs["stringData"])["s3.json"])
+    by_name = {identity["name"]: identity for identity in config["identities"]}
+    assert set(by_name) == {"admin", "mlflow"}, "no anonymous identity"
+    assert set(by_name["mlflow"]["actions"]) == {f"{a}:mlflow-artifacts" for a in ("Read", "Write", "List", "Tagging")}
+    secrets = run.outputs["secretNames"][0]
+    assert secrets["objectStoreMlflow"] != secrets["objectStoreAdmin"]
+
+
+def test_redis_keeps_data_with_aof_and_refuses_writes_before_its_limit(stack_run):
+    (config,) = [c for c in objects(stack_run, "ConfigMap") if c["metadata"]["name"].startswith("mlops-redis-config-")]
+    conf = config["data"]["redis.conf"]
+    assert "appendonly yes" in conf and "appendfsync everysec" in conf
+    assert "maxmemory-policy noeviction" in conf
+    limit = one(stack_run, "StatefulSet", "redis")["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    from platform_components.quantities import parse_quantity
+
+    maxmemory = int(next(line.split()[1] for line in conf.splitlines() if line.startswith("maxmemory ")))
+    assert maxmemory < parse_quantity(limit)
+    assert "requirepass" not in conf, "the password belongs in the Secret, not the ConfigMap"
+
+
+def test_pdb_and_anti_affinity_only_with_more_than_one_mlflow_replica():
+    single, double = run_with(mlflowReplicas=1), run_with(mlflowReplicas=2)
+    assert objects(single, "PodDisruptionBudget") == []
+    (pdb,) = objects(double, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert "affinity" in one(double, "Deployment", "mlflow")["spec"]["template"]["spec"]
+    assert "affinity" not in one(single, "Deployment", "mlflow")["spec"]["template"]["spec"]
+
+
+def test_ingress_only_when_a_host_is_configured():
+    assert objects(run_with(), "Ingress") == []
+    run = run_with(mlflowIngressHost="mlflow.example.org")
+    (ingress,) = objects(run, "Ingress")
+    assert ingress["spec"]["rules"][0]["host"] == "mlflow.example.org"
+    command = one(run, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "mlflow.example.org" in command[command.index("--allowed-hosts") + 1].split(",")
+    assert run.outputs["mlflowExternalUrl"][0] == "http://mlflow.example.org"
+
+
+def test_changed_content_renames_auto_named_configmaps_so_pods_roll():
+    def redis_config_name(run):
+        return next(c["metadata"]["name"] for c in objects(run, "ConfigMap") if c["metadata"]["name"].startswith("mlops-redis-config-"))
+
+    assert redis_config_name(run_with(redisMemoryLimit="512Mi")) != redis_config_name(run_with(redisMemoryLimit="1Gi"))
+    assert redis_config_name(run_with()) == redis_config_name(run_with())
+
+
+def test_services_and_workloads_have_stable_explicit_names(stack_run):
+    for kind in ("Service", "StatefulSet", "Deployment"):
+        for manifest in objects(stack_run, kind):
+            assert manifest["metadata"]["name"] in {"postgres", "s3", "mlflow", "redis"}
+
+
+def test_every_object_carries_the_recommended_labels(stack_run):
+    for manifest in objects(stack_run):
+        labels = manifest["metadata"].get("labels", {})
+        for key in ("name", "instance", "component", "part-of", "managed-by"):
+            assert f"app.kubernetes.io/{key}" in labels, (manifest["kind"], manifest["metadata"]["name"], key)
+        assert labels["mlops-platform/environment"] == stack_run.stack
