@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 STACK ?= dev
 
-.PHONY: venv checkov synth synth-all test lint unit manifests config-docs clean
+.PHONY: venv checkov servers local-servers synth synth-all test lint unit manifests integration config-docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
 	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
@@ -21,6 +21,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 venv: $(VENV)/.installed
 checkov: $(CHECKOV_VENV)/.installed
 
+# The real servers the integration tests start: Postgres and Redis from Debian, SeaweedFS built
+# from the Go module proxy at a pinned version (cached in ~/.cache/mlops-platform).
+servers:
+	@tools/timed "postgres + redis (debian)" tools/install/system-packages.sh
+	@tools/timed "seaweedfs (go build, cached)" tools/install/seaweedfs.sh
+
 synth: venv
 	$(PY) -m tools.synth --stack $(STACK)
 
@@ -30,7 +36,7 @@ synth-all: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: venv checkov lint
+test: venv checkov servers lint
 	$(PY) -m pytest
 
 unit: venv
@@ -38,6 +44,13 @@ unit: venv
 
 manifests: venv checkov
 	$(PY) -m pytest tests/manifests
+
+integration: venv servers
+	$(PY) -m pytest tests/integration
+
+# Start Postgres, Redis, SeaweedFS and MLflow locally (as the tests do) until Ctrl-C.
+local-servers: venv servers
+	$(PY) -m tools.servers up
 
 config-docs: venv
 	$(PY) -m tools.config_reference --write README.md

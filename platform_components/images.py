@@ -10,7 +10,10 @@ MLFLOW_VERSION = "3.17.2"
 # and psycopg2, which the server needs for S3 artifacts and the Postgres backend store.
 MLFLOW = f"ghcr.io/mlflow/mlflow:v{MLFLOW_VERSION}-full"
 
-POSTGRES = "docker.io/library/postgres:17.6-bookworm"
+# Major version 15, the one Debian 12 ships: the integration tests run that server, and the
+# backup job's pg_dump (Debian's client in the workloads image) must not be older than the server.
+POSTGRES_MAJOR = 15
+POSTGRES = f"docker.io/library/postgres:{POSTGRES_MAJOR}.18-bookworm"
 
 # 8.2.2 carries the October 2025 Lua fixes (CVE-2025-49844 and friends).
 REDIS = "docker.io/library/redis:8.2.2-bookworm"

@@ -6,6 +6,8 @@ Everything here is a pure function returning plain dicts in the Kubernetes wire 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +145,29 @@ def empty_dir(name: str, size_limit: str = "256Mi", medium: str | None = None) -
 
 def secret_env(name: str, secret_name: Any, key: str) -> Manifest:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+
+
+_VAR_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\$")
+
+
+def resolve_env(env: list[Manifest], secrets: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The environment a kubelet would give a container: literal values, `secretKeyRef` lookups
+    in `secrets` (Secret name -> key -> value), and `$(VAR)` references to earlier variables.
+    Lets local processes run with exactly the env a component declares."""
+    resolved: dict[str, str] = {}
+    for entry in env:
+        if "value" in entry:
+            value = _VAR_REFERENCE.sub(
+                lambda m: "$" if m.group(0) == "$$" else resolved.get(m.group(1), m.group(0)), entry["value"]
+            )
+        else:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            try:
+                value = secrets[ref["name"]][ref["key"]]
+            except KeyError:
+                raise KeyError(f"env {entry['name']}: no key {ref['key']!r} in Secret {ref['name']!r}") from None
+        resolved[entry["name"]] = value
+    return resolved
 
 
 def container(

@@ -82,6 +82,7 @@ class ServerSecrets:
     db_secret: pulumi.Input[str]  # key "password": the tracking database role's password
     s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
     admin_secret: pulumi.Input[str]  # key "password": the basic-auth admin password
+    session_secret: pulumi.Input[str]  # key "secret-key": Flask's CSRF/session key, shared by replicas
 
 
 def server_env(endpoints: ServerEndpoints, secrets: ServerSecrets) -> list[Manifest]:
@@ -95,8 +96,13 @@ def server_env(endpoints: ServerEndpoints, secrets: ServerSecrets) -> list[Manif
         {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": endpoints.auth_config_path},
         {"name": "MLFLOW_AUTH_ADMIN_USERNAME", "value": ADMIN_USERNAME},
         secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secrets.admin_secret, "password"),
+        secret_env("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.session_secret, "secret-key"),
         {"name": "HOME", "value": "/tmp"},
         {"name": "MLFLOW_TMP_DIR", "value": "/tmp"},
+        # MLflow 3's job runner (GenAI scorers, trace rollups) forks a Huey runner and about seven
+        # consumers per replica with queues in local SQLite files, which replicas do not share;
+        # the platform uses tracking and the registry only, so it stays off (docs/decisions.md).
+        {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"},
     ]
 
 
@@ -200,6 +206,13 @@ class MlflowTrackingServer(pulumi.ComponentResource):
             opts=child,
         )
         self.admin_secret_name = admin.metadata["name"]
+        session_key = random.RandomPassword(f"{name}-session-key", length=48, special=False, opts=child)
+        session = k8s.core.v1.Secret(
+            f"{name}-session",
+            metadata={"namespace": args.namespace, "labels": meta_labels},
+            string_data={"secret-key": pulumi.Output.secret(session_key.result)},
+            opts=child,
+        )
 
         auth_uri = pulumi.Output.secret(args.auth_db_password).apply(
             lambda pw: postgres_uri(args.auth_db_user, args.postgres_host, args.postgres_port, args.auth_db_user, pw)
@@ -211,7 +224,10 @@ class MlflowTrackingServer(pulumi.ComponentResource):
             opts=child,
         )
 
-        env = server_env(endpoints, ServerSecrets(args.tracking_db_secret, args.s3_secret, admin.metadata["name"]))
+        env = server_env(
+            endpoints,
+            ServerSecrets(args.tracking_db_secret, args.s3_secret, admin.metadata["name"], session.metadata["name"]),
+        )
         mounts = [
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True},

@@ -55,6 +55,7 @@ class SeaweedfsPorts:
     master_grpc: int = 19333
     volume_grpc: int = 18080
     filer_grpc: int = 18888
+    s3_grpc: int = 18333
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,18 @@ def seaweedfs_args(*, data_dir: str, config_path: str, ports: SeaweedfsPorts, bi
         f"-volume.port={ports.volume}",
         f"-volume.port.grpc={ports.volume_grpc}",
         "-volume.max=0",
+        # Master and volume share this process: no point waiting for the master to notice the
+        # volume leaving (default 10 s), which would eat most of the pod's termination grace.
+        "-volume.preStopSeconds=1",
         "-filer",
         f"-filer.port={ports.filer}",
         f"-filer.port.grpc={ports.filer_grpc}",
         "-s3",
         f"-s3.port={ports.s3}",
+        f"-s3.port.grpc={ports.s3_grpc}",
+        # The Iceberg and Lance catalog endpoints are not used by the platform: keep them closed.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-s3.config={config_path}",
     ]
 

@@ -72,12 +72,12 @@ def bootstrap_sql(databases: tuple[AppDatabase, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bootstrap_command() -> list[str]:
-    return ["psql", "--no-psqlrc", "--file", f"{BOOTSTRAP_DIR}/bootstrap.sql"]
+def bootstrap_command(script: str = f"{BOOTSTRAP_DIR}/bootstrap.sql") -> list[str]:
+    return ["psql", "--no-psqlrc", "--file", script]
 
 
-def readiness_command() -> list[str]:
-    return ["pg_isready", "--host", "127.0.0.1", "--port", str(PORT), "--username", "postgres"]
+def readiness_command(port: int = PORT) -> list[str]:
+    return ["pg_isready", "--host", "127.0.0.1", "--port", str(port), "--username", "postgres"]
 
 
 @dataclass(frozen=True)

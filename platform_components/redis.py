@@ -75,9 +75,9 @@ def server_command(config_path: str = f"{CONFIG_DIR}/redis.conf") -> list[str]:
     return ["redis-server", config_path]
 
 
-def ping_command() -> list[str]:
+def ping_command(port: int = PORT) -> list[str]:
     # REDISCLI_AUTH (set from the Secret) keeps the password off the command line.
-    return ["redis-cli", "-h", "127.0.0.1", "-p", str(PORT), "ping"]
+    return ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "ping"]
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,8 @@ def test_redis_config_reserves_headroom_below_the_limit():
 def test_seaweedfs_has_no_anonymous_identity_and_explicit_ports():
     config = seaweedfs_s3_config([S3Identity("admin", "k", "s", None), S3Identity("c", "k2", "s2", ("b",))])
     assert "anonymous" not in config
-    args = seaweedfs_args(data_dir="/d", config_path="/c.json", ports=SeaweedfsPorts(s3=1, master=2, volume=3, filer=4, master_grpc=5, volume_grpc=6, filer_grpc=7))
-    assert {"-s3.port=1", "-master.port.grpc=5", "-filer.port.grpc=7", "-s3.config=/c.json"} <= set(args)
+    args = seaweedfs_args(data_dir="/d", config_path="/c.json", ports=SeaweedfsPorts(s3=1, master=2, volume=3, filer=4, master_grpc=5, volume_grpc=6, filer_grpc=7, s3_grpc=8))
+    assert {"-s3.port=1", "-master.port.grpc=5", "-filer.port.grpc=7", "-s3.port.grpc=8", "-s3.config=/c.json"} <= set(args)
 
 
 def test_link_policies_pair_egress_with_ingress():

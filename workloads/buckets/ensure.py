@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 
 class BucketSetupError(RuntimeError):
@@ -44,9 +44,19 @@ def wait_for_endpoint(client, timeout_seconds: float) -> None:
             if time.monotonic() > deadline:
                 raise BucketSetupError(f"S3 endpoint not reachable after {timeout_seconds:.0f}s: {error}") from error
             time.sleep(2)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            raise BucketSetupError(f"S3 endpoint rejected the admin credentials ({code}): check the Secret") from error
 
 
 def ensure_bucket(client, anonymous, name: str) -> BucketState:
+    try:
+        return _ensure_bucket(client, anonymous, name)
+    except BotoCoreError as error:  # connection dropped, timeouts: still say which bucket
+        raise BucketSetupError(f"bucket {name}: {error}") from error
+
+
+def _ensure_bucket(client, anonymous, name: str) -> BucketState:
     created = False
     try:
         client.head_bucket(Bucket=name)

@@ -1,0 +1,84 @@
+"""Integration tier: real Postgres, Redis, SeaweedFS (S3) and MLflow processes on 127.0.0.1.
+
+Servers are configured by the components' own builders (tools/servers). A server that cannot
+start fails the tests that need it, with its log; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, BUCKETS, TRACKING_DB
+from platform_components.postgres import AppDatabase
+from tools.servers.mlflow import LocalMlflow
+from tools.servers.postgres import LocalPostgres
+from tools.servers.redis import LocalRedis
+from tools.servers.seaweedfs import LocalSeaweedfs
+
+PLATFORM_DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB))
+S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,)}
+
+
+@dataclass
+class Platform:
+    postgres: LocalPostgres
+    redis: LocalRedis
+    object_store: LocalSeaweedfs
+    mlflow: LocalMlflow
+
+    def smoke_env(self) -> dict[str, str]:
+        username, password = self.mlflow.admin
+        return {
+            **os.environ,
+            "MLFLOW_TRACKING_USERNAME": username,
+            "MLFLOW_TRACKING_PASSWORD": password,
+            **self.object_store.credentials("mlflow"),
+            "REDIS_PASSWORD": self.redis.password,
+        }
+
+
+def start_object_store() -> LocalSeaweedfs:
+    store = LocalSeaweedfs(clients=S3_CLIENTS).start()
+    result = store.create_buckets(BUCKETS)
+    if result.returncode != 0:
+        store.destroy()
+        raise RuntimeError(f"bucket set-up failed: {result.stdout}{result.stderr}")
+    return store
+
+
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[LocalSeaweedfs]:
+    store = start_object_store()
+    yield store
+    store.destroy()
+
+
+@pytest.fixture(scope="session")
+def platform(object_store) -> Iterator[Platform]:
+    started = []
+    try:
+        postgres = LocalPostgres().start()
+        started.append(postgres)
+        postgres.bootstrap(PLATFORM_DATABASES)
+        redis = LocalRedis().start()
+        started.append(redis)
+        mlflow = LocalMlflow(postgres, object_store)
+        started.append(mlflow)
+        mlflow.start()
+        yield Platform(postgres, redis, object_store, mlflow)
+    finally:
+        for server in reversed(started):
+            server.destroy()
+
+
+@pytest.fixture
+def mlflow_login(platform, monkeypatch) -> None:
+    """MLflow client credentials of the generated admin user, for this test only."""
+    username, password = platform.mlflow.admin
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")

@@ -1,0 +1,76 @@
+"""`python -m tools.servers up`: the integration tier's servers, for manual runs, until Ctrl-C.
+
+Prints the endpoints and an `export ...` block with the credentials to paste into a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+
+from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, BUCKETS, TRACKING_DB
+from platform_components.postgres import AppDatabase
+from tools.servers.mlflow import LocalMlflow
+from tools.servers.postgres import LocalPostgres
+from tools.servers.process import ServerError
+from tools.servers.redis import LocalRedis
+from tools.servers.seaweedfs import LocalSeaweedfs
+
+
+def up() -> int:
+    started = []
+    try:
+        postgres = LocalPostgres().start()
+        started.append(postgres)
+        postgres.bootstrap((AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB)))
+        redis = LocalRedis().start()
+        started.append(redis)
+        store = LocalSeaweedfs(clients={"mlflow": (ARTIFACTS_BUCKET,)}).start()
+        started.append(store)
+        result = store.create_buckets(BUCKETS)
+        if result.returncode != 0:
+            raise ServerError(result.stderr)
+        mlflow = LocalMlflow(postgres, store)
+        started.append(mlflow)
+        mlflow.start()
+        username, password = mlflow.admin
+        exports = {
+            "MLFLOW_TRACKING_URI": mlflow.url,
+            "MLFLOW_TRACKING_USERNAME": username,
+            "MLFLOW_TRACKING_PASSWORD": password,
+            "MLFLOW_S3_ENDPOINT_URL": store.endpoint,
+            **store.credentials("admin"),
+            "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+            "REDIS_PASSWORD": redis.password,
+            "PG_SUPERUSER_URI": postgres.superuser_uri(),
+        }
+        print(f"mlflow     {mlflow.url}  (pid {mlflow.process.pid})")
+        print(f"s3         {store.endpoint}  buckets: {', '.join(BUCKETS)}  (pid {store.process.pid})")
+        print(f"redis      127.0.0.1:{redis.port}  (pid {redis.process.pid})")
+        print(f"postgres   127.0.0.1:{postgres.port}  (pid {postgres.process.pid})")
+        print("\n# paste into a shell:")
+        for name, value in exports.items():
+            print(f"export {name}={shlex.quote(value)}")
+        print("\nCtrl-C stops all servers.", flush=True)
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except ServerError as error:
+        print(f"servers: {error}", file=sys.stderr)
+        return 1
+    finally:
+        for server in reversed(started):
+            server.destroy()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.servers", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up"])
+    parser.parse_args(argv)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    return up()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""A local `mlflow server` started from the MlflowTrackingServer component's own builders.
+
+Only the endpoints differ from the cluster: Postgres, S3 and the listen address are local. The
+command line, environment (resolved as a kubelet would), auth config and the preceding
+`mlflow db upgrade` are the component's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mirakuru import HTTPExecutor
+
+from platform_components.k8s import resolve_env
+from platform_components.mlflow_server import (
+    ADMIN_USERNAME,
+    ServerEndpoints,
+    ServerSecrets,
+    auth_config_ini,
+    db_upgrade_command,
+    server_command,
+    server_env,
+)
+from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, TRACKING_DB
+from tools.servers.postgres import LocalPostgres
+from tools.servers.process import ManagedProcess, ServerError, free_port, log_file, scratch_dir
+from tools.servers.seaweedfs import LocalSeaweedfs
+
+# Secret names the local env resolves against (in the cluster these are the generated Secrets).
+DB_SECRET, S3_SECRET, ADMIN_SECRET, SESSION_SECRET = "tracking-db", "object-store-mlflow", "mlflow-admin", "mlflow-session"
+
+
+@dataclass
+class LocalMlflow:
+    postgres: LocalPostgres
+    object_store: LocalSeaweedfs
+    s3_client: str = "mlflow"
+    workers: int = 2
+    workdir: Path = field(default_factory=lambda: scratch_dir("mlflow"))
+    port: int = field(default_factory=free_port)
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    session_key: str = field(default_factory=lambda: secrets.token_urlsafe(36))
+    process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        return ADMIN_USERNAME, self.admin_password
+
+    def endpoints(self) -> ServerEndpoints:
+        return ServerEndpoints(
+            backend_store_uri=self.postgres.uri(TRACKING_DB, with_password=False),
+            artifacts_destination=f"s3://{ARTIFACTS_BUCKET}",
+            s3_endpoint_url=self.object_store.endpoint,
+            allowed_hosts=(f"127.0.0.1:{self.port}", f"localhost:{self.port}"),
+            auth_config_path=str(self.workdir / "basic_auth.ini"),
+            host="127.0.0.1",
+            port=self.port,
+            workers=self.workers,
+        )
+
+    def environment(self) -> dict[str, str]:
+        secret_values = {
+            DB_SECRET: {"password": self.postgres.app_passwords[TRACKING_DB]},
+            S3_SECRET: self.object_store.credentials(self.s3_client),
+            ADMIN_SECRET: {"password": self.admin_password},
+            SESSION_SECRET: {"secret-key": self.session_key},
+        }
+        secret_names = ServerSecrets(DB_SECRET, S3_SECRET, ADMIN_SECRET, SESSION_SECRET)
+        env = resolve_env(server_env(self.endpoints(), secret_names), secret_values)
+        # The container's HOME and temp dir are an emptyDir at /tmp; locally, our own directory.
+        env["HOME"] = env["MLFLOW_TMP_DIR"] = str(self.workdir)
+        # Find `mlflow` in the same virtualenv as the tests: the version pinned with the image.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        return env
+
+    def start(self) -> LocalMlflow:
+        auth_ini = self.workdir / "basic_auth.ini"
+        auth_ini.write_text(auth_config_ini(self.postgres.uri(AUTH_DB)))
+        auth_ini.chmod(0o600)
+        env = self.environment()
+        upgrade = subprocess.run(db_upgrade_command(self.endpoints()), env={**os.environ, **env},
+                                 capture_output=True, text=True, timeout=300)
+        if upgrade.returncode != 0:
+            raise ServerError(f"mlflow db upgrade failed: {upgrade.stderr[-3000:]}")
+        executor = HTTPExecutor(server_command(self.endpoints()), url=f"{self.url}/health", method="GET",
+                                timeout=120, envvars=env, stdout=log_file(self.workdir, "mlflow"),
+                                stderr=subprocess.STDOUT)
+        self.process = ManagedProcess("mlflow", executor, self.workdir / "mlflow.log")
+        self.process.start()
+        return self
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,58 @@
+"""python -m workloads.smoke --mlflow-url URL --s3-endpoint URL --redis-url URL [--bucket NAME]
+
+Credentials come from the environment, never the command line:
+  MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD   MLflow basic auth (admin user)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY             S3 credentials that can read the bucket
+  REDIS_PASSWORD                                       Redis password (optional)
+Prints one line per check; exits 1 if any check failed (naming it), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from workloads.smoke.checks import CHECKS, CheckFailed, LoggedRun, Target
+
+REQUIRED_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workloads.smoke", description="Post-deploy smoke test.",
+                                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mlflow-url", required=True)
+    parser.add_argument("--s3-endpoint", required=True)
+    parser.add_argument("--redis-url", required=True, help="redis://host:port/0 (password from REDIS_PASSWORD)")
+    parser.add_argument("--bucket", default="mlflow-artifacts", help="MLflow's artifact bucket")
+    args = parser.parse_args(argv)
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        print(f"smoke: missing environment variables: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    target = Target(
+        mlflow_url=args.mlflow_url, s3_endpoint=args.s3_endpoint, redis_url=args.redis_url, bucket=args.bucket,
+        mlflow_username=os.environ["MLFLOW_TRACKING_USERNAME"], mlflow_password=os.environ["MLFLOW_TRACKING_PASSWORD"],
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        redis_password=os.environ.get("REDIS_PASSWORD") or None,
+    )
+    run, failed = LoggedRun(), []
+    for name, check in CHECKS:
+        started = time.perf_counter()
+        try:
+            detail = check(target, run)
+        except CheckFailed as error:
+            failed.append(name)
+            print(f"FAIL {name}: {error}", flush=True)
+            continue
+        print(f"ok   {name}: {detail} ({(time.perf_counter() - started) * 1000:.0f} ms)", flush=True)
+    if failed:
+        print(f"smoke: {len(failed)} of {len(CHECKS)} checks failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"smoke: all {len(CHECKS)} checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
