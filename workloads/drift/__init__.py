@@ -1,0 +1,1 @@
+"""Data-drift monitoring: statistics engine, reports, Airflow-style intervals, the scheduled job."""
