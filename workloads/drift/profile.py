@@ -127,7 +127,7 @@ def build_profile(reference: pd.DataFrame, settings: DriftSettings) -> Reference
             sorted_values, missing = numeric_values(series, column, "reference")
             if sorted_values[0] == sorted_values[-1]:
                 raise UnusableColumnError(
-                    f"column {column!r}: constant in the reference ({sorted_values[0]!r}); drop it from monitoring"
+                    f"column {column!r}: constant in the reference ({float(sorted_values[0])!r}); drop it from monitoring"
                 )
             edges = psi_edges(sorted_values, settings.psi_bins)
             profile.numeric[column] = NumericProfile(sorted_values, median_sorted(sorted_values), edges,

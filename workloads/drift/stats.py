@@ -14,6 +14,7 @@ two sorted arrays, the Levene median is the middle element, PSI bin counts are b
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,12 @@ def ks_sorted(a: np.ndarray, b: np.ndarray) -> tuple[TestResult, str]:
     """Two-sided two-sample KS on sorted, NaN-free arrays; returns (result, mode used)."""
     n1, n2 = a.size, b.size
     if max(n1, n2) <= EXACT_KS_MAX_N:
-        result = stats.ks_2samp(a, b, method="auto")
-        return TestResult(float(result.statistic), float(result.pvalue)), "exact"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            result = stats.ks_2samp(a, b, method="auto")
+        # With many ties SciPy's exact computation may give up and fall back to asymptotic.
+        mode = "asymptotic" if any("Switching to method=asymp" in str(w.message) for w in caught) else "exact"
+        return TestResult(float(result.statistic), float(result.pvalue)), mode
     # F1 - F2 rises only at points of `a` and falls only at points of `b`, so its maximum is
     # attained at a's points and its minimum at b's. Evaluate at the last element of each tie
     # group, where the empirical CDF is (index + 1) / n: the same counts SciPy gets from
