@@ -20,7 +20,7 @@ from tools.servers.redis import LocalRedis
 from tools.servers.seaweedfs import LocalSeaweedfs
 
 PLATFORM_DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB))
-S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,)}
+S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,), "drift": ("monitoring",)}
 
 
 @dataclass

@@ -7,7 +7,14 @@ import pytest
 from scipy import stats
 
 from workloads.drift.stats import (
-    adjust, bin_shares, chi2_counts, ks_sorted, levene_sorted, mmd_permutation_test, psi, psi_edges,
+    adjust,
+    bin_shares,
+    chi2_counts,
+    ks_sorted,
+    levene_sorted,
+    mmd_permutation_test,
+    psi,
+    psi_edges,
 )
 
 RELATIVE = 1e-9

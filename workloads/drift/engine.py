@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from workloads.drift.errors import NoDataError, SchemaMismatchError, UnusableColumnError
-from workloads.drift.profile import CategoricalProfile, NumericProfile, ReferenceProfile, categorical_codes, is_numeric, numeric_values
+from workloads.drift.profile import (
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    categorical_codes,
+    is_numeric,
+    numeric_values,
+)
 from workloads.drift.settings import DriftSettings
 from workloads.drift.stats import adjust, bin_shares, chi2_counts, ks_sorted, levene_sorted, mmd_permutation_test, psi
 

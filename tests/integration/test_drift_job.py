@@ -1,0 +1,161 @@
+"""The drift job end to end on real MLflow (Postgres, S3 artifacts) and S3 prediction logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import boto3
+import mlflow
+import pytest
+from botocore.config import Config
+from mlflow.tracking import MlflowClient
+from sklearn.linear_model import LogisticRegression
+
+from tools.servers.seaweedfs import ROOT
+from workloads.churn import FEATURES, NUMERIC, Drift, generate
+
+MODEL = "churn-drift-e2e"
+DAYS = ["2026-11-20", "2026-11-21", "2026-11-22"]
+DRIFTED_DAY = "2026-11-21"
+
+
+class HookRecorder(BaseHTTPRequestHandler):
+    calls: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        HookRecorder.calls.append({"auth": self.headers["Authorization"], "body": json.loads(body)})
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def retrain_hook():
+    server = HTTPServer(("127.0.0.1", 0), HookRecorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/retrain"
+    server.shutdown()
+
+
+def s3_client(platform, who):
+    creds = {k.lower(): v for k, v in platform.object_store.credentials(who).items()}
+    return boto3.client("s3", endpoint_url=platform.object_store.endpoint, region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}), **creds)
+
+
+@pytest.fixture(scope="module")
+def registered_model(platform):
+    """Train a small model, log it with its reference dataset, register it, alias champion."""
+    username, password = platform.mlflow.admin
+    env = {"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        mlflow.set_tracking_uri(platform.mlflow.url)
+        training = generate(5_000, seed=100)
+        features = training[list(FEATURES)]
+        model = LogisticRegression(max_iter=500).fit(training[list(NUMERIC)], training["churned"])
+        mlflow.set_experiment("training/churn")
+        with mlflow.start_run() as run:
+            buffer = io.BytesIO()
+            features.to_parquet(buffer)
+            client = MlflowClient()
+            path = Path(platform.mlflow.workdir) / "reference.parquet"
+            path.write_bytes(buffer.getvalue())
+            client.log_artifact(run.info.run_id, str(path), artifact_path="reference")
+            mlflow.sklearn.log_model(model, name="model")
+        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL)
+        client.set_registered_model_alias(MODEL, "champion", version.version)
+    return version
+
+
+@pytest.fixture(scope="module")
+def prediction_logs(platform):
+    s3 = s3_client(platform, "drift")
+    for i, day in enumerate(DAYS):
+        drift = Drift(numeric_shift={"monthly_charges": 0.5}) if day == DRIFTED_DAY else None
+        frame = generate(4_000, seed=200 + i, start=day, drift=drift)[list(FEATURES)]
+        for part, chunk in enumerate((frame.iloc[:2_000], frame.iloc[2_000:])):
+            buffer = io.BytesIO()
+            chunk.to_parquet(buffer)
+            s3.put_object(Bucket="monitoring", Key=f"{MODEL}/dt={day}/part-{part}.parquet", Body=buffer.getvalue())
+
+
+def drift_cli(platform, hook_url, *args) -> subprocess.CompletedProcess:
+    username, password = platform.mlflow.admin
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(platform.mlflow.workdir),
+           "MLFLOW_TRACKING_URI": platform.mlflow.url, "MLFLOW_TRACKING_USERNAME": username,
+           "MLFLOW_TRACKING_PASSWORD": password, "MLFLOW_S3_ENDPOINT_URL": platform.object_store.endpoint,
+           **platform.object_store.credentials("drift"), "RETRAIN_HOOK_URL": hook_url, "RETRAIN_HOOK_TOKEN": "t0ken"}
+    return subprocess.run([sys.executable, "-m", "workloads.drift", *args, "--model", MODEL],
+                          env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def monitoring_runs(platform):
+    with pytest.MonkeyPatch.context() as patch:
+        username, password = platform.mlflow.admin
+        patch.setenv("MLFLOW_TRACKING_USERNAME", username)
+        patch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        client = MlflowClient(platform.mlflow.url)
+        experiment = client.get_experiment_by_name(f"monitoring/{MODEL}")
+        return experiment, client.search_runs([experiment.experiment_id], order_by=["tags.`mlops.interval_start` ASC"])
+
+
+def test_backfill_logs_one_run_per_interval_and_flags_the_drifted_day(platform, registered_model, prediction_logs, retrain_hook):
+    HookRecorder.calls.clear()
+    result = drift_cli(platform, retrain_hook, "backfill", "--start", DAYS[0], "--end", DAYS[-1])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        f"interval [{d}, {e})" for d, e in zip(DAYS, DAYS[1:] + ["2026-11-23"], strict=True)]
+
+    experiment, runs = monitoring_runs(platform)
+    assert [r.data.tags["mlops.interval_start"] for r in runs] == DAYS
+    assert all(r.data.tags["mlops.model_version"] == str(registered_model.version) for r in runs)
+    assert [r.data.metrics["dataset_drift"] for r in runs] == [0.0, 1.0, 0.0]
+    drifted = runs[1]
+    assert drifted.data.metrics["monthly_charges.drifted"] == 1.0
+    assert drifted.data.metrics["monthly_charges.ks_p_value"] < 1e-6
+    assert 0 < drifted.data.metrics["share_drifted"] <= 1
+
+    admin = s3_client(platform, "admin")
+    for run in runs:
+        prefix = f"{experiment.experiment_id}/{run.info.run_id}/artifacts/"
+        keys = {o["Key"][len(prefix):] for o in admin.list_objects_v2(Bucket="mlflow-artifacts", Prefix=prefix)["Contents"]}
+        assert keys == {"drift_report.json", "drift_report.html"}
+    report = json.loads(admin.get_object(Bucket="mlflow-artifacts", Key=f"{experiment.experiment_id}/{drifted.info.run_id}/artifacts/drift_report.json")["Body"].read())
+    assert report["interval_start"] == DRIFTED_DAY and report["dataset_drift"] is True
+
+    assert len(HookRecorder.calls) == 1
+    assert HookRecorder.calls[0]["body"]["templateParameters"]["intervalStart"] == DRIFTED_DAY
+    assert HookRecorder.calls[0]["auth"] == "Bearer t0ken"
+
+
+def test_rerunning_intervals_is_idempotent(platform, registered_model, prediction_logs, retrain_hook):
+    calls_before = len(HookRecorder.calls)
+    again = drift_cli(platform, retrain_hook, "backfill", "--start", DAYS[0], "--end", DAYS[-1])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("already logged") == 3
+    single = drift_cli(platform, retrain_hook, "run", "--interval-end", "2026-11-21")
+    assert single.returncode == 0 and "interval [2026-11-20, 2026-11-21): already logged" in single.stdout
+    _, runs = monitoring_runs(platform)
+    assert len(runs) == 3
+    assert len(HookRecorder.calls) == calls_before
+
+
+def test_an_interval_without_data_fails_alone_with_its_exit_code(platform, registered_model, prediction_logs, retrain_hook):
+    result = drift_cli(platform, retrain_hook, "backfill", "--start", "2026-11-22", "--end", "2026-11-23")
+    assert result.returncode == 3
+    assert "interval [2026-11-22, 2026-11-23): already logged" in result.stdout
+    assert f"no prediction logs for interval [2026-11-23, 2026-11-24) at s3://monitoring/{MODEL}/dt=2026-11-23/*.parquet" in result.stderr
+    _, runs = monitoring_runs(platform)
+    assert len(runs) == 3, "nothing may be written for an interval without data"
