@@ -32,6 +32,7 @@ def deploy() -> dict[str, Any]:
         # For the post-deploy smoke test; stays encrypted in state and masked in CLI output.
         "mlflowAdminPassword": platform.mlflow_admin_password,
         "secretNames": platform.secret_names,
+        "driftCronJobs": platform.drift_cronjobs,
     }
     for name, value in outputs.items():
         pulumi.export(name, value)

@@ -19,6 +19,7 @@ import pulumi
 import yaml
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
+from platform_components.drift_monitor import DriftOptions
 from platform_components.k8s import PodIdentity, Resources
 from platform_components.mlflow_server import MlflowOptions
 from platform_components.object_store import ObjectStoreOptions
@@ -172,6 +173,7 @@ def load_settings(reader: _Reader | None = None) -> Settings:
     object_store_resources = r.resources("objectStore")
     mlflow_resources = r.resources("mlflow")
     redis_resources = r.resources("redis")
+    drift_resources = r.resources("drift")
     postgres = r.build("postgres", lambda: PostgresOptions(postgres_resources, r.string("postgresStorageSize")))
     object_store = r.build(
         "objectStore",
@@ -193,8 +195,18 @@ def load_settings(reader: _Reader | None = None) -> Settings:
         ),
     )
     redis = r.build("redis", lambda: RedisOptions(redis_resources, r.string("redisStorageSize")))
+    drift = r.build(
+        "drift",
+        lambda: DriftOptions(
+            models=r.string_list("driftModels"),
+            resources=drift_resources,
+            schedule=r.string("driftSchedule"),
+            model_alias=r.string("driftModelAlias"),
+            retrain_hook_secret=optional("driftRetrainHookSecret"),
+        ),
+    )
     parts: dict[str, Any] = dict(
-        identity=pod_identity, postgres=postgres, object_store=object_store, mlflow=mlflow, redis=redis
+        identity=pod_identity, postgres=postgres, object_store=object_store, mlflow=mlflow, redis=redis, drift=drift
     )
     platform = None
     if all(value is not None for value in parts.values()):

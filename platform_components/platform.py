@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from platform_components.drift_monitor import DriftMonitor, DriftMonitorArgs, DriftOptions
 from platform_components.k8s import PodIdentity, labels
 from platform_components.mlflow_server import PORT as MLFLOW_PORT
 from platform_components.mlflow_server import MlflowArgs, MlflowOptions, MlflowTrackingServer
@@ -23,10 +24,11 @@ from platform_components.postgres import AppDatabase, PostgresArgs, PostgresData
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
 from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
 
+MONITORING_BUCKET = "monitoring"
 TRACKING_DB = "mlflow"
 AUTH_DB = "mlflow_auth"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
-BUCKETS = (ARTIFACTS_BUCKET, "monitoring", "features", "backups")
+BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, "features", "backups")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class PlatformArgs:
     object_store: ObjectStoreOptions
     mlflow: MlflowOptions
     redis: RedisOptions
+    drift: DriftOptions
     storage_class: str | None = None
     protect_data: bool = False
     ingress_controller_namespace: str = "ingress-nginx"
@@ -62,6 +65,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     buckets: tuple[str, ...]
     redis_host: str
     mlflow_admin_password: pulumi.Output[str]  # a Pulumi secret
+    drift_cronjobs: list[str]
     secret_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
@@ -99,7 +103,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 options=args.object_store,
                 workloads_image=args.workloads_image,
                 buckets=BUCKETS,
-                clients={"mlflow": (ARTIFACTS_BUCKET,)},
+                clients={"mlflow": (ARTIFACTS_BUCKET,), "drift": (MONITORING_BUCKET,)},
                 storage_class=args.storage_class,
                 identity=args.identity,
                 protect=args.protect_data,
@@ -138,7 +142,33 @@ class MlopsPlatform(pulumi.ComponentResource):
             opts=inside,
         )
 
+        drift = None
+        if args.drift.models:
+            drift = DriftMonitor(
+                f"{name}-drift",
+                DriftMonitorArgs(
+                    **common,
+                    options=args.drift,
+                    workloads_image=args.workloads_image,
+                    mlflow_url=mlflow.url,
+                    mlflow_secret=mlflow.admin_secret_name,
+                    s3_endpoint=object_store.endpoint,
+                    s3_secret=object_store.client_secret_names["drift"],
+                    bucket=MONITORING_BUCKET,
+                    identity=args.identity,
+                ),
+                opts=inside,
+            )
+
         s3_target_port = S3_PORT if args.object_store.engine == "minio" else SeaweedfsPorts().s3
+        drift_links = (
+            (
+                Link("drift-to-mlflow", drift.selector, mlflow.selector, MLFLOW_PORT),
+                Link("drift-to-object-store", drift.selector, object_store.selector, s3_target_port),
+            )
+            if drift
+            else ()
+        )
         PlatformNetworkPolicies(
             f"{name}-network-policies",
             NetworkPolicyArgs(
@@ -150,6 +180,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     # NetworkPolicies match the pod's port, not the Service's.
                     Link("mlflow-to-object-store", mlflow.selector, object_store.selector, s3_target_port),
                     Link("bucket-setup-to-object-store", object_store.job_selector, object_store.selector, s3_target_port),
+                    *drift_links,
                 ),
                 external=(
                     ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace, mlflow.selector, MLFLOW_PORT),
@@ -165,6 +196,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.buckets = object_store.buckets
         self.redis_host = redis.host
         self.mlflow_admin_password = mlflow.admin_password
+        self.drift_cronjobs = drift.cronjob_names if drift else []
         self.secret_names = {
             "postgresSuperuser": postgres.superuser_secret_name,
             "mlflowDatabase": tracking.secret_name,
@@ -172,6 +204,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "mlflowAdmin": mlflow.admin_secret_name,
             "objectStoreAdmin": object_store.admin_secret_name,
             "objectStoreMlflow": object_store.client_secret_names["mlflow"],
+            "objectStoreDrift": object_store.client_secret_names["drift"],
             "redis": redis.secret_name,
         }
         self.register_outputs(

@@ -77,7 +77,7 @@ def test_chi2_homogeneity_does_not_flag_undrifted_columns_at_large_n():
     rng = np.random.default_rng(3)
     weights = rng.dirichlet(np.ones(20))
     flagged = 0
-    for column in range(8):
+    for _ in range(8):
         reference = np.bincount(rng.choice(20, size=1_000_000, p=weights), minlength=20)
         current = np.bincount(rng.choice(20, size=1_000_000, p=weights), minlength=20)
         flagged += chi2_counts(reference, current).p_value < 0.05 / 8
