@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov servers local-servers synth synth-all test lint unit manifests integration config-docs clean
+.PHONY: venv checkov servers local-servers bench synth synth-all test lint unit manifests integration config-docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
 	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
@@ -16,6 +17,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@tools/timed "checkov (own venv)" bash -c '$(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt'
+	@touch $@
+
+$(BENCH_VENV)/.installed: requirements-bench.txt
+	@tools/timed "benchmark packages" bash -c '$(PYTHON) -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-bench.txt'
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -54,6 +59,10 @@ local-servers: venv servers
 
 config-docs: venv
 	$(PY) -m tools.config_reference --write README.md
+
+# Speed and memory against baselines on the same data (minutes; not part of `make test`).
+bench: $(BENCH_VENV)/.installed
+	PYTHONPATH=. $(BENCH_VENV)/bin/python -m benchmarks.drift_bench
 
 clean:
 	rm -rf build .pytest_cache

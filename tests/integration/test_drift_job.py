@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import boto3
 import mlflow
 import pytest
 from botocore.config import Config
 from mlflow.tracking import MlflowClient
-from sklearn.linear_model import LogisticRegression
 
+from tools.drift_demo import register_model, write_prediction_logs
 from tools.servers.seaweedfs import ROOT
-from workloads.churn import FEATURES, NUMERIC, Drift, generate
 
 MODEL = "churn-drift-e2e"
 DAYS = ["2026-11-20", "2026-11-21", "2026-11-22"]
@@ -57,38 +54,16 @@ def s3_client(platform, who):
 def registered_model(platform):
     """Train a small model, log it with its reference dataset, register it, alias champion."""
     username, password = platform.mlflow.admin
-    env = {"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password}
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
+        patch.setenv("MLFLOW_TRACKING_USERNAME", username)
+        patch.setenv("MLFLOW_TRACKING_PASSWORD", password)
         mlflow.set_tracking_uri(platform.mlflow.url)
-        training = generate(5_000, seed=100)
-        features = training[list(FEATURES)]
-        model = LogisticRegression(max_iter=500).fit(training[list(NUMERIC)], training["churned"])
-        mlflow.set_experiment("training/churn")
-        with mlflow.start_run() as run:
-            buffer = io.BytesIO()
-            features.to_parquet(buffer)
-            client = MlflowClient()
-            path = Path(platform.mlflow.workdir) / "reference.parquet"
-            path.write_bytes(buffer.getvalue())
-            client.log_artifact(run.info.run_id, str(path), artifact_path="reference")
-            mlflow.sklearn.log_model(model, name="model")
-        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL)
-        client.set_registered_model_alias(MODEL, "champion", version.version)
-    return version
+        return register_model(MODEL)
 
 
 @pytest.fixture(scope="module")
 def prediction_logs(platform):
-    s3 = s3_client(platform, "drift")
-    for i, day in enumerate(DAYS):
-        drift = Drift(numeric_shift={"monthly_charges": 0.5}) if day == DRIFTED_DAY else None
-        frame = generate(4_000, seed=200 + i, start=day, drift=drift)[list(FEATURES)]
-        for part, chunk in enumerate((frame.iloc[:2_000], frame.iloc[2_000:])):
-            buffer = io.BytesIO()
-            chunk.to_parquet(buffer)
-            s3.put_object(Bucket="monitoring", Key=f"{MODEL}/dt={day}/part-{part}.parquet", Body=buffer.getvalue())
+    write_prediction_logs(s3_client(platform, "drift"), "monitoring", MODEL, DAYS, DRIFTED_DAY)
 
 
 def drift_cli(platform, hook_url, *args) -> subprocess.CompletedProcess:

@@ -41,27 +41,27 @@ def ks_sorted(a: np.ndarray, b: np.ndarray) -> tuple[TestResult, str]:
         mode = "asymptotic" if any("Switching to method=asymp" in str(w.message) for w in caught) else "exact"
         return TestResult(float(result.statistic), float(result.pvalue)), mode
     # F1 - F2 rises only at points of `a` and falls only at points of `b`, so its maximum is
-    # attained at a's points and its minimum at b's. Evaluate at the last element of each tie
-    # group, where the empirical CDF is (index + 1) / n: the same counts SciPy gets from
-    # searchsorted(side="right") over all points, hence the same floating-point D.
-    a_ends = _tie_group_ends(a)
-    b_ends = _tie_group_ends(b)
-    above = (a_ends + 1) / n1 - np.searchsorted(b, a[a_ends], side="right") / n2
-    below = np.searchsorted(a, b[b_ends], side="right") / n1 - (b_ends + 1) / n2
+    # attained at a's points and its minimum at b's. At a's i-th point F1 >= (i+1)/n1, with
+    # equality at the last of a run of ties, and members inside a run only give smaller values,
+    # so max((i+1)/n1 - F2) is the maximum SciPy finds; likewise for b. The counts come from one
+    # stable merge of the two sorted runs (timsort merges them in linear time): a value of `a`
+    # has before it every smaller `b`, a value of `b` every `a` not greater than it.
+    order = np.argsort(np.concatenate((a, b)), kind="stable")
+    from_a = order < n1
+    b_below_a = np.flatnonzero(from_a) - np.arange(n1)  # count of b < a_i
+    a_up_to_b = np.flatnonzero(~from_a) - np.arange(n2)  # count of a <= b_j
+    # F2 at a_i counts b <= a_i: equal values of b sit after a_i in the merge, so add them.
+    inside = b_below_a < n2
+    ties_across = bool(np.any(b[b_below_a[inside]] == a[inside]))
+    b_at_a_right = np.searchsorted(b, a, side="right") if ties_across else b_below_a
+    above = np.arange(1, n1 + 1) / n1 - b_at_a_right / n2
+    below = a_up_to_b / n1 - np.arange(1, n2 + 1) / n2
     max_s = float(above.max())
     min_s = float(np.clip(-below.min(), 0, 1))
     d = min_s if min_s > max_s else max_s
     m, n = sorted([float(n1), float(n2)], reverse=True)
     p = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
     return TestResult(d, p), "asymptotic"
-
-
-def _tie_group_ends(x: np.ndarray) -> np.ndarray:
-    """Indices of the last element of every run of equal values in a sorted array."""
-    if x.size == 0:
-        return np.empty(0, dtype=np.intp)
-    changes = np.flatnonzero(x[1:] != x[:-1])
-    return np.append(changes, x.size - 1)
 
 
 def median_sorted(x: np.ndarray) -> float:

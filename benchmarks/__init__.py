@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`; results in build/bench/*.json and docs/benchmarks.md."""

@@ -1,0 +1,78 @@
+"""Seed a tracking server and S3 with a model to monitor: `python -m tools.drift_demo`.
+
+Trains a small churn classifier, logs it with its reference dataset (the artifact the drift job
+compares against, `reference/reference.parquet`), registers it with alias `champion`, and writes
+daily prediction logs to s3://monitoring/<model>/dt=YYYY-MM-DD/, one day drifted on purpose.
+Uses MLFLOW_TRACKING_URI/USERNAME/PASSWORD, MLFLOW_S3_ENDPOINT_URL and AWS_* from the environment
+(the `export` lines printed by `make local-servers`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from workloads.churn import FEATURES, NUMERIC, Drift, generate
+
+
+def register_model(name: str, rows: int = 5_000, seed: int = 100):
+    """Train, log with the reference dataset, register, alias `champion`; returns the version."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from sklearn.linear_model import LogisticRegression
+
+    training = generate(rows, seed=seed)
+    model = LogisticRegression(max_iter=500).fit(training[list(NUMERIC)], training["churned"])
+    mlflow.set_experiment(f"training/{name}")
+    client = MlflowClient()
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / "reference.parquet"
+        training[list(FEATURES)].to_parquet(reference)
+        client.log_artifact(run.info.run_id, str(reference), artifact_path="reference")
+        mlflow.sklearn.log_model(model, name="model")
+    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
+    client.set_registered_model_alias(name, "champion", version.version)
+    return version
+
+
+def write_prediction_logs(s3, bucket: str, model: str, days: list[str], drifted_day: str | None,
+                          rows_per_day: int = 4_000, parts: int = 2) -> None:
+    for i, day in enumerate(days):
+        drift = Drift(numeric_shift={"monthly_charges": 0.5}) if day == drifted_day else None
+        frame = generate(rows_per_day, seed=200 + i, start=day, drift=drift)[list(FEATURES)]
+        size = rows_per_day // parts
+        for part in range(parts):
+            buffer = io.BytesIO()
+            frame.iloc[part * size:(part + 1) * size].to_parquet(buffer)
+            s3.put_object(Bucket=bucket, Key=f"{model}/dt={day}/part-{part}.parquet", Body=buffer.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.drift_demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="churn")
+    parser.add_argument("--days", type=int, default=3, help="days of prediction logs, ending yesterday")
+    parser.add_argument("--bucket", default="monitoring")
+    args = parser.parse_args(argv)
+    version = register_model(args.model)
+    yesterday = date.today() - timedelta(days=1)
+    days = [(yesterday - timedelta(days=n)).isoformat() for n in range(args.days - 1, -1, -1)]
+    s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"], region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"}))
+    drifted = days[len(days) // 2]
+    write_prediction_logs(s3, args.bucket, args.model, days, drifted)
+    print(f"registered {args.model} v{version.version} (alias champion); prediction logs for {days[0]}..{days[-1]}, "
+          f"{drifted} drifted")
+    print(f"next: python -m workloads.drift backfill --model {args.model} --start {days[0]} --end {days[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
