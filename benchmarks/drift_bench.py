@@ -204,7 +204,7 @@ def markdown(result: dict) -> str:
         f"MMD on {mmd['rows'][0]:,} + {mmd['rows'][1]:,} rows after PCA ({mmd['components']} components), "
         f"{mmd['permutations']} permutations: {mmd['seconds']:.2f} s.",
         f"One SciPy `kstwo.sf` for a moderate drift (D = 0.02 at n = {result['rows'] // 2:,}): "
-        f"{result['kstwo_sf_moderate_drift_seconds']:.2f} s (see below).",
+        f"{result['kstwo_sf_moderate_drift_seconds']:.2f} s (see 'Reading the figures').",
         "",
         *(f"- {name}: {value}" for name, value in result["ratios"].items()),
         "",

@@ -259,3 +259,25 @@ def volume_claim(name: str, size: str, storage_class: str | None) -> Manifest:
     if storage_class:
         spec["storageClassName"] = storage_class
     return {"metadata": {"name": name}, "spec": spec}
+
+
+def single_statefulset_spec(*, service_name: str, selector: dict[str, str], pod_labels: dict[str, str],
+                            pod: Manifest, claims: list[Manifest]) -> Manifest:
+    """One stateful replica whose volumes outlive the StatefulSet (deleting it must not lose data)."""
+    return {
+        "serviceName": service_name,
+        "replicas": 1,
+        "selector": {"matchLabels": selector},
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+        "volumeClaimTemplates": claims,
+    }
+
+
+def setup_job_spec(*, pod_labels: dict[str, str], pod: Manifest) -> Manifest:
+    """A one-shot set-up Job that retries while its server comes up, bounded in time."""
+    return {
+        "backoffLimit": 6,
+        "activeDeadlineSeconds": 600,
+        "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+    }

@@ -25,6 +25,8 @@ from platform_components.k8s import (
     pod_spec,
     secret_env,
     selector_labels,
+    setup_job_spec,
+    single_statefulset_spec,
     startup_variant,
     volume_claim,
 )
@@ -245,17 +247,13 @@ class ObjectStore(pulumi.ComponentResource):
         statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={
-                "serviceName": args.service_name,
-                "replicas": 1,
-                "selector": {"matchLabels": self.selector},
-                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-                "template": {
-                    "metadata": {"labels": meta_labels},
-                    "spec": pod_spec(identity=args.identity, containers=[server], volumes=volumes),
-                },
-                "volumeClaimTemplates": claims,
-            },
+            spec=single_statefulset_spec(
+                service_name=args.service_name,
+                selector=self.selector,
+                pod_labels=meta_labels,
+                pod=pod_spec(identity=args.identity, containers=[server], volumes=volumes),
+                claims=claims,
+            ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[service]),
         )
 
@@ -277,19 +275,15 @@ class ObjectStore(pulumi.ComponentResource):
         k8s.batch.v1.Job(
             f"{name}-buckets",
             metadata={"namespace": args.namespace, "labels": job_labels},
-            spec={
-                "backoffLimit": 6,
-                "activeDeadlineSeconds": 600,
-                "template": {
-                    "metadata": {"labels": job_labels},
-                    "spec": pod_spec(
-                        identity=args.identity,
-                        containers=[setup],
-                        volumes=[empty_dir("tmp", "64Mi")],
-                        restart_policy="OnFailure",
-                    ),
-                },
-            },
+            spec=setup_job_spec(
+                pod_labels=job_labels,
+                pod=pod_spec(
+                    identity=args.identity,
+                    containers=[setup],
+                    volumes=[empty_dir("tmp", "64Mi")],
+                    restart_policy="OnFailure",
+                ),
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
         )
         self.register_outputs(

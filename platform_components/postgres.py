@@ -24,6 +24,8 @@ from platform_components.k8s import (
     pod_spec,
     secret_env,
     selector_labels,
+    setup_job_spec,
+    single_statefulset_spec,
     startup_variant,
     volume_claim,
 )
@@ -210,25 +212,21 @@ class PostgresDatabase(pulumi.ComponentResource):
         statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={
-                "serviceName": args.service_name,
-                "replicas": 1,
-                "selector": {"matchLabels": selector},
-                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-                "template": {
-                    "metadata": {"labels": meta_labels},
-                    "spec": {
-                        **pod_spec(
-                            identity=args.identity,
-                            containers=[server],
-                            volumes=[empty_dir("run", "16Mi"), empty_dir("tmp", "256Mi")],
-                        ),
-                        # A clean shutdown checkpoints; SIGKILL after 30 s means crash recovery.
-                        "terminationGracePeriodSeconds": 60,
-                    },
+            spec=single_statefulset_spec(
+                service_name=args.service_name,
+                selector=selector,
+                pod_labels=meta_labels,
+                pod={
+                    **pod_spec(
+                        identity=args.identity,
+                        containers=[server],
+                        volumes=[empty_dir("run", "16Mi"), empty_dir("tmp", "256Mi")],
+                    ),
+                    # A clean shutdown checkpoints; SIGKILL after 30 s means crash recovery.
+                    "terminationGracePeriodSeconds": 60,
                 },
-                "volumeClaimTemplates": [volume_claim("data", args.options.storage_size, args.storage_class)],
-            },
+                claims=[volume_claim("data", args.options.storage_size, args.storage_class)],
+            ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[service]),
         )
 
@@ -262,22 +260,18 @@ class PostgresDatabase(pulumi.ComponentResource):
         k8s.batch.v1.Job(
             f"{name}-bootstrap",
             metadata={"namespace": args.namespace, "labels": job_labels},
-            spec={
-                "backoffLimit": 6,
-                "activeDeadlineSeconds": 600,
-                "template": {
-                    "metadata": {"labels": job_labels},
-                    "spec": pod_spec(
-                        identity=args.identity,
-                        containers=[bootstrap],
-                        volumes=[
-                            {"name": "script", "configMap": {"name": script.metadata["name"]}},
-                            empty_dir("tmp", "16Mi"),
-                        ],
-                        restart_policy="OnFailure",
-                    ),
-                },
-            },
+            spec=setup_job_spec(
+                pod_labels=job_labels,
+                pod=pod_spec(
+                    identity=args.identity,
+                    containers=[bootstrap],
+                    volumes=[
+                        {"name": "script", "configMap": {"name": script.metadata["name"]}},
+                        empty_dir("tmp", "16Mi"),
+                    ],
+                    restart_policy="OnFailure",
+                ),
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
         )
         self.job_selector = selector_labels("postgres-bootstrap", name)

@@ -24,6 +24,7 @@ from platform_components.k8s import (
     pod_spec,
     secret_env,
     selector_labels,
+    single_statefulset_spec,
     startup_variant,
     volume_claim,
 )
@@ -168,25 +169,21 @@ class RedisOnlineStore(pulumi.ComponentResource):
         k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={
-                "serviceName": args.service_name,
-                "replicas": 1,
-                "selector": {"matchLabels": self.selector},
-                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-                "template": {
-                    "metadata": {"labels": meta_labels},
-                    "spec": pod_spec(
-                        identity=args.identity,
-                        containers=[server],
-                        volumes=[
-                            {"name": "config", "configMap": {"name": config.metadata["name"]}},
-                            {"name": "auth", "secret": {"secretName": secret.metadata["name"], "defaultMode": 0o440}},
-                            empty_dir("tmp", "16Mi"),
-                        ],
-                    ),
-                },
-                "volumeClaimTemplates": [volume_claim("data", args.options.storage_size, args.storage_class)],
-            },
+            spec=single_statefulset_spec(
+                service_name=args.service_name,
+                selector=self.selector,
+                pod_labels=meta_labels,
+                pod=pod_spec(
+                    identity=args.identity,
+                    containers=[server],
+                    volumes=[
+                        {"name": "config", "configMap": {"name": config.metadata["name"]}},
+                        {"name": "auth", "secret": {"secretName": secret.metadata["name"], "defaultMode": 0o440}},
+                        empty_dir("tmp", "16Mi"),
+                    ],
+                ),
+                claims=[volume_claim("data", args.options.storage_size, args.storage_class)],
+            ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[service]),
         )
         self.register_outputs({"host": self.host, "port": self.port, "secret_name": self.secret_name})

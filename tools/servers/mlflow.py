@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from platform_components.mlflow_server import (
 )
 from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, TRACKING_DB
 from tools.servers.postgres import LocalPostgres
-from tools.servers.process import ManagedProcess, ServerError, free_port, log_file, scratch_dir
+from tools.servers.process import LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
 from tools.servers.seaweedfs import LocalSeaweedfs
 
 # Secret names the local env resolves against (in the cluster these are the generated Secrets).
@@ -37,7 +36,7 @@ DB_SECRET, S3_SECRET, ADMIN_SECRET, SESSION_SECRET = "tracking-db", "object-stor
 
 
 @dataclass
-class LocalMlflow:
+class LocalMlflow(LocalServer):
     postgres: LocalPostgres
     object_store: LocalSeaweedfs
     s3_client: str = "mlflow"
@@ -98,11 +97,3 @@ class LocalMlflow:
         self.process = ManagedProcess("mlflow", executor, self.workdir / "mlflow.log")
         self.process.start()
         return self
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -16,7 +16,7 @@ from mirakuru import TCPExecutor
 
 from platform_components.mlflow_server import postgres_uri
 from platform_components.postgres import AppDatabase, bootstrap_command, bootstrap_sql, readiness_command
-from tools.servers.process import ManagedProcess, ServerError, as_user, free_port, log_file, scratch_dir
+from tools.servers.process import LocalServer, ManagedProcess, ServerError, as_user, free_port, log_file, scratch_dir
 
 SERVICE_USER = "postgres"
 
@@ -30,7 +30,7 @@ def postgres_bin(name: str) -> str:
 
 
 @dataclass
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     workdir: Path = field(default_factory=lambda: scratch_dir("postgres"))
     port: int = field(default_factory=free_port)
     superuser_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -108,15 +108,3 @@ class LocalPostgres:
 
     def superuser_uri(self, database: str = "postgres") -> str:
         return postgres_uri("postgres", "127.0.0.1", self.port, database, self.superuser_password)
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def kill(self) -> None:
-        if self.process:
-            self.process.kill()
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)

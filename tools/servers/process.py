@@ -87,3 +87,25 @@ class ManagedProcess:
 
 def log_file(directory: Path, name: str):
     return open(directory / f"{name}.log", "ab")  # noqa: SIM115 - owned by the executor's lifetime
+
+
+class LocalServer:
+    """Lifecycle shared by the local servers (dataclasses with `workdir` and `process`)."""
+
+    workdir: Path
+    process: ManagedProcess | None
+
+    def stop(self) -> None:
+        """Graceful stop, by PID."""
+        if self.process:
+            self.process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.process:
+            self.process.kill()
+
+    def destroy(self) -> None:
+        """Stop and remove the server's files."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from mirakuru import TCPExecutor
 from infra.settings import declared_settings
 from platform_components.quantities import parse_quantity
 from platform_components.redis import auth_config, maxmemory_bytes, redis_config, server_command
-from tools.servers.process import ManagedProcess, free_port, log_file, require_binary, scratch_dir
+from tools.servers.process import LocalServer, ManagedProcess, free_port, log_file, require_binary, scratch_dir
 
 
 def default_maxmemory() -> int:
@@ -22,7 +21,7 @@ def default_maxmemory() -> int:
 
 
 @dataclass
-class LocalRedis:
+class LocalRedis(LocalServer):
     workdir: Path = field(default_factory=lambda: scratch_dir("redis"))
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -57,15 +56,3 @@ class LocalRedis:
     def url(self, with_password: bool = True) -> str:
         auth = f":{self.password}@" if with_password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def kill(self) -> None:
-        if self.process:
-            self.process.kill()
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from platform_components.object_store import (
     seaweedfs_args,
     seaweedfs_s3_config,
 )
-from tools.servers.process import ManagedProcess, ServerError, free_port, log_file, scratch_dir
+from tools.servers.process import LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +39,7 @@ def _credentials(name: str) -> tuple[str, str]:
 
 
 @dataclass
-class LocalSeaweedfs:
+class LocalSeaweedfs(LocalServer):
     """`clients` maps a client name to the buckets it may use, as ObjectStoreArgs.clients does."""
 
     clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -84,11 +83,3 @@ class LocalSeaweedfs:
         env = {**os.environ, **self.credentials("admin"), "PYTHONPATH": str(ROOT)}
         return subprocess.run([sys.executable, *bucket_job_args(self.endpoint, buckets)], env=env,
                               capture_output=True, text=True, timeout=180, cwd=ROOT)
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
