@@ -29,6 +29,7 @@ def test_smoke_passes_against_the_real_servers(platform):
     for check in ("mlflow-health", "mlflow-auth", "mlflow-log-run", "mlflow-read-back", "s3-artifact", "redis-read-write"):
         assert any(line.startswith(f"ok   {check}:") for line in lines), (check, result.stdout)
     assert lines[-1] == "smoke: all 6 checks passed"
+    assert len(lines) == 7, "one line per check and a verdict, nothing else on stdout"
 
 
 def test_wrong_mlflow_password_fails_the_auth_check(platform):

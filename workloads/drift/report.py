@@ -24,21 +24,26 @@ def _finite(value):
 
 
 def _bars(feature: FeatureResult) -> str:
-    width, height, gap = 640, 160, 2
+    """Side-by-side bars per bin, on a share axis labelled at 0 and at its maximum."""
+    width, height, left, bottom, gap = 680, 160, 44, 70, 2
     n = len(feature.bins)
     top = max(max(feature.reference_shares), max(feature.current_shares), 1e-9)
-    slot = width / max(n, 1)
+    slot = (width - left) / max(n, 1)
     bar = max((slot - 3 * gap) / 2, 1)
-    parts = [f'<svg viewBox="0 0 {width} {height + 40}" width="{width}" height="{height + 40}" role="img" '
-             f'aria-label="reference and current distribution of {html.escape(feature.name)}">']
+    parts = [f'<svg viewBox="0 0 {width} {height + bottom}" width="{width}" height="{height + bottom}" role="img" '
+             f'aria-label="reference and current distribution of {html.escape(feature.name)}">',
+             f'<line x1="{left - 2}" y1="0" x2="{left - 2}" y2="{height}" stroke="#999"/>',
+             f'<text x="{left - 6}" y="10" font-size="10" text-anchor="end">{top:.1%}</text>',
+             f'<text x="{left - 6}" y="{height}" font-size="10" text-anchor="end">0%</text>']
     for i, (label, r, c) in enumerate(zip(feature.bins, feature.reference_shares, feature.current_shares, strict=True)):
-        x = i * slot + gap
+        x = left + i * slot + gap
         for offset, share, colour, who in ((0, r, REFERENCE_COLOUR, "reference"), (bar + gap, c, CURRENT_COLOUR, "current")):
             h = height * share / top
             parts.append(f'<rect x="{x + offset:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{colour}"><title>{html.escape(label)}: {who} {share:.2%}</title></rect>')
-        parts.append(f'<text x="{x + slot / 2 - gap:.1f}" y="{height + 14}" font-size="9" text-anchor="middle">'
-                     f'{html.escape(label[:14])}</text>')
+        cx, cy = x + slot / 2 - gap, height + 12
+        parts.append(f'<text x="{cx:.1f}" y="{cy}" font-size="9" text-anchor="end" '
+                     f'transform="rotate(-35 {cx:.1f} {cy})">{html.escape(label[:24])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

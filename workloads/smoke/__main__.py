@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", required=True, help="redis://host:port/0 (password from REDIS_PASSWORD)")
     parser.add_argument("--bucket", default="mlflow-artifacts", help="MLflow's artifact bucket")
     args = parser.parse_args(argv)
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per check
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
     if missing:
         print(f"smoke: missing environment variables: {', '.join(missing)}", file=sys.stderr)
