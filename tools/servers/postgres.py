@@ -79,7 +79,7 @@ class LocalPostgres(LocalServer):
     def _wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         command = readiness_command(self.port)
-        command[0] = postgres_bin("pg_isready") if not shutil.which("pg_isready") else "pg_isready"
+        command[0] = postgres_bin(command[0])  # the same major version as the server
         while subprocess.run(command, capture_output=True).returncode != 0:
             if time.monotonic() > deadline:
                 raise ServerError(f"postgres on port {self.port} not ready after {timeout}s\n{self.process.log_tail()}")
