@@ -54,9 +54,6 @@ class OfflineRun:
     outputs: dict[str, tuple[Any, bool]] = field(default_factory=dict)  # name -> (value, is_secret)
     options: dict[tuple[str, str], Options] = field(default_factory=dict)  # (type, name) -> options
 
-    def options_of(self, registration: Registration) -> Options:
-        return self.options[(registration.typ, registration.name)]
-
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.resources if r.typ == typ]
 

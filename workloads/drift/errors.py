@@ -30,13 +30,3 @@ class UnreadableFileError(DriftInputError):
 
     exit_code = 6
 
-
-EXIT_CODES = {
-    "ok": 0,
-    "drift found": 0,
-    "usage": 2,
-    "no data": NoDataError.exit_code,
-    "schema mismatch": SchemaMismatchError.exit_code,
-    "unusable column": UnusableColumnError.exit_code,
-    "unreadable file": UnreadableFileError.exit_code,
-}
