@@ -29,6 +29,7 @@ def deploy() -> dict[str, Any]:
         "s3Endpoint": platform.s3_endpoint,
         "buckets": list(platform.buckets),
         "redisHost": platform.redis_host,
+        "featureServerUrl": platform.feature_server_url,
         # For the post-deploy smoke test; stays encrypted in state and masked in CLI output.
         "mlflowAdminPassword": platform.mlflow_admin_password,
         "secretNames": platform.secret_names,

@@ -20,6 +20,7 @@ import yaml
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from platform_components.drift_monitor import DriftOptions
+from platform_components.feature_store import FeatureStoreOptions
 from platform_components.k8s import PodIdentity, Resources
 from platform_components.mlflow_server import MlflowOptions
 from platform_components.object_store import ObjectStoreOptions
@@ -174,6 +175,8 @@ def load_settings(reader: _Reader | None = None) -> Settings:
     mlflow_resources = r.resources("mlflow")
     redis_resources = r.resources("redis")
     drift_resources = r.resources("drift")
+    feature_server_resources = r.resources("featureServer")
+    feature_job_resources = r.resources("featureJob")
     postgres = r.build("postgres", lambda: PostgresOptions(postgres_resources, r.string("postgresStorageSize")))
     object_store = r.build(
         "objectStore",
@@ -205,8 +208,21 @@ def load_settings(reader: _Reader | None = None) -> Settings:
             retrain_hook_secret=optional("driftRetrainHookSecret"),
         ),
     )
+    feature_store = r.build(
+        "featureStore",
+        lambda: FeatureStoreOptions(
+            server_resources=feature_server_resources,
+            job_resources=feature_job_resources,
+            materialize_schedule=r.string("featureStoreMaterializeSchedule"),
+            online_key_ttl_seconds=r.integer("featureStoreOnlineKeyTtlSeconds"),
+            server_replicas=r.integer("featureServerReplicas"),
+            server_workers=r.integer("featureServerWorkers"),
+        ),
+        keys={"server_replicas": "featureServerReplicas", "server_workers": "featureServerWorkers"},
+    )
     parts: dict[str, Any] = dict(
-        identity=pod_identity, postgres=postgres, object_store=object_store, mlflow=mlflow, redis=redis, drift=drift
+        identity=pod_identity, postgres=postgres, object_store=object_store, mlflow=mlflow, redis=redis, drift=drift,
+        feature_store=feature_store,
     )
     platform = None
     if all(value is not None for value in parts.values()):

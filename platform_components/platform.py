@@ -1,8 +1,8 @@
 """MlopsPlatform: the whole platform in one namespace, wired together.
 
-Namespace (restricted PSS, default deny) -> Postgres (mlflow + mlflow_auth databases) ->
-object store (buckets) -> MLflow tracking server -> Redis online store, plus the NetworkPolicies
-that allow exactly the links between them.
+Namespace (restricted PSS, default deny) -> Postgres (mlflow, mlflow_auth and feast_registry
+databases) -> object store (buckets) -> MLflow tracking server -> Redis online store -> Feast
+feature store -> drift monitors, plus the NetworkPolicies that allow exactly the links between them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,16 @@ from dataclasses import dataclass
 import pulumi
 
 from platform_components.drift_monitor import DriftMonitor, DriftMonitorArgs, DriftOptions
+from platform_components.feature_store import CLIENT_LABEL as FEATURE_CLIENT_LABEL
+from platform_components.feature_store import PORT as FEATURE_SERVER_PORT
+from platform_components.feature_store import REGISTRY_DB as FEATURE_REGISTRY_DB
+from platform_components.feature_store import (
+    FeastEndpoints,
+    FeastFeatureStore,
+    FeastSecrets,
+    FeatureStoreArgs,
+    FeatureStoreOptions,
+)
 from platform_components.k8s import PodIdentity, labels
 from platform_components.mlflow_server import PORT as MLFLOW_PORT
 from platform_components.mlflow_server import MlflowArgs, MlflowOptions, MlflowTrackingServer
@@ -21,6 +31,7 @@ from platform_components.object_store import SERVICE_PORT as S3_PORT
 from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions, SeaweedfsPorts
 from platform_components.postgres import PORT as POSTGRES_PORT
 from platform_components.postgres import AppDatabase, PostgresArgs, PostgresDatabase, PostgresOptions
+from platform_components.redis import PORT as REDIS_PORT
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
 from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
 
@@ -28,7 +39,12 @@ MONITORING_BUCKET = "monitoring"
 TRACKING_DB = "mlflow"
 AUTH_DB = "mlflow_auth"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
-BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, "features", "backups")
+FEATURES_BUCKET = "features"
+FEATURE_DATA_URI = f"s3://{FEATURES_BUCKET}/churn"
+BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, "backups")
+DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB), AppDatabase(FEATURE_REGISTRY_DB))
+# S3 client -> the buckets its own credentials may use (SeaweedFS; MinIO clients share the root user).
+S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,), "drift": (MONITORING_BUCKET,), "feast": (FEATURES_BUCKET,)}
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class PlatformArgs:
     mlflow: MlflowOptions
     redis: RedisOptions
     drift: DriftOptions
+    feature_store: FeatureStoreOptions
     storage_class: str | None = None
     protect_data: bool = False
     ingress_controller_namespace: str = "ingress-nginx"
@@ -64,6 +81,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     s3_endpoint: str
     buckets: tuple[str, ...]
     redis_host: str
+    feature_server_url: str
     mlflow_admin_password: pulumi.Output[str]  # a Pulumi secret
     drift_cronjobs: list[str]
     secret_names: dict[str, pulumi.Output[str]]
@@ -88,7 +106,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             f"{name}-postgres",
             PostgresArgs(
                 **common,
-                databases=(AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB)),
+                databases=DATABASES,
                 options=args.postgres,
                 storage_class=args.storage_class,
                 identity=args.identity,
@@ -103,7 +121,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 options=args.object_store,
                 workloads_image=args.workloads_image,
                 buckets=BUCKETS,
-                clients={"mlflow": (ARTIFACTS_BUCKET,), "drift": (MONITORING_BUCKET,)},
+                clients=S3_CLIENTS,
                 storage_class=args.storage_class,
                 identity=args.identity,
                 protect=args.protect_data,
@@ -142,6 +160,35 @@ class MlopsPlatform(pulumi.ComponentResource):
             opts=inside,
         )
 
+        registry = postgres.connections[FEATURE_REGISTRY_DB]
+        features = FeastFeatureStore(
+            f"{name}-features",
+            FeatureStoreArgs(
+                **common,
+                options=args.feature_store,
+                workloads_image=args.workloads_image,
+                endpoints=FeastEndpoints(
+                    registry_host=postgres.host,
+                    registry_port=postgres.port,
+                    redis_host=redis.host,
+                    redis_port=redis.port,
+                    s3_endpoint_url=object_store.endpoint,
+                    data_uri=FEATURE_DATA_URI,
+                    online_key_ttl_seconds=args.feature_store.online_key_ttl_seconds,
+                    registry_user=registry.username,
+                    registry_database=registry.database,
+                ),
+                secrets=FeastSecrets(
+                    registry_secret=registry.secret_name,
+                    redis_secret=redis.secret_name,
+                    s3_secret=object_store.client_secret_names["feast"],
+                ),
+                identity=args.identity,
+            ),
+            # `feast apply` needs the registry database, the bucket and Redis to exist.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, postgres, object_store, redis]),
+        )
+
         drift = None
         if args.drift.models:
             drift = DriftMonitor(
@@ -169,6 +216,19 @@ class MlopsPlatform(pulumi.ComponentResource):
             if drift
             else ()
         )
+        feast_links = (
+            Link("feast-apply-to-postgres", features.apply_selector, postgres.selector, POSTGRES_PORT),
+            Link("feast-apply-to-redis", features.apply_selector, redis.selector, REDIS_PORT),
+            Link("feast-apply-to-object-store", features.apply_selector, object_store.selector, s3_target_port),
+            Link("feast-materialize-to-postgres", features.materialize_selector, postgres.selector, POSTGRES_PORT),
+            Link("feast-materialize-to-redis", features.materialize_selector, redis.selector, REDIS_PORT),
+            Link("feast-materialize-to-object-store", features.materialize_selector, object_store.selector,
+                 s3_target_port),
+            Link("feature-server-to-postgres", features.server_selector, postgres.selector, POSTGRES_PORT),
+            Link("feature-server-to-redis", features.server_selector, redis.selector, REDIS_PORT),
+            Link("feature-clients-to-feature-server", FEATURE_CLIENT_LABEL, features.server_selector,
+                 FEATURE_SERVER_PORT),
+        )
         PlatformNetworkPolicies(
             f"{name}-network-policies",
             NetworkPolicyArgs(
@@ -180,6 +240,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     # NetworkPolicies match the pod's port, not the Service's.
                     Link("mlflow-to-object-store", mlflow.selector, object_store.selector, s3_target_port),
                     Link("bucket-setup-to-object-store", object_store.job_selector, object_store.selector, s3_target_port),
+                    *feast_links,
                     *drift_links,
                 ),
                 external=(
@@ -195,6 +256,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.s3_endpoint = object_store.endpoint
         self.buckets = object_store.buckets
         self.redis_host = redis.host
+        self.feature_server_url = features.url
         self.mlflow_admin_password = mlflow.admin_password
         self.drift_cronjobs = drift.cronjob_names if drift else []
         self.secret_names = {
@@ -205,6 +267,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             "objectStoreAdmin": object_store.admin_secret_name,
             "objectStoreMlflow": object_store.client_secret_names["mlflow"],
             "objectStoreDrift": object_store.client_secret_names["drift"],
+            "objectStoreFeast": object_store.client_secret_names["feast"],
+            "featureRegistryDatabase": registry.secret_name,
             "redis": redis.secret_name,
         }
         self.register_outputs(
@@ -214,6 +278,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 "s3_endpoint": self.s3_endpoint,
                 "buckets": list(self.buckets),
                 "redis_host": self.redis_host,
+                "feature_server_url": self.feature_server_url,
                 "secret_names": self.secret_names,
             }
         )

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, BUCKETS, TRACKING_DB
-from platform_components.postgres import AppDatabase
+from platform_components.platform import BUCKETS, DATABASES, S3_CLIENTS
 from tools.servers.mlflow import LocalMlflow
 from tools.servers.postgres import LocalPostgres
 from tools.servers.redis import LocalRedis
 from tools.servers.seaweedfs import LocalSeaweedfs
 
-PLATFORM_DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB))
-S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,), "drift": ("monitoring",)}
+PLATFORM_DATABASES = DATABASES
 
 
 @dataclass

@@ -1,0 +1,116 @@
+"""A local Feast deployment on the local servers, configured like the FeastFeatureStore component.
+
+Writes the component's feature_store.yaml and repository into a config dir, derives the process
+environment from `feast_env` with kubelet semantics, and runs the component's own commands: the
+apply Job's, the materialisation CronJob's and the feature server's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mirakuru import HTTPExecutor
+
+from infra.settings import declared_settings
+from platform_components.feature_store import (
+    PROJECT,
+    FeastEndpoints,
+    FeastSecrets,
+    apply_command,
+    feast_env,
+    feature_store_yaml,
+    materialize_command,
+    repository_files,
+    serve_command,
+)
+from platform_components.k8s import resolve_env
+from tools.servers.postgres import LocalPostgres
+from tools.servers.process import LocalServer, ManagedProcess, free_port, log_file, scratch_dir
+from tools.servers.redis import LocalRedis
+from tools.servers.seaweedfs import LocalSeaweedfs
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY_DB = "feast_registry"
+
+
+def default_key_ttl() -> int:
+    return int(declared_settings()["featureStoreOnlineKeyTtlSeconds"]["default"])
+
+
+@dataclass
+class LocalFeatureStore(LocalServer):
+    """`project` and `data_uri` let tests keep apart: Feast namespaces Redis keys by project."""
+
+    postgres: LocalPostgres
+    redis: LocalRedis
+    object_store: LocalSeaweedfs
+    project: str = PROJECT
+    data_uri: str = "s3://features/churn"
+    key_ttl_seconds: int = field(default_factory=default_key_ttl)
+    s3_client: str = "feast"
+    workdir: Path = field(default_factory=lambda: scratch_dir("feast"))
+    port: int = field(default_factory=free_port)
+    process: ManagedProcess | None = None
+
+    def __post_init__(self) -> None:
+        self.config_dir.mkdir(exist_ok=True)
+        (self.config_dir / "feature_store.yaml").write_text(feature_store_yaml(self.endpoints()))
+        for name, text in repository_files().items():
+            (self.config_dir / name).write_text(text)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.workdir / "config"
+
+    @property
+    def repo_dir(self) -> Path:
+        return self.workdir / "repo"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def endpoints(self) -> FeastEndpoints:
+        return FeastEndpoints(
+            registry_host="127.0.0.1", registry_port=self.postgres.port,
+            redis_host="127.0.0.1", redis_port=self.redis.port,
+            s3_endpoint_url=self.object_store.endpoint, data_uri=self.data_uri,
+            online_key_ttl_seconds=self.key_ttl_seconds, project=self.project,
+        )
+
+    def env(self, redis_password: str | None = None) -> dict[str, str]:
+        """The component's container env; `redis_password` overrides the Secret's value."""
+        secrets = {
+            "registry": {"password": self.postgres.app_passwords[REGISTRY_DB]},
+            "redis": {"password": self.redis.password if redis_password is None else redis_password},
+            "s3": self.object_store.credentials(self.s3_client),
+        }
+        return resolve_env(feast_env(self.endpoints(), FeastSecrets("registry", "redis", "s3")), secrets)
+
+    def command(self, command: list[str]) -> list[str]:
+        return [sys.executable, *command[1:]] if command[0] == "python" else command
+
+    def run(self, command: list[str], redis_password: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = {**os.environ, **self.env(redis_password), "PYTHONPATH": str(ROOT)}
+        return subprocess.run(self.command(command), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+    def apply(self) -> subprocess.CompletedProcess:
+        return self.run(apply_command(str(self.config_dir), str(self.repo_dir)))
+
+    def materialize(self, end: str | None = None, redis_password: str | None = None) -> subprocess.CompletedProcess:
+        extra = ["--end", end] if end else []
+        return self.run(materialize_command(str(self.config_dir), str(self.repo_dir)) + extra, redis_password)
+
+    def start(self) -> LocalFeatureStore:
+        """The feature server, as the Deployment runs it (bound to 127.0.0.1 on a free port)."""
+        command = self.command(serve_command(str(self.config_dir), str(self.repo_dir), host="127.0.0.1", port=self.port))
+        env = {**os.environ, **self.env(), "PYTHONPATH": str(ROOT)}
+        executor = HTTPExecutor(command, url=f"{self.url}/health", method="GET", timeout=120, cwd=str(ROOT),
+                                envvars=env, stdout=log_file(self.workdir, "feature-server"), stderr=subprocess.STDOUT)
+        self.process = ManagedProcess("feature-server", executor, self.workdir / "feature-server.log")
+        self.process.start()
+        return self

@@ -1,0 +1,1 @@
+"""The feature store's workloads: source data, staging the Feast repository, materialisation, training."""

@@ -1,0 +1,27 @@
+"""Failures of the feature-store jobs that retrying cannot fix, with their exit codes.
+
+The materialisation CronJob's podFailurePolicy fails the Job at once on these codes
+(platform_components/feature_store.py, BAD_INPUT_EXIT_CODES); other errors exit 1 and are retried.
+"""
+
+
+class FeatureJobError(Exception):
+    exit_code = 1
+
+
+class SourceDataError(FeatureJobError):
+    """A feature view's offline source is missing or unreadable."""
+
+    exit_code = 3
+
+
+class OnlineStoreAuthError(FeatureJobError):
+    """Redis refused the credentials in REDIS_PASSWORD."""
+
+    exit_code = 4
+
+
+class ConfigError(FeatureJobError):
+    """The repository or its config directory is missing or incomplete."""
+
+    exit_code = 2
