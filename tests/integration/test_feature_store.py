@@ -21,9 +21,16 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from mlflow.tracking import MlflowClient
 
-from workloads.drift.job import REFERENCE_ARTIFACT
-from workloads.features.data import ACTIVITY_FEATURES, MODEL_FEATURES, PROFILE_FEATURES, SourceTables, synthesize, write_tables
 from tools.servers.feast import LocalFeatureStore
+from workloads.drift.job import REFERENCE_ARTIFACT
+from workloads.features.data import (
+    ACTIVITY_FEATURES,
+    MODEL_FEATURES,
+    PROFILE_FEATURES,
+    SourceTables,
+    synthesize,
+    write_tables,
+)
 
 SERVICE = "churn_model_v1"
 STALE_CUSTOMER = 90_000  # its only activity row is older than customer_activity's 2-day TTL

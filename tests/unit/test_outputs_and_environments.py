@@ -12,7 +12,7 @@ from tools.synth import manifests, synth, totals
 
 EXPECTED_OUTPUTS = {
     "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
-    "mlflowAdminPassword", "secretNames", "driftCronJobs",
+    "featureServerUrl", "mlflowAdminPassword", "secretNames", "driftCronJobs",
 }
 
 
@@ -95,7 +95,7 @@ def test_components_use_the_mlops_platform_type_tokens(stack_run):
     assert components == {
         "mlops:platform:MlopsPlatform", "mlops:platform:Namespace", "mlops:platform:PostgresDatabase",
         "mlops:platform:ObjectStore", "mlops:platform:MlflowTrackingServer", "mlops:platform:RedisOnlineStore",
-        "mlops:platform:NetworkPolicies", "mlops:platform:DriftMonitor",
+        "mlops:platform:NetworkPolicies", "mlops:platform:DriftMonitor", "mlops:platform:FeastFeatureStore",
     }
 
 

@@ -92,12 +92,11 @@ def test_namespace_denies_all_traffic_by_default_and_allows_dns(stack_run):
 
 
 def test_every_server_pod_is_reachable_only_through_a_network_policy(stack_run):
-    """Each server (Postgres, S3, MLflow) has an ingress allow rule; Redis none yet (no client)."""
+    """Each server (Postgres, S3, MLflow, Redis, the feature server) has an ingress allow rule."""
     ingress_targets = [
         p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
         for p in objects(stack_run, "NetworkPolicy")
         if "Ingress" in p["spec"]["policyTypes"] and p["spec"]["podSelector"]
     ]
     engine = "seaweedfs" if stack_run.stack == "ha-example" else "minio"
-    assert {"postgres", "mlflow", engine} <= set(ingress_targets)
-    assert "redis" not in ingress_targets
+    assert {"postgres", "mlflow", engine, "redis", "feast-server"} <= set(ingress_targets)

@@ -35,6 +35,11 @@ def settings_error(stack: str = "dev", secrets: dict[str, str] | None = None, **
         ({"mlflowReplicas": "two"}, "'mlops-platform:mlflowReplicas' value 'two' is not a valid 'int'"),
         ({"ingressControllerNamespace": "Ingress_Nginx"}, "mlops-platform:ingressControllerNamespace must be a DNS label"),
         ({"clusterTarget": "kubeconfig", "kubeconfig": ""}, "mlops-platform:kubeconfig must be set when clusterTarget is kubeconfig"),
+        ({"featureStoreMaterializeSchedule": "hourly"},
+         "mlops-platform:featureStoreMaterializeSchedule must be a five-field cron expression, got 'hourly'"),
+        ({"featureStoreOnlineKeyTtlSeconds": 10}, "mlops-platform:featureStoreOnlineKeyTtlSeconds must be >= 60, got 10"),
+        ({"featureServerReplicas": 0}, "mlops-platform:featureServerReplicas must be >= 1, got 0"),
+        ({"featureJobMemoryLimit": "1Mi"}, "mlops-platform:featureJobMemoryRequest must not exceed the memory limit (1Mi)"),
     ],
     ids=lambda value: str(value)[:40],
 )

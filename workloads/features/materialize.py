@@ -8,7 +8,7 @@ retrying cannot fix (a missing source file, a refused password).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import redis
@@ -79,7 +79,7 @@ def check_online_store(store) -> None:
 
 def materialize(store, end: datetime | None = None) -> list[ViewRun]:
     """Materialise every online feature view up to `end` (default: now, UTC)."""
-    end = end or datetime.now(timezone.utc)
+    end = end or datetime.now(UTC)
     views = sorted((v for v in store.list_feature_views() if v.online), key=lambda v: v.name)
     if not views:
         raise ConfigError(f"project {store.project} has no online feature views in its registry: run `feast apply` first")
