@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov servers local-servers bench synth synth-all test lint unit manifests integration config-docs clean
+.PHONY: venv checkov servers local-servers bench bench-drift bench-feast synth synth-all test lint unit manifests integration config-docs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
 	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
@@ -61,8 +61,14 @@ config-docs: venv
 	$(PY) -m tools.config_reference --write README.md
 
 # Speed and memory against baselines on the same data (minutes; not part of `make test`).
-bench: $(BENCH_VENV)/.installed
+bench: bench-drift bench-feast
+
+bench-drift: $(BENCH_VENV)/.installed
 	PYTHONPATH=. $(BENCH_VENV)/bin/python -m benchmarks.drift_bench
+
+# On the local servers (Postgres, Redis, SeaweedFS), like the integration tests.
+bench-feast: venv servers
+	PYTHONPATH=. $(PY) -m benchmarks.feast_bench
 
 clean:
 	rm -rf build .pytest_cache

@@ -62,10 +62,29 @@ class FeastEndpoints:
     project: str = PROJECT
     registry_database: str = REGISTRY_DB
     registry_user: str = REGISTRY_DB
+
+
+@dataclass(frozen=True)
+class FeastTuning:
+    """Performance settings, chosen by `make bench` (docs/benchmarks.md, "Feature store")."""
+
+    # Serving reads the registry from a cache refreshed this often (Feast reads 0 as "never refresh").
     registry_cache_ttl_seconds: int = 60
+    # Rows per Redis pipeline during materialisation; None (Feast's default) writes a whole run in
+    # one pipeline, and the job's memory grows with the run.
+    online_write_batch_size: int | None = 10_000
+    # Read only each entity's latest row of the window: measured slower together with batching.
+    pull_latest_features: bool = False
+    # Skipping Feast's read-before-write timestamp check saves a round trip per batch, but lets a
+    # backfill of old rows overwrite newer values: off.
+    skip_dedup: bool = False
+    # `feast serve` recycles each gunicorn worker after this many requests (Feast's default: 1000);
+    # with one worker, requests stall for the new worker's boot (about 1.5 s). 0 turns it off; the
+    # memory limit and the liveness probe guard against leaks instead.
+    server_max_requests: int = 0
 
 
-def feature_store_yaml(endpoints: FeastEndpoints) -> str:
+def feature_store_yaml(endpoints: FeastEndpoints, tuning: FeastTuning = FeastTuning()) -> str:
     """feature_store.yaml with `${VAR}` placeholders for the credentials: Feast expands environment
     variables when it loads the file, so the file itself holds no secret."""
     config = {
@@ -75,7 +94,7 @@ def feature_store_yaml(endpoints: FeastEndpoints) -> str:
             "registry_type": "sql",
             "path": (f"postgresql+psycopg://{endpoints.registry_user}:${{FEAST_REGISTRY_PASSWORD}}"
                      f"@{endpoints.registry_host}:{endpoints.registry_port}/{endpoints.registry_database}"),
-            "cache_ttl_seconds": endpoints.registry_cache_ttl_seconds,
+            "cache_ttl_seconds": tuning.registry_cache_ttl_seconds,
             # A registry connection idle across a Postgres restart is detected instead of failing a read.
             "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
         },
@@ -84,8 +103,13 @@ def feature_store_yaml(endpoints: FeastEndpoints) -> str:
             "connection_string": f"{endpoints.redis_host}:{endpoints.redis_port},password=${{REDIS_PASSWORD}}",
             # An entity not written for this long disappears from Redis instead of being served stale.
             "key_ttl_seconds": endpoints.online_key_ttl_seconds,
+            "skip_dedup": tuning.skip_dedup,
         },
         "offline_store": {"type": "file"},
+        "materialization": {
+            "online_write_batch_size": tuning.online_write_batch_size,
+            "pull_latest_features": tuning.pull_latest_features,
+        },
         "entity_key_serialization_version": 3,
     }
     return yaml.safe_dump(config, sort_keys=False)
@@ -133,10 +157,12 @@ def materialize_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) 
 
 
 def serve_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR, *, host: str = "0.0.0.0",
-                  port: int = PORT, workers: int = 1, registry_ttl_seconds: int = 60) -> list[str]:
-    return _workload("feast", "--config-dir", config_dir, "--repo-dir", repo_dir, "--", "serve",
-                     "--host", host, "--port", str(port), "--workers", str(workers),
-                     "--registry_ttl_sec", str(registry_ttl_seconds), "--no-access-log")
+                  port: int = PORT, workers: int = 1, tuning: FeastTuning = FeastTuning()) -> list[str]:
+    """`feast serve` through workloads/features/serve.py, which makes the registry fork-safe."""
+    return _workload("serve", "--config-dir", config_dir, "--repo-dir", repo_dir, "--host", host,
+                     "--port", str(port), "--workers", str(workers),
+                     "--registry-ttl-seconds", str(tuning.registry_cache_ttl_seconds),
+                     "--max-requests", str(tuning.server_max_requests))
 
 
 @dataclass(frozen=True)
@@ -241,8 +267,7 @@ class FeastFeatureStore(pulumi.ComponentResource):
         server = container(
             name="feature-server",
             image=args.workloads_image,
-            command=serve_command(workers=options.server_workers,
-                                  registry_ttl_seconds=args.endpoints.registry_cache_ttl_seconds),
+            command=serve_command(workers=options.server_workers),
             env=env,
             ports=[{"name": "http", "containerPort": PORT}],
             resources=options.server_resources,

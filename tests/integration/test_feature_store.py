@@ -7,7 +7,7 @@ tests share the session's servers without seeing each other's data.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import boto3
 import pandas as pd
@@ -21,6 +21,8 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from mlflow.tracking import MlflowClient
 
+from platform_components.feature_store import FeastTuning
+from tests.integration.test_smoke import smoke
 from tools.servers.feast import LocalFeatureStore
 from workloads.drift.job import REFERENCE_ARTIFACT
 from workloads.features.data import (
@@ -164,6 +166,36 @@ def test_feature_server_answers_like_the_sdk(deployed, feature_server):
     sdk = online_frame(deployed.sdk, customers).reset_index()
     pd.testing.assert_frame_equal(over_http[sdk.columns], sdk, check_dtype=False)
     assert over_http.set_index("customer_id").loc[123_456, list(MODEL_FEATURES)].isna().all()
+
+
+def test_smoke_checks_the_feature_server_when_given_its_url(platform, feature_server):
+    result = smoke(platform, extra=["--feature-server-url", feature_server.url])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   feature-server: churn_model_v1: 10 features" in result.stdout
+    assert result.stdout.splitlines()[-1] == "smoke: all 7 checks passed"
+    down = smoke(platform, extra=["--feature-server-url", "http://127.0.0.1:9"])
+    assert down.returncode == 1 and "FAIL feature-server: cannot reach http://127.0.0.1:9/get-online-features" in down.stdout
+
+
+def test_feature_server_survives_worker_recycling(deployed, platform):
+    """Gunicorn replaces a worker after --max-requests, and the server keeps answering. (With plain
+    `feast serve`, `make bench` saw the replacement worker fail to boot on the registry connection
+    it inherited, `DuplicatePreparedStatement`, taking the server down; this shorter run does not
+    provoke that, the benchmark does: docs/benchmarks.md.)"""
+    recycling = LocalFeatureStore(platform.postgres, platform.redis, platform.object_store,
+                                  project=deployed.local.project, data_uri=deployed.local.data_uri,
+                                  tuning=replace(FeastTuning(), server_max_requests=100))
+    try:
+        recycling.start()
+        session = requests.Session()
+        for i in range(250):
+            response = session.post(f"{recycling.url}/get-online-features", timeout=30,
+                                    json={"feature_service": SERVICE, "entities": {"customer_id": [i % 300]}})
+            assert response.status_code == 200, response.text
+        assert recycling.process.running()
+        assert recycling.process.log_tail(300).count("Maximum request limit") >= 2
+    finally:
+        recycling.destroy()
 
 
 def test_unknown_feature_names_are_refused_clearly(deployed, feature_server):

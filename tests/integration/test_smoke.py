@@ -9,7 +9,7 @@ from tools.servers.process import free_port
 from tools.servers.seaweedfs import ROOT
 
 
-def smoke(platform, *, mlflow_url=None, bucket=None, env_overrides=None) -> subprocess.CompletedProcess:
+def smoke(platform, *, mlflow_url=None, bucket=None, env_overrides=None, extra=()) -> subprocess.CompletedProcess:
     args = [
         sys.executable, "-m", "workloads.smoke",
         "--mlflow-url", mlflow_url or platform.mlflow.url,
@@ -18,6 +18,7 @@ def smoke(platform, *, mlflow_url=None, bucket=None, env_overrides=None) -> subp
     ]
     if bucket:
         args += ["--bucket", bucket]
+    args += list(extra)
     env = {**platform.smoke_env(), **(env_overrides or {}), "PYTHONPATH": str(ROOT)}
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, cwd=ROOT)
 

@@ -32,9 +32,10 @@ def test_feature_store_yaml_points_at_the_platform_and_holds_no_secret(stack_run
     assert config["registry"]["registry_type"] == "sql"
     assert config["registry"]["path"] == ("postgresql+psycopg://feast_registry:${FEAST_REGISTRY_PASSWORD}"
                                           f"@postgres.{namespace}.svc.cluster.local:5432/feast_registry")
-    assert config["online_store"] == {"type": "redis", "key_ttl_seconds": 2592000,
+    assert config["online_store"] == {"type": "redis", "key_ttl_seconds": 2592000, "skip_dedup": False,
                                       "connection_string": f"redis.{namespace}.svc.cluster.local:6379,password=${{REDIS_PASSWORD}}"}
     assert config["offline_store"] == {"type": "file"}
+    assert config["materialization"] == {"online_write_batch_size": 10_000, "pull_latest_features": False}
     assert {name: data[name] for name in repository_files()} == repository_files()
     assert "mock-secret" not in str(data)
 
@@ -63,6 +64,8 @@ def test_jobs_and_server_run_the_shared_commands(stack_run):
     assert containers(cron["jobTemplate"]["spec"]["template"]["spec"])[0]["command"] == materialize_command()
     server = containers(one(stack_run, "Deployment", "feature-server")["spec"]["template"]["spec"])[0]
     assert server["command"] == serve_command()
+    # Feast's default recycles the only worker every 1,000 requests, refusing connections meanwhile.
+    assert server["command"][server["command"].index("--max-requests") + 1] == "0"
     assert server["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert server["startupProbe"]["httpGet"]["path"] == "/health"
 

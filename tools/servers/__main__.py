@@ -1,6 +1,7 @@
 """`python -m tools.servers up`: the integration tier's servers, for manual runs, until Ctrl-C.
 
-Prints the endpoints and an `export ...` block with the credentials to paste into a shell.
+Prints the endpoints and an `export ...` block with the credentials to paste into a shell, and
+writes the feature store's config directory (feature_store.yaml + repository) for the Feast loop.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import shlex
 import signal
 import sys
 
-from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, BUCKETS, TRACKING_DB
-from platform_components.postgres import AppDatabase
+from platform_components.platform import BUCKETS, DATABASES, S3_CLIENTS
+from tools.servers.feast import LocalFeatureStore
 from tools.servers.mlflow import LocalMlflow
 from tools.servers.postgres import LocalPostgres
 from tools.servers.process import ServerError
@@ -24,10 +25,10 @@ def up() -> int:
     try:
         postgres = LocalPostgres().start()
         started.append(postgres)
-        postgres.bootstrap((AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB)))
+        postgres.bootstrap(DATABASES)
         redis = LocalRedis().start()
         started.append(redis)
-        store = LocalSeaweedfs(clients={"mlflow": (ARTIFACTS_BUCKET,)}).start()
+        store = LocalSeaweedfs(clients=S3_CLIENTS).start()
         started.append(store)
         result = store.create_buckets(BUCKETS)
         if result.returncode != 0:
@@ -35,7 +36,13 @@ def up() -> int:
         mlflow = LocalMlflow(postgres, store)
         started.append(mlflow)
         mlflow.start()
+        features = LocalFeatureStore(postgres, redis, store)
+        started.append(features)
         username, password = mlflow.admin
+        # The feature store's env as its pods get it, but with the admin S3 keys below (so that one
+        # shell can also run the drift demo, which writes to the monitoring bucket) and your HOME.
+        skip = {"HOME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+        feast_env = {k: v for k, v in features.env().items() if k not in skip}
         exports = {
             "MLFLOW_TRACKING_URI": mlflow.url,
             "MLFLOW_TRACKING_USERNAME": username,
@@ -45,11 +52,15 @@ def up() -> int:
             "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
             "REDIS_PASSWORD": redis.password,
             "PG_SUPERUSER_URI": postgres.superuser_uri(),
+            **feast_env,
+            "FEATURE_CONFIG_DIR": str(features.config_dir),
+            "FEATURE_REPO_DIR": str(features.repo_dir),
         }
         print(f"mlflow     {mlflow.url}  (pid {mlflow.process.pid})")
         print(f"s3         {store.endpoint}  buckets: {', '.join(BUCKETS)}  (pid {store.process.pid})")
         print(f"redis      127.0.0.1:{redis.port}  (pid {redis.process.pid})")
         print(f"postgres   127.0.0.1:{postgres.port}  (pid {postgres.process.pid})")
+        print(f"feast      config {features.config_dir}  (feature_store.yaml + repository)")
         print("\n# paste into a shell:")
         for name, value in exports.items():
             print(f"export {name}={shlex.quote(value)}")

@@ -20,6 +20,7 @@ from platform_components.feature_store import (
     PROJECT,
     FeastEndpoints,
     FeastSecrets,
+    FeastTuning,
     apply_command,
     feast_env,
     feature_store_yaml,
@@ -52,13 +53,14 @@ class LocalFeatureStore(LocalServer):
     data_uri: str = "s3://features/churn"
     key_ttl_seconds: int = field(default_factory=default_key_ttl)
     s3_client: str = "feast"
+    tuning: FeastTuning = field(default_factory=FeastTuning)
     workdir: Path = field(default_factory=lambda: scratch_dir("feast"))
     port: int = field(default_factory=free_port)
     process: ManagedProcess | None = None
 
     def __post_init__(self) -> None:
         self.config_dir.mkdir(exist_ok=True)
-        (self.config_dir / "feature_store.yaml").write_text(feature_store_yaml(self.endpoints()))
+        (self.config_dir / "feature_store.yaml").write_text(feature_store_yaml(self.endpoints(), self.tuning))
         for name, text in repository_files().items():
             (self.config_dir / name).write_text(text)
 
@@ -105,9 +107,11 @@ class LocalFeatureStore(LocalServer):
         extra = ["--end", end] if end else []
         return self.run(materialize_command(str(self.config_dir), str(self.repo_dir)) + extra, redis_password)
 
-    def start(self) -> LocalFeatureStore:
-        """The feature server, as the Deployment runs it (bound to 127.0.0.1 on a free port)."""
-        command = self.command(serve_command(str(self.config_dir), str(self.repo_dir), host="127.0.0.1", port=self.port))
+    def start(self, command: list[str] | None = None) -> LocalFeatureStore:
+        """The feature server, as the Deployment runs it (bound to 127.0.0.1 on a free port);
+        `command` replaces the component's serve command (the benchmark compares plain `feast serve`)."""
+        command = self.command(command or serve_command(str(self.config_dir), str(self.repo_dir), host="127.0.0.1",
+                                                        port=self.port, tuning=self.tuning))
         env = {**os.environ, **self.env(), "PYTHONPATH": str(ROOT)}
         executor = HTTPExecutor(command, url=f"{self.url}/health", method="GET", timeout=120, cwd=str(ROOT),
                                 envvars=env, stdout=log_file(self.workdir, "feature-server"), stderr=subprocess.STDOUT)

@@ -2,6 +2,7 @@
 
   generate     write the example churn sources (and labels) to the offline store
   feast        stage the repository from its config dir and run the Feast CLI in it
+  serve        the feature server (`feast serve`, fork-safe registry connections)
   materialize  incremental materialisation of every feature view (the CronJob)
   train        train on historical features, log and register the model in MLflow
   online       print the online features of some customers as JSON
@@ -67,6 +68,14 @@ def cmd_feast(args) -> int:
     return 0  # not reached: exec replaces this process
 
 
+def cmd_serve(args) -> int:
+    from workloads.features.serve import serve
+
+    serve(str(stage_repository(args.config_dir, args.repo_dir)), host=args.host, port=args.port,
+          workers=args.workers, registry_ttl_seconds=args.registry_ttl_seconds, max_requests=args.max_requests)
+    return 0
+
+
 def cmd_materialize(args) -> int:
     from workloads.features.materialize import materialize
 
@@ -119,6 +128,14 @@ def parser() -> argparse.ArgumentParser:
     feast = with_repo("feast", "run the Feast CLI in the staged repository")
     feast.add_argument("feast_args", nargs=argparse.REMAINDER, help="-- then Feast CLI arguments")
     feast.set_defaults(run=cmd_feast)
+
+    serve = with_repo("serve", "run the feature server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=6566)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--registry-ttl-seconds", type=int, default=60)
+    serve.add_argument("--max-requests", type=int, default=0, help="recycle a worker after this many requests (0: never)")
+    serve.set_defaults(run=cmd_serve)
 
     mat = with_repo("materialize", "materialise new offline rows into the online store")
     mat.add_argument("--end", help="materialise up to this instant, ISO 8601 UTC (default: now)")

@@ -1,4 +1,5 @@
 """python -m workloads.smoke --mlflow-url URL --s3-endpoint URL --redis-url URL [--bucket NAME]
+                             [--feature-server-url URL]
 
 Credentials come from the environment, never the command line:
   MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD   MLflow basic auth (admin user)
@@ -14,7 +15,7 @@ import os
 import sys
 import time
 
-from workloads.smoke.checks import CHECKS, CheckFailed, LoggedRun, Target
+from workloads.smoke.checks import CheckFailed, LoggedRun, Target, checks_for
 
 REQUIRED_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-endpoint", required=True)
     parser.add_argument("--redis-url", required=True, help="redis://host:port/0 (password from REDIS_PASSWORD)")
     parser.add_argument("--bucket", default="mlflow-artifacts", help="MLflow's artifact bucket")
+    parser.add_argument("--feature-server-url", help="also check the Feast feature server (stack output featureServerUrl)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per check
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
@@ -36,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         mlflow_url=args.mlflow_url, s3_endpoint=args.s3_endpoint, redis_url=args.redis_url, bucket=args.bucket,
         mlflow_username=os.environ["MLFLOW_TRACKING_USERNAME"], mlflow_password=os.environ["MLFLOW_TRACKING_PASSWORD"],
         aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        redis_password=os.environ.get("REDIS_PASSWORD") or None,
+        redis_password=os.environ.get("REDIS_PASSWORD") or None, feature_server_url=args.feature_server_url,
     )
+    checks = checks_for(target)
     run, failed = LoggedRun(), []
-    for name, check in CHECKS:
+    for name, check in checks:
         started = time.perf_counter()
         try:
             detail = check(target, run)
@@ -49,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"ok   {name}: {detail} ({(time.perf_counter() - started) * 1000:.0f} ms)", flush=True)
     if failed:
-        print(f"smoke: {len(failed)} of {len(CHECKS)} checks failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"smoke: {len(failed)} of {len(checks)} checks failed: {', '.join(failed)}", file=sys.stderr)
         return 1
-    print(f"smoke: all {len(CHECKS)} checks passed")
+    print(f"smoke: all {len(checks)} checks passed")
     return 0
 
 

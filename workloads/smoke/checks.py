@@ -33,6 +33,8 @@ class Target:
     aws_access_key_id: str
     aws_secret_access_key: str
     redis_password: str | None
+    feature_server_url: str | None = None
+    feature_service: str = "churn_model_v1"
 
 
 @dataclass
@@ -176,6 +178,22 @@ def redis_read_write(target: Target, run: LoggedRun) -> str:
     return f"set/get/delete in {(time.perf_counter() - started) * 1000:.1f} ms"
 
 
+def feature_server(target: Target, run: LoggedRun) -> str:
+    """The feature server answers for the model's feature service (values may still be empty)."""
+    url = f"{target.feature_server_url.rstrip('/')}/get-online-features"
+    try:
+        response = requests.post(url, timeout=TIMEOUT, json={"feature_service": target.feature_service,
+                                                             "entities": {"customer_id": [0]}})
+    except requests.RequestException as error:
+        raise CheckFailed(f"cannot reach {url}: {error.__class__.__name__}: {error}") from None
+    if response.status_code != 200:
+        raise CheckFailed(f"{url} answered {response.status_code}: {response.text[:200]}")
+    names = response.json().get("metadata", {}).get("feature_names", [])
+    if len(names) < 2:
+        raise CheckFailed(f"{url} returned no features for the service {target.feature_service}: {names}")
+    return f"{target.feature_service}: {len(names) - 1} features"
+
+
 def _redact(url: str) -> str:
     if "@" not in url:
         return url
@@ -191,3 +209,9 @@ CHECKS = [
     ("s3-artifact", s3_artifact),
     ("redis-read-write", redis_read_write),
 ]
+OPTIONAL_CHECKS = [("feature-server", feature_server, "feature_server_url")]
+
+
+def checks_for(target: Target) -> list:
+    """The always-run checks plus the optional ones whose endpoint was given."""
+    return CHECKS + [(name, check) for name, check, needs in OPTIONAL_CHECKS if getattr(target, needs)]
