@@ -3,8 +3,8 @@
 Two sources in the offline store, parquet files in S3:
   <FEATURE_DATA_URI>/customer_profile/   slowly changing account facts, one row per change
   <FEATURE_DATA_URI>/customer_activity/  one row per customer and day
-Both carry `event_timestamp` (when the fact became true) and `created` (when it was written), so
-a late correction of the same event wins. The S3 endpoint comes from AWS_ENDPOINT_URL, the same
+Both carry `event_timestamp` (when the fact became true) and `created` (when it was written;
+write a correction with a later event_timestamp, docs/feature-store.md). The S3 endpoint comes from AWS_ENDPOINT_URL, the same
 variable pyarrow and boto3 read, and is stored in the registry by `feast apply`.
 
 This file imports nothing but Feast: `feast apply` loads it from a plain directory.
