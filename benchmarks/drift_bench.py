@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmarks.measure import best_of, measure
+from benchmarks.measure import best_of, measure, write_section
 from workloads.drift.engine import compare
 from workloads.drift.profile import build_profile
 from workloads.drift.settings import DriftSettings
@@ -216,9 +216,7 @@ def markdown(result: dict) -> str:
 
 
 def write_doc(result: dict, doc: Path) -> None:
-    text = doc.read_text()
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    doc.write_text(text[:start] + "\n" + markdown(result) + "\n" + text[end:])
+    write_section(doc, BEGIN, END, markdown(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import redis
 import requests
 from botocore.config import Config
 
-from benchmarks.measure import best_of
+from benchmarks.measure import best_of, write_section
 from platform_components.feature_store import FeastTuning, apply_command
 from platform_components.platform import DATABASES, FEATURES_BUCKET
 from tools.servers.feast import LocalFeatureStore
@@ -309,9 +309,7 @@ def redis_version() -> str:
 
 
 def write_doc(result: dict, doc: Path) -> None:
-    text = doc.read_text()
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    doc.write_text(text[:start] + "\n" + markdown(result) + "\n" + text[end:])
+    write_section(doc, BEGIN, END, markdown(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -59,3 +60,10 @@ def best_of(call: Callable[[], Any], repeats: int) -> Measurement:
     runs = [measure(call) for _ in range(repeats)]
     fastest = min(runs, key=lambda m: m.seconds)
     return Measurement(fastest.seconds, max(m.peak_extra_mib for m in runs), fastest.result)
+
+
+def write_section(doc: Path, begin: str, end: str, text: str) -> None:
+    """Replace what lies between the `begin` and `end` markers of `doc` with `text`."""
+    content = doc.read_text()
+    start, stop = content.index(begin) + len(begin), content.index(end)
+    doc.write_text(content[:start] + "\n" + text + "\n" + content[stop:])

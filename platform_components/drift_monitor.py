@@ -21,6 +21,7 @@ from platform_components.k8s import (
     empty_dir,
     labels,
     pod_spec,
+    scheduled_job_spec,
     secret_env,
     selector_labels,
 )
@@ -91,31 +92,13 @@ def cronjob_spec(model: str, args: DriftMonitorArgs, pod_labels: dict[str, str])
         resources=options.resources,
         volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],
     )
-    return {
-        "schedule": options.schedule,
-        "timeZone": "Etc/UTC",  # intervals are UTC days
-        "concurrencyPolicy": "Forbid",
-        # A run missed by more than this is left to the next one, which backfill can repeat.
-        "startingDeadlineSeconds": 3600,
-        "successfulJobsHistoryLimit": 3,
-        "failedJobsHistoryLimit": 5,
-        "jobTemplate": {
-            "metadata": {"labels": pod_labels},
-            "spec": {
-                "backoffLimit": 2,
-                "activeDeadlineSeconds": 3600,
-                "podFailurePolicy": {
-                    "rules": [{"action": "FailJob", "onExitCodes": {"containerName": "drift", "operator": "In",
-                                                                    "values": BAD_INPUT_EXIT_CODES}}]
-                },
-                "template": {
-                    "metadata": {"labels": pod_labels},
-                    "spec": pod_spec(identity=args.identity, containers=[job],
-                                     volumes=[empty_dir("tmp", "2Gi")], restart_policy="Never"),
-                },
-            },
-        },
-    }
+    # Intervals are UTC days; a run missed by more than an hour is left to the next one, which
+    # `backfill` can repeat.
+    return scheduled_job_spec(
+        schedule=options.schedule, pod_labels=pod_labels, container_name="drift",
+        fail_on_exit_codes=BAD_INPUT_EXIT_CODES, starting_deadline_seconds=3600, active_deadline_seconds=3600,
+        pod=pod_spec(identity=args.identity, containers=[job], volumes=[empty_dir("tmp", "2Gi")], restart_policy="Never"),
+    )
 
 
 class DriftMonitor(pulumi.ComponentResource):

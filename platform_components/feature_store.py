@@ -28,6 +28,7 @@ from platform_components.k8s import (
     http_probe,
     labels,
     pod_spec,
+    scheduled_job_spec,
     secret_env,
     selector_labels,
     setup_job_spec,
@@ -312,24 +313,8 @@ class FeastFeatureStore(pulumi.ComponentResource):
 
 
 def materialize_cronjob_spec(options: FeatureStoreOptions, pod_labels: dict[str, str], pod: Manifest) -> Manifest:
-    return {
-        "schedule": options.materialize_schedule,
-        "timeZone": "Etc/UTC",
-        # Incremental runs pick up where the last one ended: overlapping runs would only race.
-        "concurrencyPolicy": "Forbid",
-        "startingDeadlineSeconds": 600,
-        "successfulJobsHistoryLimit": 3,
-        "failedJobsHistoryLimit": 5,
-        "jobTemplate": {
-            "metadata": {"labels": pod_labels},
-            "spec": {
-                "backoffLimit": 2,
-                "activeDeadlineSeconds": 3000,
-                "podFailurePolicy": {
-                    "rules": [{"action": "FailJob", "onExitCodes": {"containerName": "materialize", "operator": "In",
-                                                                    "values": BAD_INPUT_EXIT_CODES}}]
-                },
-                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
-            },
-        },
-    }
+    # Incremental runs pick up where the last one ended: overlapping runs would only race.
+    return scheduled_job_spec(
+        schedule=options.materialize_schedule, pod_labels=pod_labels, pod=pod, container_name="materialize",
+        fail_on_exit_codes=BAD_INPUT_EXIT_CODES, starting_deadline_seconds=600, active_deadline_seconds=3000,
+    )

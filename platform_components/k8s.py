@@ -274,6 +274,33 @@ def single_statefulset_spec(*, service_name: str, selector: dict[str, str], pod_
     }
 
 
+def scheduled_job_spec(*, schedule: str, pod_labels: dict[str, str], pod: Manifest, container_name: str,
+                       fail_on_exit_codes: list[int], starting_deadline_seconds: int,
+                       active_deadline_seconds: int) -> Manifest:
+    """A CronJob spec for a job that must not overlap itself, in UTC, with bounded retries; exit
+    codes that mean bad input fail the Job at once, since retrying cannot fix the data."""
+    return {
+        "schedule": schedule,
+        "timeZone": "Etc/UTC",
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": starting_deadline_seconds,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 5,
+        "jobTemplate": {
+            "metadata": {"labels": pod_labels},
+            "spec": {
+                "backoffLimit": 2,
+                "activeDeadlineSeconds": active_deadline_seconds,
+                "podFailurePolicy": {
+                    "rules": [{"action": "FailJob", "onExitCodes": {"containerName": container_name, "operator": "In",
+                                                                    "values": fail_on_exit_codes}}]
+                },
+                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+            },
+        },
+    }
+
+
 def setup_job_spec(*, pod_labels: dict[str, str], pod: Manifest) -> Manifest:
     """A one-shot set-up Job that retries while its server comes up, bounded in time."""
     return {
