@@ -57,9 +57,15 @@ def test_synth_keeps_whole_numbers_as_integers(stack_run, tmp_path: Path):
 
 
 def test_dev_fits_a_default_minikube_beside_its_system_pods():
-    steady, _ = totals(manifests(run_with("dev")))
-    assert steady.values["requests.cpu"] <= 1.5
-    assert steady.values["requests.memory"] <= 3 * 2**30
+    """2 CPUs, of which minikube's own pods request about 0.85: the servers plus the largest Job
+    must stay under 1.1 CPU, or that Job stays Pending (and `pulumi up` waits on it)."""
+    objects = manifests(run_with("dev"))
+    steady, _ = totals(objects)
+    jobs = [totals([m])[1].values for m in objects if m["kind"] in ("Job", "CronJob")]
+    largest_cpu = max(job["requests.cpu"] for job in jobs)
+    largest_memory = max(job["requests.memory"] for job in jobs)
+    assert steady.values["requests.cpu"] + largest_cpu <= 1.1
+    assert steady.values["requests.memory"] + largest_memory <= 3 * 2**30
 
 
 def test_ha_example_differs_from_dev_only_where_its_stack_file_says():
