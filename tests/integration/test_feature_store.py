@@ -6,6 +6,7 @@ tests share the session's servers without seeing each other's data.
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, replace
 
@@ -33,6 +34,7 @@ from workloads.features.data import (
     synthesize,
     write_tables,
 )
+from workloads.features.serve import dispose_after_fork, registry_engines
 
 SERVICE = "churn_model_v1"
 STALE_CUSTOMER = 90_000  # its only activity row is older than customer_activity's 2-day TTL
@@ -178,10 +180,8 @@ def test_smoke_checks_the_feature_server_when_given_its_url(platform, feature_se
 
 
 def test_feature_server_survives_worker_recycling(deployed, platform):
-    """Gunicorn replaces a worker after --max-requests, and the server keeps answering. (With plain
-    `feast serve`, `make bench` saw the replacement worker fail to boot on the registry connection
-    it inherited, `DuplicatePreparedStatement`, taking the server down; this shorter run does not
-    provoke that, the benchmark does: docs/benchmarks.md.)"""
+    """Gunicorn replaces a worker after --max-requests, and the server keeps answering. (Plain
+    `feast serve` failed here in `make bench`: the next test checks the cause directly.)"""
     recycling = LocalFeatureStore(platform.postgres, platform.redis, platform.object_store,
                                   project=deployed.local.project, data_uri=deployed.local.data_uri,
                                   tuning=replace(FeastTuning(), server_max_requests=100))
@@ -196,6 +196,29 @@ def test_feature_server_survives_worker_recycling(deployed, platform):
         assert recycling.process.log_tail(300).count("Maximum request limit") >= 2
     finally:
         recycling.destroy()
+
+
+def test_forked_server_workers_get_their_own_registry_connection(deployed):
+    """What workloads/features/serve.py exists for: a process forked from one whose registry pool
+    holds a Postgres connection must not reuse it (sharing it is what broke `feast serve`)."""
+    store = FeatureStore(repo_path=str(deployed.local.repo_dir))
+    (engine, *_) = registry_engines(store)
+    with engine.connect() as connection:  # back in the pool afterwards, as in the gunicorn master
+        parent = connection.exec_driver_sql("select pg_backend_pid()").scalar()
+    dispose_after_fork([engine])
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the forked worker
+        try:
+            with engine.connect() as connection:
+                os.write(write_end, str(connection.exec_driver_sql("select pg_backend_pid()").scalar()).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    _, status = os.waitpid(child, 0)
+    worker = int(os.read(read_end, 64) or b"0")
+    assert os.waitstatus_to_exitcode(status) == 0 and worker > 0
+    assert worker != parent, "the forked process reused its parent's Postgres session"
 
 
 def test_unknown_feature_names_are_refused_clearly(deployed, feature_server):
