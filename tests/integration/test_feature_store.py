@@ -7,6 +7,8 @@ tests share the session's servers without seeing each other's data.
 from __future__ import annotations
 
 import os
+import signal
+import time
 import uuid
 from dataclasses import dataclass, replace
 
@@ -215,7 +217,14 @@ def test_forked_server_workers_get_their_own_registry_connection(deployed):
         finally:
             os._exit(0)
     os.close(write_end)
-    _, status = os.waitpid(child, 0)
+    deadline = time.monotonic() + 60  # a child stuck on a lock inherited from a thread must not hang CI
+    while (waited := os.waitpid(child, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            pytest.fail("the forked process did not finish within 60 s")
+        time.sleep(0.05)
+    status = waited[1]
     worker = int(os.read(read_end, 64) or b"0")
     assert os.waitstatus_to_exitcode(status) == 0 and worker > 0
     assert worker != parent, "the forked process reused its parent's Postgres session"
