@@ -10,7 +10,6 @@ chi-squared per categorical column, Bonferroni over the 90 tests at family alpha
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmarks.measure import best_of, measure, write_section
+from benchmarks.measure import best_of, measure, save_results
 from workloads.drift.engine import compare
 from workloads.drift.profile import build_profile
 from workloads.drift.settings import DriftSettings
@@ -215,10 +214,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_doc(result: dict, doc: Path) -> None:
-    write_section(doc, BEGIN, END, markdown(result))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.drift_bench")
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -227,12 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     result = run(args.rows, not args.no_evidently)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    if args.doc:
-        write_doc(result, args.doc)
-    print(markdown(result))
-    print(f"\nwrote {args.json} and {args.doc}", file=sys.stderr)
+    save_results(result, args.json, args.doc, BEGIN, END, markdown(result))
     return 0
 
 

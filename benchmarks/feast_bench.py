@@ -8,7 +8,6 @@ feature_store.yaml builder, in this process: `make bench` (or `python -m benchma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform as host
 import sys
@@ -23,7 +22,7 @@ import redis
 import requests
 from botocore.config import Config
 
-from benchmarks.measure import best_of, write_section
+from benchmarks.measure import best_of, save_results
 from platform_components.feature_store import FeastTuning, apply_command
 from platform_components.platform import DATABASES, FEATURES_BUCKET
 from tools.servers.feast import LocalFeatureStore
@@ -308,10 +307,6 @@ def redis_version() -> str:
     return next((part.split("=")[1] for part in out.split() if part.startswith("v=")), "?")
 
 
-def write_doc(result: dict, doc: Path) -> None:
-    write_section(doc, BEGIN, END, markdown(result))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.feast_bench")
     parser.add_argument("--entities", type=int, default=100_000)
@@ -321,12 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     result = run(args.entities, args.repeats, args.iterations)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    if args.doc and args.doc.is_file():
-        write_doc(result, args.doc)
-    print(markdown(result))
-    print(f"\nwrote {args.json} and {args.doc}", file=sys.stderr)
+    save_results(result, args.json, args.doc, BEGIN, END, markdown(result))
     return 0
 
 

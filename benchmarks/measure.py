@@ -7,7 +7,9 @@ pure-Python parts of other tools and miss allocations outside Python's allocator
 from __future__ import annotations
 
 import gc
+import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -67,3 +69,13 @@ def write_section(doc: Path, begin: str, end: str, text: str) -> None:
     content = doc.read_text()
     start, stop = content.index(begin) + len(begin), content.index(end)
     doc.write_text(content[:start] + "\n" + text + "\n" + content[stop:])
+
+
+def save_results(result: dict, json_path: Path, doc: Path | None, begin: str, end: str, text: str) -> None:
+    """Write the raw figures to `json_path` and `text` into `doc` between the markers; echo both."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2))
+    if doc and doc.is_file():
+        write_section(doc, begin, end, text)
+    print(text)
+    print(f"\nwrote {json_path}" + (f" and {doc}" if doc and doc.is_file() else ""), file=sys.stderr)

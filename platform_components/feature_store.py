@@ -230,20 +230,21 @@ class FeastFeatureStore(pulumi.ComponentResource):
         def volumes(tmp_size: str) -> list[Manifest]:
             return [{"name": "config", "configMap": {"name": config.metadata["name"]}}, empty_dir("tmp", tmp_size)]
 
+        def job_pod(job: str, command: list[str], tmp_size: str, restart_policy: str) -> Manifest:
+            return pod_spec(
+                identity=args.identity,
+                containers=[container(name=job, image=args.workloads_image, command=command, env=env,
+                                      resources=options.job_resources, volume_mounts=mounts)],
+                volumes=volumes(tmp_size),
+                restart_policy=restart_policy,
+            )
+
         apply_labels = labels("feast-apply", name, "feature-registry", args.environment)
         apply_job = k8s.batch.v1.Job(
             f"{name}-apply",
             metadata={"namespace": args.namespace, "labels": apply_labels},
-            spec=setup_job_spec(
-                pod_labels=apply_labels,
-                pod=pod_spec(
-                    identity=args.identity,
-                    containers=[container(name="apply", image=args.workloads_image, command=apply_command(),
-                                          env=env, resources=options.job_resources, volume_mounts=mounts)],
-                    volumes=volumes("256Mi"),
-                    restart_policy="OnFailure",
-                ),
-            ),
+            spec=setup_job_spec(pod_labels=apply_labels,
+                                pod=job_pod("apply", apply_command(), "256Mi", "OnFailure")),
             opts=child,
         )
         after_apply = pulumi.ResourceOptions(parent=self, depends_on=[apply_job])
@@ -253,13 +254,8 @@ class FeastFeatureStore(pulumi.ComponentResource):
         k8s.batch.v1.CronJob(
             f"{name}-materialize",
             metadata={"name": self.cronjob_name, "namespace": args.namespace, "labels": materialize_labels},
-            spec=materialize_cronjob_spec(options, materialize_labels, pod_spec(
-                identity=args.identity,
-                containers=[container(name="materialize", image=args.workloads_image, command=materialize_command(),
-                                      env=env, resources=options.job_resources, volume_mounts=mounts)],
-                volumes=volumes("1Gi"),
-                restart_policy="Never",
-            )),
+            spec=materialize_cronjob_spec(options, materialize_labels,
+                                          job_pod("materialize", materialize_command(), "1Gi", "Never")),
             opts=after_apply,
         )
 
