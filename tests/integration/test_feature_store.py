@@ -183,19 +183,36 @@ def test_smoke_checks_the_feature_server_when_given_its_url(platform, feature_se
 
 def test_feature_server_survives_worker_recycling(deployed, platform):
     """Gunicorn replaces a worker after --max-requests, and the server keeps answering. (Plain
-    `feast serve` failed here in `make bench`: the next test checks the cause directly.)"""
+    `feast serve` failed here in `make bench`: the next test checks the cause directly.)
+
+    A retiring worker closes the connections it holds, so a request racing a recycle can be reset
+    (CI saw it once). Clients retry a reset read, as kube-proxy clients must; what must not happen
+    is a server that stops answering, so the test allows at most one reset per recycle."""
     recycling = LocalFeatureStore(platform.postgres, platform.redis, platform.object_store,
                                   project=deployed.local.project, data_uri=deployed.local.data_uri,
                                   tuning=replace(FeastTuning(), server_max_requests=100))
+    resets = 0
+
+    def lookup(customer_id: int) -> requests.Response:
+        nonlocal resets
+        for _attempt in range(3):
+            try:
+                return requests.post(f"{recycling.url}/get-online-features", timeout=30,
+                                     json={"feature_service": SERVICE, "entities": {"customer_id": [customer_id]}})
+            except requests.ConnectionError:
+                resets += 1
+                time.sleep(0.5)
+        pytest.fail(f"customer {customer_id}: the server stopped answering after {resets} resets")
+
     try:
         recycling.start()
-        session = requests.Session()
         for i in range(250):
-            response = session.post(f"{recycling.url}/get-online-features", timeout=30,
-                                    json={"feature_service": SERVICE, "entities": {"customer_id": [i % 300]}})
+            response = lookup(i % 300)
             assert response.status_code == 200, response.text
         assert recycling.process.running()
-        assert recycling.process.log_tail(300).count("Maximum request limit") >= 2
+        recycles = recycling.process.log_tail(300).count("Maximum request limit")
+        assert recycles >= 2
+        assert resets <= recycles
     finally:
         recycling.destroy()
 
