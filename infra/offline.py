@@ -3,13 +3,15 @@
 Used by `make synth` and by the unit tests. It reads Pulumi.yaml (defaults) and
 Pulumi.<stack>.yaml like the CLI does, records every resource registration, and emulates
 what the providers would add: Kubernetes auto-naming (deterministic: `<name>-<hash of inputs>`,
-so content changes rename ConfigMaps/Secrets just as a real deployment would) and the secret
-`result` of pulumi-random resources.
+so content changes rename ConfigMaps/Secrets just as a real deployment would), the secret
+`result` of pulumi-random resources, the outputs Azure computes (IDs, the cluster's OIDC issuer and
+kubelet identity, an identity's client ID) and the answers of the Azure invokes the program calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -28,6 +30,29 @@ ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-not-a-real-credential"
 SECRET_SETTINGS_NEEDED_BY = {"kubeconfig": ("clusterTarget", "kubeconfig")}
 MOCK_SECRET_PREFIX = "mock-secret-"
+MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+MOCK_TENANT = "00000000-0000-0000-0000-000000000002"
+# What listManagedClusterUserCredentials(format=exec) returns for an Entra ID cluster.
+MOCK_AKS_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: mlops-aks
+  cluster: {server: 'https://mlops-aks.hcp.westeurope.azmk8s.io:443', certificate-authority-data: bW9jaw==}
+contexts:
+- name: mlops-aks
+  context: {cluster: mlops-aks, user: clusterUser_mlops_mlops-aks}
+current-context: mlops-aks
+users:
+- name: clusterUser_mlops_mlops-aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --environment, AzurePublicCloud, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630,
+             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, 00000000-0000-0000-0000-000000000002,
+             --login, devicecode]
+      interactiveMode: IfAvailable
+"""
 
 
 @dataclass(frozen=True)
@@ -134,11 +159,55 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["result"] = rpc.wrap_rpc_secret(f"{MOCK_SECRET_PREFIX}{args.name}")
         elif args.typ == "random:index/randomString:RandomString":
             state["result"] = hashlib.sha256(args.name.encode()).hexdigest()[:20].upper()
+        elif args.typ.startswith("azure-native:"):
+            state.update(_azure_outputs(args))
+            resource_id = f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/mock/providers/{args.typ}/{args.name}"
+            self.run.resources.append(Registration(args.typ, args.name, args.inputs, state, bool(args.custom)))
+            return resource_id, state
         self.run.resources.append(Registration(args.typ, args.name, args.inputs, state, bool(args.custom)))
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return {}, None
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {"subscriptionId": MOCK_SUBSCRIPTION, "tenantId": MOCK_TENANT, "clientId": _guid("client"),
+                    "objectId": _guid("object")}, []
+        if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
+            value = base64.b64encode(MOCK_AKS_KUBECONFIG.encode()).decode()
+            return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, []
+        raise NotImplementedError(f"the offline run has no answer for invoke {args.token}")
+
+
+def _guid(seed: str) -> str:
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+# The input that names the resource itself (Azure's `name` output), per resource type.
+AZURE_NAME_INPUTS = {
+    "ResourceGroup": "resourceGroupName", "Workspace": "workspaceName", "VirtualNetwork": "virtualNetworkName",
+    "Subnet": "subnetName", "Registry": "registryName", "Server": "serverName", "Database": "databaseName",
+    "StorageAccount": "accountName", "BlobContainer": "containerName", "PrivateZone": "privateZoneName",
+    "PrivateEndpoint": "privateEndpointName",
+}
+
+
+def _azure_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    """The outputs Azure would compute for the resource types the program reads them from."""
+    resource = args.typ.split(":")[-1]
+    outputs: dict[str, Any] = {
+        "name": args.inputs.get(AZURE_NAME_INPUTS.get(resource, "resourceName"), args.name),
+    }
+    if resource == "ManagedCluster":
+        outputs["oidcIssuerProfile"] = {"enabled": True,
+                                        "issuerURL": f"https://westeurope.oic.prod-aks.azure.com/{MOCK_TENANT}/{_guid(args.name)}/"}
+        outputs["identityProfile"] = {"kubeletidentity": {"objectId": _guid(f"{args.name}-kubelet"),
+                                                          "clientId": _guid(f"{args.name}-kubelet-client")}}
+    elif resource == "UserAssignedIdentity":
+        outputs.update(clientId=_guid(f"{args.name}-client"), principalId=_guid(f"{args.name}-principal"),
+                       tenantId=MOCK_TENANT)
+    elif resource == "Registry":
+        outputs["loginServer"] = f"{args.inputs.get('registryName', args.name)}.azurecr.io"
+    return outputs
 
 
 _current_run: OfflineRun | None = None

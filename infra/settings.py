@@ -19,6 +19,7 @@ import pulumi
 import yaml
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
+from infra.azure_settings import AksOptions, AzureSettings, BlobStoreOptions, FlexibleServerOptions, NetworkPlan
 from platform_components.drift_monitor import DriftOptions
 from platform_components.feature_store import FeatureStoreOptions
 from platform_components.k8s import PodIdentity, Resources
@@ -31,7 +32,9 @@ from platform_components.validation import ArgError, require_one_of
 
 PROJECT = "mlops-platform"
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
-CLUSTER_TARGETS = ("minikube", "kubeconfig")
+CLUSTER_TARGETS = ("minikube", "kubeconfig", "aks")
+POSTGRES_ENGINES = ("in-cluster", "azure-flexible")
+ARTIFACT_STORES = ("object-store", "azure-blob")
 T = TypeVar("T")
 
 
@@ -57,9 +60,27 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class StoreChoice:
+    """Where Postgres and MLflow's artifacts live; the managed choices exist on AKS only."""
+
+    cluster_target: str
+    postgres_engine: str
+    mlflow_artifact_store: str
+
+    def __post_init__(self) -> None:
+        require_one_of("postgres_engine", self.postgres_engine, POSTGRES_ENGINES)
+        require_one_of("mlflow_artifact_store", self.mlflow_artifact_store, ARTIFACT_STORES)
+        for field, value, managed in (("postgres_engine", self.postgres_engine, "azure-flexible"),
+                                      ("mlflow_artifact_store", self.mlflow_artifact_store, "azure-blob")):
+            if value == managed and self.cluster_target != "aks":
+                raise ArgError(field, f"{managed} needs clusterTarget aks (its private network), got {self.cluster_target!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     cluster: ClusterSettings
     platform: PlatformArgs
+    azure: AzureSettings | None = None  # set when clusterTarget is aks
 
 
 def config_key_name(prefix: str, field: str) -> str:
@@ -240,8 +261,85 @@ def load_settings(reader: _Reader | None = None) -> Settings:
             ),
             keys={"workloads_image": "workloadsImageTag", "environment": "(stack name)"},
         )
+    azure = None
+    if cluster is not None and cluster.cluster_target == "aks":
+        azure = load_azure_settings(r)
+    else:
+        r.build("", lambda: StoreChoice(r.string("clusterTarget"), r.string("postgresEngine"),
+                                        r.string("mlflowArtifactStore")))
     problems = r.errors + r.unknown_keys()
     if problems:
         raise SettingsError("Invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     assert cluster is not None and platform is not None
-    return Settings(cluster=cluster, platform=platform)
+    assert azure is not None or cluster.cluster_target != "aks"
+    return Settings(cluster=cluster, platform=platform, azure=azure)
+
+
+def load_azure_settings(r: _Reader) -> AzureSettings | None:
+    choice = r.build("", lambda: StoreChoice("aks", r.string("postgresEngine"), r.string("mlflowArtifactStore")))
+    aks = r.build(
+        "aks",
+        lambda: AksOptions(
+            kubernetes_version=r.string("aksKubernetesVersion"),
+            system_vm_size=r.string("aksSystemVmSize"),
+            system_node_count=r.integer("aksSystemNodeCount"),
+            user_vm_size=r.string("aksUserVmSize"),
+            user_min_count=r.integer("aksUserMinCount"),
+            user_max_count=r.integer("aksUserMaxCount"),
+            zones=r.string_list("aksZones"),
+            admin_group_object_ids=r.string_list("aksAdminGroupObjectIds"),
+            disable_local_accounts=r.boolean("aksDisableLocalAccounts"),
+            upgrade_channel=r.string("aksUpgradeChannel"),
+            maintenance_day=r.string("aksMaintenanceDay"),
+            maintenance_start_hour=r.integer("aksMaintenanceStartHour"),
+            sku_tier=r.string("aksSkuTier"),
+            kubelogin_mode=r.string("aksKubeloginMode"),
+        ),
+    )
+    network = r.build(
+        "",
+        lambda: NetworkPlan(r.string("azureVnetCidr"), r.string("aksPodCidr"), r.string("aksServiceCidr")),
+        keys={"vnet_cidr": "azureVnetCidr", "pod_cidr": "aksPodCidr", "service_cidr": "aksServiceCidr"},
+    )
+    postgres = None
+    if choice is not None and choice.postgres_engine == "azure-flexible":
+        postgres = r.build(
+            "postgresFlexible",
+            lambda: FlexibleServerOptions(
+                sku=r.string("postgresFlexibleSku"),
+                tier=r.string("postgresFlexibleTier"),
+                storage_gb=r.integer("postgresFlexibleStorageGb"),
+                high_availability=r.boolean("postgresFlexibleHighAvailability"),
+                backup_retention_days=r.integer("postgresBackupRetentionDays"),
+                geo_redundant_backup=r.boolean("postgresGeoRedundantBackup"),
+            ),
+            keys={"backup_retention_days": "postgresBackupRetentionDays",
+                  "geo_redundant_backup": "postgresGeoRedundantBackup"},
+        )
+    blob = None
+    if choice is not None and choice.mlflow_artifact_store == "azure-blob":
+        blob = r.build(
+            "azure",
+            lambda: BlobStoreOptions(r.string("azureStorageReplication"), r.integer("azureBlobSoftDeleteDays")),
+            keys={"replication": "azureStorageReplication", "soft_delete_days": "azureBlobSoftDeleteDays"},
+        )
+    if aks is None or network is None or choice is None:
+        return None
+    if (choice.postgres_engine == "azure-flexible") != (postgres is not None):
+        return None
+    if (choice.mlflow_artifact_store == "azure-blob") != (blob is not None):
+        return None
+    return r.build(
+        "azure",
+        lambda: AzureSettings(
+            location=r.string("azureLocation"),
+            name_suffix=r.string("azureNameSuffix"),
+            stack=pulumi.get_stack(),
+            log_retention_days=r.integer("azureLogRetentionDays"),
+            registry_sku=r.string("azureRegistrySku"),
+            aks=aks,
+            network=network,
+            postgres=postgres,
+            blob=blob,
+        ),
+    )

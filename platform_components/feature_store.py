@@ -63,6 +63,7 @@ class FeastEndpoints:
     project: str = PROJECT
     registry_database: str = REGISTRY_DB
     registry_user: str = REGISTRY_DB
+    registry_sslmode: str | None = None  # libpq PGSSLMODE when the registry's server requires TLS
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def feast_env(endpoints: FeastEndpoints, secrets: FeastSecrets) -> list[Manifest
         {"name": "FEATURE_DATA_URI", "value": endpoints.data_uri},
         {"name": "HOME", "value": "/tmp"},
         {"name": "FEAST_USAGE", "value": "False"},  # no telemetry calls from inside the cluster
+        *([{"name": "PGSSLMODE", "value": endpoints.registry_sslmode}] if endpoints.registry_sslmode else []),
     ]
 
 

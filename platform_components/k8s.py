@@ -214,9 +214,11 @@ def pod_spec(
     volumes: list[Manifest] | None = None,
     restart_policy: str | None = None,
     affinity: Manifest | None = None,
+    service_account: str | None = None,
 ) -> Manifest:
     """A pod without a service-account token or service-link env vars: none of the platform's
-    workloads talks to the Kubernetes API."""
+    workloads talks to the Kubernetes API. A `service_account` is for cloud identity only (AKS
+    workload identity projects its own audience-bound token, not the API token)."""
     spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -231,6 +233,8 @@ def pod_spec(
         spec["restartPolicy"] = restart_policy
     if affinity:
         spec["affinity"] = affinity
+    if service_account:
+        spec["serviceAccountName"] = service_account
     return spec
 
 

@@ -1,7 +1,9 @@
 """MlflowTrackingServer: MLflow on Postgres with S3 artifacts served through the server, basic auth.
 
-Creates: a generated admin password and auth config (Secrets), a Deployment whose init container
-runs `mlflow db upgrade`, a Service, an optional Ingress, and a PodDisruptionBudget when HA.
+Creates: a generated admin password and auth config (Secrets), a ServiceAccount, a Deployment
+whose init container runs `mlflow db upgrade`, a Service, an optional Ingress, and a
+PodDisruptionBudget when HA. Artifacts go to the platform's S3 store with a key from a Secret, or
+to Azure Blob (`wasbs://`) with AKS workload identity: no credential at all in the cluster.
 `server_command`, `server_env` and `auth_config_ini` are the single source of truth for how the
 server runs: the integration tests start a local `mlflow server` from the same functions.
 """
@@ -34,6 +36,10 @@ from platform_components.validation import ArgError, require_dns_label, require_
 
 PORT = 5000
 ADMIN_USERNAME = "admin"
+# AKS workload identity: the pod label that makes the webhook project a federated token, and the
+# ServiceAccount annotation naming the Entra identity the token is exchanged for.
+WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
+WORKLOAD_IDENTITY_CLIENT_ID = "azure.workload.identity/client-id"
 AUTH_CONFIG_DIR = "/etc/mlflow-auth"
 AUTH_CONFIG_FILE = "basic_auth.ini"
 
@@ -44,12 +50,13 @@ class ServerEndpoints:
 
     backend_store_uri: str  # without password: libpq takes it from PGPASSWORD
     artifacts_destination: str
-    s3_endpoint_url: str
+    s3_endpoint_url: str | None  # None when artifacts are not on S3
     allowed_hosts: tuple[str, ...]
     auth_config_path: str
     host: str = "0.0.0.0"
     port: int = PORT
     workers: int = 2
+    pg_sslmode: str | None = None  # libpq PGSSLMODE, set when the database requires TLS
 
 
 def postgres_uri(user: str, host: str, port: int, database: str, password: str | None = None) -> str:
@@ -80,19 +87,30 @@ class ServerSecrets:
     """Where the server's credentials live: Secret name and key for each value."""
 
     db_secret: pulumi.Input[str]  # key "password": the tracking database role's password
-    s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    s3_secret: pulumi.Input[str] | None  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; None off S3
     admin_secret: pulumi.Input[str]  # key "password": the basic-auth admin password
     session_secret: pulumi.Input[str]  # key "secret-key": Flask's CSRF/session key, shared by replicas
 
 
 def server_env(endpoints: ServerEndpoints, secrets: ServerSecrets) -> list[Manifest]:
-    """Container env in Kubernetes form; `secretKeyRef`s keep every credential out of the spec."""
+    """Container env in Kubernetes form; `secretKeyRef`s keep every credential out of the spec.
+    On Azure Blob there is no storage credential: MLflow's DefaultAzureCredential reads the
+    workload-identity variables the AKS webhook injects."""
+    s3 = []
+    if endpoints.s3_endpoint_url:
+        if secrets.s3_secret is None:
+            raise ArgError("s3_secret", "is required when artifacts are on S3")
+        s3 = [
+            {"name": "MLFLOW_S3_ENDPOINT_URL", "value": endpoints.s3_endpoint_url},
+            secret_env("AWS_ACCESS_KEY_ID", secrets.s3_secret, "AWS_ACCESS_KEY_ID"),
+            secret_env("AWS_SECRET_ACCESS_KEY", secrets.s3_secret, "AWS_SECRET_ACCESS_KEY"),
+            {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+        ]
+    tls = [{"name": "PGSSLMODE", "value": endpoints.pg_sslmode}] if endpoints.pg_sslmode else []
     return [
         secret_env("PGPASSWORD", secrets.db_secret, "password"),
-        {"name": "MLFLOW_S3_ENDPOINT_URL", "value": endpoints.s3_endpoint_url},
-        secret_env("AWS_ACCESS_KEY_ID", secrets.s3_secret, "AWS_ACCESS_KEY_ID"),
-        secret_env("AWS_SECRET_ACCESS_KEY", secrets.s3_secret, "AWS_SECRET_ACCESS_KEY"),
-        {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+        *tls,
+        *s3,
         {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": endpoints.auth_config_path},
         {"name": "MLFLOW_AUTH_ADMIN_USERNAME", "value": ADMIN_USERNAME},
         secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secrets.admin_secret, "password"),
@@ -128,6 +146,19 @@ def cluster_allowed_hosts(service: str, namespace: str, extra: tuple[str, ...]) 
 
 
 @dataclass(frozen=True)
+class AzureBlobArtifacts:
+    """Artifacts in an Azure Blob container, reached with the workload identity `client_id`."""
+
+    account: str
+    container: str
+    client_id: pulumi.Input[str]
+
+    @property
+    def uri(self) -> str:
+        return f"wasbs://{self.container}@{self.account}.blob.core.windows.net/"
+
+
+@dataclass(frozen=True)
 class MlflowOptions:
     """What a stack tunes (config keys `mlflow*`)."""
 
@@ -157,9 +188,11 @@ class MlflowArgs:
     auth_db_user: str
     auth_db_secret: pulumi.Input[str]
     auth_db_password: pulumi.Input[str]
-    s3_endpoint_url: str
-    s3_secret: pulumi.Input[str]
+    s3_endpoint_url: str | None = None
+    s3_secret: pulumi.Input[str] | None = None
     artifacts_bucket: str = "mlflow-artifacts"
+    azure_blob: AzureBlobArtifacts | None = None  # instead of the S3 store
+    postgres_sslmode: str | None = None
     identity: PodIdentity = PodIdentity()
     image: str = images.MLFLOW
     service_name: str = "mlflow"
@@ -167,17 +200,21 @@ class MlflowArgs:
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
         require_pinned_image("image", self.image)
+        on_s3 = self.s3_endpoint_url is not None and self.s3_secret is not None
+        if on_s3 == (self.azure_blob is not None):
+            raise ArgError("azure_blob", "artifacts need exactly one store: S3 endpoint and Secret, or Azure Blob")
 
     def endpoints(self) -> ServerEndpoints:
         options = self.options
         hosts = options.extra_allowed_hosts + ((options.ingress_host,) if options.ingress_host else ())
         return ServerEndpoints(
             backend_store_uri=postgres_uri(self.tracking_db_user, self.postgres_host, self.postgres_port, self.tracking_db_user),
-            artifacts_destination=f"s3://{self.artifacts_bucket}",
-            s3_endpoint_url=self.s3_endpoint_url,
+            artifacts_destination=self.azure_blob.uri if self.azure_blob else f"s3://{self.artifacts_bucket}",
+            s3_endpoint_url=None if self.azure_blob else self.s3_endpoint_url,
             allowed_hosts=cluster_allowed_hosts(self.service_name, self.namespace, hosts),
             auth_config_path=f"{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}",
             workers=options.workers,
+            pg_sslmode=self.postgres_sslmode,
         )
 
 
@@ -186,6 +223,7 @@ class MlflowTrackingServer(pulumi.ComponentResource):
     external_url: str | None
     admin_secret_name: pulumi.Output[str]
     admin_password: pulumi.Output[str]  # a Pulumi secret
+    service_account: str
 
     def __init__(self, name: str, args: MlflowArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:MlflowTrackingServer", name, None, opts)
@@ -223,6 +261,21 @@ class MlflowTrackingServer(pulumi.ComponentResource):
             string_data={AUTH_CONFIG_FILE: auth_uri.apply(auth_config_ini)},
             opts=child,
         )
+
+        workload_identity = args.azure_blob is not None
+        self.service_account = args.service_name
+        k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={
+                "name": args.service_name,
+                "namespace": args.namespace,
+                "labels": meta_labels,
+                **({"annotations": {WORKLOAD_IDENTITY_CLIENT_ID: args.azure_blob.client_id}} if args.azure_blob else {}),
+            },
+            automount_service_account_token=False,
+            opts=child,
+        )
+        pod_labels = {**meta_labels, **({WORKLOAD_IDENTITY_LABEL: "true"} if workload_identity else {})}
 
         env = server_env(
             endpoints,
@@ -265,13 +318,14 @@ class MlflowTrackingServer(pulumi.ComponentResource):
                 "selector": {"matchLabels": self.selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
-                    "metadata": {"labels": meta_labels},
+                    "metadata": {"labels": pod_labels},
                     "spec": pod_spec(
                         identity=args.identity,
                         init_containers=[migrate],
                         containers=[server],
                         volumes=volumes,
                         affinity=spread_across_nodes(self.selector) if args.options.replicas > 1 else None,
+                        service_account=args.service_name,
                     ),
                 },
             },

@@ -34,6 +34,18 @@ class ExternalIngress:
     port: int
 
 
+@dataclass(frozen=True)
+class ExternalEgress:
+    """`client` pods may open TCP connections on `port` to addresses outside the cluster (a managed
+    database's subnet, a private endpoint), given as CIDRs; `excluding` carves ranges out of them."""
+
+    name: str
+    client: dict[str, str]
+    cidrs: tuple[str, ...]
+    port: int
+    excluding: tuple[str, ...] = ()
+
+
 def default_deny() -> Manifest:
     """Deny all ingress and egress for every pod of the namespace."""
     return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
@@ -89,12 +101,23 @@ def external_ingress_policy(rule: ExternalIngress) -> Manifest:
     }
 
 
+def external_egress_policy(rule: ExternalEgress) -> Manifest:
+    blocks = [{"ipBlock": {"cidr": cidr, **({"except": list(rule.excluding)} if rule.excluding else {})}}
+              for cidr in rule.cidrs]
+    return {
+        "podSelector": {"matchLabels": rule.client},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": blocks, "ports": [{"protocol": "TCP", "port": rule.port}]}],
+    }
+
+
 @dataclass(frozen=True)
 class NetworkPolicyArgs:
     namespace: str
     labels: dict[str, str]
     links: tuple[Link, ...]
     external: tuple[ExternalIngress, ...] = ()
+    egress: tuple[ExternalEgress, ...] = ()
 
 
 class PlatformNetworkPolicies(pulumi.ComponentResource):
@@ -111,6 +134,8 @@ class PlatformNetworkPolicies(pulumi.ComponentResource):
                 self._policy(name, f"{link.name}-{direction}", spec, args, child)
         for rule in args.external:
             self._policy(name, f"{rule.name}-ingress", external_ingress_policy(rule), args, child)
+        for out in args.egress:
+            self._policy(name, f"{out.name}-egress", external_egress_policy(out), args, child)
         self.register_outputs({"policy_names": self.policy_names})
 
     def _policy(self, name: str, policy_name: str, spec: Manifest, args: NetworkPolicyArgs,

@@ -3,6 +3,8 @@
 Namespace (restricted PSS, default deny) -> Postgres (mlflow, mlflow_auth and feast_registry
 databases) -> object store (buckets) -> MLflow tracking server -> Redis online store -> Feast
 feature store -> drift monitors, plus the NetworkPolicies that allow exactly the links between them.
+On AKS, Postgres may be a managed server and MLflow's artifacts an Azure Blob container: the
+platform then gets their addresses (infra/) and opens egress to exactly their subnets.
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ from platform_components.feature_store import (
 )
 from platform_components.k8s import PodIdentity, labels
 from platform_components.mlflow_server import PORT as MLFLOW_PORT
-from platform_components.mlflow_server import MlflowArgs, MlflowOptions, MlflowTrackingServer
+from platform_components.mlflow_server import AzureBlobArtifacts, MlflowArgs, MlflowOptions, MlflowTrackingServer
 from platform_components.namespace import NamespaceArgs, PlatformNamespace
-from platform_components.network_policies import ExternalIngress, Link, NetworkPolicyArgs, PlatformNetworkPolicies
+from platform_components.network_policies import (
+    ExternalEgress,
+    ExternalIngress,
+    Link,
+    NetworkPolicyArgs,
+    PlatformNetworkPolicies,
+)
 from platform_components.object_store import SERVICE_PORT as S3_PORT
 from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions, SeaweedfsPorts
 from platform_components.postgres import PORT as POSTGRES_PORT
-from platform_components.postgres import AppDatabase, PostgresArgs, PostgresDatabase, PostgresOptions
+from platform_components.postgres import AppDatabase, ExternalServer, PostgresArgs, PostgresDatabase, PostgresOptions
 from platform_components.redis import PORT as REDIS_PORT
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
 from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
@@ -45,6 +53,18 @@ BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, "backups")
 DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB), AppDatabase(FEATURE_REGISTRY_DB))
 # S3 client -> the buckets its own credentials may use (SeaweedFS; MinIO clients share the root user).
 S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,), "drift": (MONITORING_BUCKET,), "feast": (FEATURES_BUCKET,)}
+HTTPS_PORT = 443
+# Microsoft Entra ID (token exchange for workload identity) has public addresses only.
+PUBLIC_INTERNET = ("0.0.0.0/0",)
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+@dataclass(frozen=True)
+class AzureArtifactStore:
+    """MLflow's artifacts in Azure Blob, reached through a private endpoint in `endpoint_cidr`."""
+
+    blob: AzureBlobArtifacts
+    endpoint_cidr: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,17 @@ class PlatformArgs:
     storage_class: str | None = None
     protect_data: bool = False
     ingress_controller_namespace: str = "ingress-nginx"
+    external_postgres: ExternalServer | None = None  # a managed server instead of the StatefulSet
+    azure_artifacts: AzureArtifactStore | None = None  # MLflow artifacts off the S3 store
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        """The S3 store's buckets: MLflow's goes when its artifacts live in Azure Blob."""
+        return tuple(b for b in BUCKETS if not (self.azure_artifacts and b == ARTIFACTS_BUCKET))
+
+    @property
+    def s3_clients(self) -> dict[str, tuple[str, ...]]:
+        return {c: b for c, b in S3_CLIENTS.items() if not (self.azure_artifacts and c == "mlflow")}
 
     def __post_init__(self) -> None:
         require_dns_label("environment", self.environment)
@@ -111,6 +142,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 storage_class=args.storage_class,
                 identity=args.identity,
                 protect=args.protect_data,
+                external=args.external_postgres,
             ),
             opts=inside,
         )
@@ -120,8 +152,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 **common,
                 options=args.object_store,
                 workloads_image=args.workloads_image,
-                buckets=BUCKETS,
-                clients=S3_CLIENTS,
+                buckets=args.buckets,
+                clients=args.s3_clients,
                 storage_class=args.storage_class,
                 identity=args.identity,
                 protect=args.protect_data,
@@ -141,9 +173,13 @@ class MlopsPlatform(pulumi.ComponentResource):
                 auth_db_user=auth.username,
                 auth_db_secret=auth.secret_name,
                 auth_db_password=auth.password,
-                s3_endpoint_url=object_store.endpoint,
-                s3_secret=object_store.client_secret_names["mlflow"],
+                **(
+                    {"azure_blob": args.azure_artifacts.blob}
+                    if args.azure_artifacts
+                    else {"s3_endpoint_url": object_store.endpoint, "s3_secret": object_store.client_secret_names["mlflow"]}
+                ),
                 artifacts_bucket=ARTIFACTS_BUCKET,
+                postgres_sslmode=tracking.sslmode,
                 identity=args.identity,
             ),
             opts=inside,
@@ -177,6 +213,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     online_key_ttl_seconds=args.feature_store.online_key_ttl_seconds,
                     registry_user=registry.username,
                     registry_database=registry.database,
+                    registry_sslmode=registry.sslmode,
                 ),
                 secrets=FeastSecrets(
                     registry_secret=registry.secret_name,
@@ -208,41 +245,52 @@ class MlopsPlatform(pulumi.ComponentResource):
             )
 
         s3_target_port = S3_PORT if args.object_store.engine == "minio" else SeaweedfsPorts().s3
-        drift_links = (
-            (
+        # NetworkPolicies match the pod's port, not the Service's.
+        rules: list[Link | ExternalEgress] = [
+            Link("bucket-setup-to-object-store", object_store.job_selector, object_store.selector, s3_target_port),
+        ]
+        postgres_clients = {
+            "mlflow": mlflow.selector,
+            "postgres-bootstrap": postgres.job_selector,
+            "feast-apply": features.apply_selector,
+            "feast-materialize": features.materialize_selector,
+            "feature-server": features.server_selector,
+        }
+        for client, selector in postgres_clients.items():
+            if postgres.selector is not None:
+                rules.append(Link(f"{client}-to-postgres", selector, postgres.selector, POSTGRES_PORT))
+            else:
+                assert postgres.external_cidr is not None
+                rules.append(ExternalEgress(f"{client}-to-postgres", selector, (postgres.external_cidr,), POSTGRES_PORT))
+        if args.azure_artifacts:
+            rules += [
+                ExternalEgress("mlflow-to-blob-endpoint", mlflow.selector, (args.azure_artifacts.endpoint_cidr,), HTTPS_PORT),
+                ExternalEgress("mlflow-to-entra-id", mlflow.selector, PUBLIC_INTERNET, HTTPS_PORT, excluding=PRIVATE_RANGES),
+            ]
+        else:
+            rules.append(Link("mlflow-to-object-store", mlflow.selector, object_store.selector, s3_target_port))
+        if drift:
+            rules += [
                 Link("drift-to-mlflow", drift.selector, mlflow.selector, MLFLOW_PORT),
                 Link("drift-to-object-store", drift.selector, object_store.selector, s3_target_port),
-            )
-            if drift
-            else ()
-        )
-        feast_links = (
-            Link("feast-apply-to-postgres", features.apply_selector, postgres.selector, POSTGRES_PORT),
+            ]
+        rules += [
             Link("feast-apply-to-redis", features.apply_selector, redis.selector, REDIS_PORT),
             Link("feast-apply-to-object-store", features.apply_selector, object_store.selector, s3_target_port),
-            Link("feast-materialize-to-postgres", features.materialize_selector, postgres.selector, POSTGRES_PORT),
             Link("feast-materialize-to-redis", features.materialize_selector, redis.selector, REDIS_PORT),
             Link("feast-materialize-to-object-store", features.materialize_selector, object_store.selector,
                  s3_target_port),
-            Link("feature-server-to-postgres", features.server_selector, postgres.selector, POSTGRES_PORT),
             Link("feature-server-to-redis", features.server_selector, redis.selector, REDIS_PORT),
             Link("feature-clients-to-feature-server", FEATURE_CLIENT_LABEL, features.server_selector,
                  FEATURE_SERVER_PORT),
-        )
+        ]
         PlatformNetworkPolicies(
             f"{name}-network-policies",
             NetworkPolicyArgs(
                 namespace=args.namespace,
                 labels=labels("mlops-platform", name, "network-policy", args.environment),
-                links=(
-                    Link("mlflow-to-postgres", mlflow.selector, postgres.selector, POSTGRES_PORT),
-                    Link("postgres-bootstrap-to-postgres", postgres.job_selector, postgres.selector, POSTGRES_PORT),
-                    # NetworkPolicies match the pod's port, not the Service's.
-                    Link("mlflow-to-object-store", mlflow.selector, object_store.selector, s3_target_port),
-                    Link("bucket-setup-to-object-store", object_store.job_selector, object_store.selector, s3_target_port),
-                    *feast_links,
-                    *drift_links,
-                ),
+                links=tuple(rule for rule in rules if isinstance(rule, Link)),
+                egress=tuple(rule for rule in rules if isinstance(rule, ExternalEgress)),
                 external=(
                     ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace, mlflow.selector, MLFLOW_PORT),
                 ),
@@ -265,12 +313,13 @@ class MlopsPlatform(pulumi.ComponentResource):
             "mlflowAuthDatabase": auth.secret_name,
             "mlflowAdmin": mlflow.admin_secret_name,
             "objectStoreAdmin": object_store.admin_secret_name,
-            "objectStoreMlflow": object_store.client_secret_names["mlflow"],
             "objectStoreDrift": object_store.client_secret_names["drift"],
             "objectStoreFeast": object_store.client_secret_names["feast"],
             "featureRegistryDatabase": registry.secret_name,
             "redis": redis.secret_name,
         }
+        if "mlflow" in object_store.client_secret_names:  # not when artifacts are in Azure Blob
+            self.secret_names["objectStoreMlflow"] = object_store.client_secret_names["mlflow"]
         self.register_outputs(
             {
                 "namespace": self.namespace,

@@ -1,8 +1,10 @@
-"""PostgresDatabase: a single-instance Postgres StatefulSet with one role and database per app.
+"""PostgresDatabase: one role and database per app, on an in-cluster Postgres or a managed server.
 
 Creates: generated passwords (pulumi-random, kept secret), a superuser Secret, one Secret per
-application role, a headless Service, the StatefulSet with its PVC, and an idempotent bootstrap
-Job that creates/updates the application roles and databases on every change.
+application role, and an idempotent bootstrap Job that creates/updates the application roles and
+databases on every change. In-cluster (the default) it also runs the server: a headless Service
+and a StatefulSet with its PVC. Given an `ExternalServer` (Azure Flexible Server, say) it runs no
+server and the bootstrap Job converges the roles on that server with its admin login.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def bootstrap_sql(databases: tuple[AppDatabase, ...]) -> str:
             f"ALTER ROLE {db.name} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'{var}';",
             f"SELECT format('CREATE DATABASE %I OWNER %I', '{db.name}', '{db.name}') "
             f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{db.name}') \\gexec",
+            # A managed server's databases exist before their roles (the cloud API created them),
+            # and its admin is no superuser: it must be a member of a role to hand it a database.
+            f"GRANT {db.name} TO CURRENT_USER;",
+            f"ALTER DATABASE {db.name} OWNER TO {db.name};",
             f"REVOKE ALL ON DATABASE {db.name} FROM PUBLIC;",
             f"GRANT ALL ON DATABASE {db.name} TO {db.name};",
         ]
@@ -94,6 +100,21 @@ class PostgresOptions:
 
 
 @dataclass(frozen=True)
+class ExternalServer:
+    """A Postgres server the platform does not run (a cloud's managed service)."""
+
+    host: str
+    admin_user: str
+    admin_password: pulumi.Input[str]  # a Pulumi secret
+    cidr: str  # where the server's addresses live, for the clients' egress NetworkPolicies
+    sslmode: str = "require"  # libpq's PGSSLMODE for every client
+
+    def __post_init__(self) -> None:
+        if self.sslmode not in ("require", "verify-ca", "verify-full"):
+            raise ArgError("sslmode", f"must encrypt (require, verify-ca or verify-full), got {self.sslmode!r}")
+
+
+@dataclass(frozen=True)
 class PostgresArgs:
     namespace: str
     environment: str
@@ -104,6 +125,7 @@ class PostgresArgs:
     image: str = images.POSTGRES
     service_name: str = "postgres"
     protect: bool = False
+    external: ExternalServer | None = None
 
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
@@ -125,6 +147,7 @@ class DatabaseConnection:
     username: str
     secret_name: pulumi.Output[str]
     password: pulumi.Output[str]  # a Pulumi secret; for clients that need it in a config file
+    sslmode: str | None = None  # PGSSLMODE the client must set, when the server requires TLS
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -132,7 +155,8 @@ class PostgresDatabase(pulumi.ComponentResource):
     port: int
     superuser_secret_name: pulumi.Output[str]
     connections: dict[str, DatabaseConnection]
-    selector: dict[str, str]
+    selector: dict[str, str] | None  # None when the server is external: see `external_cidr`
+    external_cidr: str | None
     job_selector: dict[str, str]
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
@@ -140,8 +164,10 @@ class PostgresDatabase(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         meta_labels = labels("postgres", name, "database", args.environment)
         selector = selector_labels("postgres", name)
-        self.host = f"{args.service_name}.{args.namespace}.svc.cluster.local"
+        external = args.external
+        self.host = external.host if external else f"{args.service_name}.{args.namespace}.svc.cluster.local"
         self.port = PORT
+        sslmode = external.sslmode if external else None
 
         def password(suffix: str) -> pulumi.Output[str]:
             generated = random.RandomPassword(f"{name}-{suffix}-password", length=32, special=False, opts=child)
@@ -151,7 +177,11 @@ class PostgresDatabase(pulumi.ComponentResource):
             f"{name}-superuser",
             metadata={"namespace": args.namespace, "labels": meta_labels},
             type="kubernetes.io/basic-auth",
-            string_data={"username": "postgres", "password": password("superuser")},
+            string_data=(
+                {"username": external.admin_user, "password": pulumi.Output.secret(external.admin_password)}
+                if external
+                else {"username": "postgres", "password": password("superuser")}
+            ),
             opts=child,
         )
         self.superuser_secret_name = superuser.metadata["name"]
@@ -170,13 +200,31 @@ class PostgresDatabase(pulumi.ComponentResource):
                     "database": db.name,
                     "host": self.host,
                     "port": str(PORT),
+                    **({"sslmode": sslmode} if sslmode else {}),
                 },
                 opts=child,
             )
             app_secrets[db.name] = secret
             self.connections[db.name] = DatabaseConnection(
-                self.host, PORT, db.name, db.name, secret.metadata["name"], db_password
+                self.host, PORT, db.name, db.name, secret.metadata["name"], db_password, sslmode
             )
+        self.job_selector = selector_labels("postgres-bootstrap", name)
+        self.selector = None if external else selector
+        self.external_cidr = external.cidr if external else None
+        server = [] if external else [self._server(name, args, selector, meta_labels, superuser)]
+        self._bootstrap(name, args, superuser, app_secrets, depends_on=server)
+        self.register_outputs(
+            {
+                "host": self.host,
+                "superuser_secret_name": self.superuser_secret_name,
+                "app_secret_names": {db: conn.secret_name for db, conn in self.connections.items()},
+            }
+        )
+
+    def _server(self, name: str, args: PostgresArgs, selector: dict[str, str], meta_labels: dict[str, str],
+                superuser: k8s.core.v1.Secret) -> k8s.apps.v1.StatefulSet:
+        """The in-cluster server: headless Service and a one-replica StatefulSet with its volume."""
+        child = pulumi.ResourceOptions(parent=self)
 
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -230,6 +278,13 @@ class PostgresDatabase(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[service]),
         )
 
+        return statefulset
+
+    def _bootstrap(self, name: str, args: PostgresArgs, superuser: k8s.core.v1.Secret,
+                   app_secrets: dict[str, k8s.core.v1.Secret], depends_on: list[pulumi.Resource]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        meta_labels = labels("postgres", name, "database", args.environment)
+        admin_user = args.external.admin_user if args.external else "postgres"
         script = k8s.core.v1.ConfigMap(
             f"{name}-bootstrap",
             metadata={"namespace": args.namespace, "labels": meta_labels},
@@ -240,10 +295,11 @@ class PostgresDatabase(pulumi.ComponentResource):
         job_env = [
             {"name": "PGHOST", "value": self.host},
             {"name": "PGPORT", "value": str(PORT)},
-            {"name": "PGUSER", "value": "postgres"},
+            {"name": "PGUSER", "value": admin_user},
             {"name": "PGDATABASE", "value": "postgres"},
             {"name": "HOME", "value": "/tmp"},
             secret_env("PGPASSWORD", superuser.metadata["name"], "password"),
+            *([{"name": "PGSSLMODE", "value": args.external.sslmode}] if args.external else []),
         ] + [secret_env(db.password_env, app_secrets[db.name].metadata["name"], "password") for db in args.databases]
         bootstrap = container(
             name="bootstrap",
@@ -272,14 +328,5 @@ class PostgresDatabase(pulumi.ComponentResource):
                     restart_policy="OnFailure",
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
-        )
-        self.job_selector = selector_labels("postgres-bootstrap", name)
-        self.selector = selector
-        self.register_outputs(
-            {
-                "host": self.host,
-                "superuser_secret_name": self.superuser_secret_name,
-                "app_secret_names": {db: conn.secret_name for db, conn in self.connections.items()},
-            }
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )

@@ -54,3 +54,21 @@ def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
 
 def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container.get("env", [])}
+
+
+def on_azure(run: OfflineRun) -> bool:
+    """The stack provisions AKS (qa, prod): its outputs name the cluster."""
+    return "aksClusterName" in run.outputs
+
+
+def postgres_host(run: OfflineRun) -> str:
+    """The managed server's name when the stack has one, else the in-cluster Service."""
+    if "postgresHost" in run.outputs:
+        return run.outputs["postgresHost"][0]
+    return f"postgres.{run.outputs['namespace'][0]}.svc.cluster.local"
+
+
+def workloads_image(run: OfflineRun) -> str:
+    """The default workloads image, from the stack's own registry on AKS."""
+    registry = run.outputs.get("registryLoginServer")
+    return f"{registry[0]}/mlops-platform/workloads:0.1.0" if registry else "mlops-platform/workloads:0.1.0"

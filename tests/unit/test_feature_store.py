@@ -11,7 +11,7 @@ from platform_components.feature_store import (
     repository_files,
     serve_command,
 )
-from tests.unit.conftest import containers, env_of, objects, one, run_with
+from tests.unit.conftest import containers, env_of, objects, one, postgres_host, run_with
 
 
 def repository_config_map(run) -> dict:
@@ -31,7 +31,7 @@ def test_feature_store_yaml_points_at_the_platform_and_holds_no_secret(stack_run
     assert config["project"] == "churn" and config["provider"] == "local"
     assert config["registry"]["registry_type"] == "sql"
     assert config["registry"]["path"] == ("postgresql+psycopg://feast_registry:${FEAST_REGISTRY_PASSWORD}"
-                                          f"@postgres.{namespace}.svc.cluster.local:5432/feast_registry")
+                                          f"@{postgres_host(stack_run)}:5432/feast_registry")
     assert config["online_store"] == {"type": "redis", "key_ttl_seconds": 2592000, "skip_dedup": False,
                                       "connection_string": f"redis.{namespace}.svc.cluster.local:6379,password=${{REDIS_PASSWORD}}"}
     assert config["offline_store"] == {"type": "file"}

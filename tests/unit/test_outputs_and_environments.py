@@ -7,22 +7,28 @@ from pathlib import Path
 
 from infra.offline import MOCK_SECRET_PREFIX
 from platform_components import images
-from tests.unit.conftest import objects, one, run_with
+from tests.unit.conftest import objects, on_azure, one, run_with
 from tools.synth import manifests, synth, totals
 
 EXPECTED_OUTPUTS = {
     "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
     "featureServerUrl", "mlflowAdminPassword", "secretNames", "driftCronJobs",
 }
+AZURE_OUTPUTS = {
+    "azureResourceGroup", "aksClusterName", "aksOidcIssuerUrl", "registryLoginServer", "postgresHost",
+    "mlflowArtifactsUri", "mlflowIdentityClientId",
+}
 
 
 def test_outputs_are_present(stack_run):
-    assert set(stack_run.outputs) == EXPECTED_OUTPUTS
+    azure = AZURE_OUTPUTS if on_azure(stack_run) else set()
+    assert set(stack_run.outputs) == EXPECTED_OUTPUTS | azure
     namespace = stack_run.outputs["namespace"][0]
     assert stack_run.outputs["mlflowUrl"][0] == f"http://mlflow.{namespace}.svc.cluster.local:5000"
     assert stack_run.outputs["s3Endpoint"][0] == f"http://s3.{namespace}.svc.cluster.local:9000"
     assert stack_run.outputs["redisHost"][0] == f"redis.{namespace}.svc.cluster.local"
-    assert stack_run.outputs["buckets"][0] == ["mlflow-artifacts", "monitoring", "features", "backups"]
+    artifacts = [] if "mlflowArtifactsUri" in stack_run.outputs else ["mlflow-artifacts"]
+    assert stack_run.outputs["buckets"][0] == [*artifacts, "monitoring", "features", "backups"]
 
 
 def test_credentials_are_secret_outputs_and_names_are_not(stack_run):
@@ -98,11 +104,12 @@ def test_volume_claims_outlive_their_statefulsets(stack_run):
 
 def test_components_use_the_mlops_platform_type_tokens(stack_run):
     components = {r.typ for r in stack_run.resources if not r.custom}
+    azure = {"mlops:infra:AksCluster", "mlops:infra:FlexiblePostgres", "mlops:infra:BlobArtifactStore"}
     assert components == {
         "mlops:platform:MlopsPlatform", "mlops:platform:Namespace", "mlops:platform:PostgresDatabase",
         "mlops:platform:ObjectStore", "mlops:platform:MlflowTrackingServer", "mlops:platform:RedisOnlineStore",
         "mlops:platform:NetworkPolicies", "mlops:platform:DriftMonitor", "mlops:platform:FeastFeatureStore",
-    }
+    } | (azure if on_azure(stack_run) else set())
 
 
 def test_mlflow_image_matches_the_mlflow_pin_in_requirements():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from infra.offline import MOCK_SECRET_PREFIX
-from tests.unit.conftest import env_of, objects, one, run_with
+from tests.unit.conftest import env_of, objects, one, postgres_host, run_with, workloads_image
 
 
 def mlflow_containers(run) -> dict:
@@ -16,12 +16,16 @@ def mlflow_containers(run) -> dict:
 def test_mlflow_backend_store_is_the_postgres_service_and_secret(stack_run):
     server = mlflow_containers(stack_run)["mlflow"]
     command = server["command"]
-    namespace = stack_run.outputs["namespace"][0]
-    expected = f"postgresql://mlflow@postgres.{namespace}.svc.cluster.local:5432/mlflow"
+    expected = f"postgresql://mlflow@{postgres_host(stack_run)}:5432/mlflow"
     assert command[command.index("--backend-store-uri") + 1] == expected
     password = env_of(server)["PGPASSWORD"]["valueFrom"]["secretKeyRef"]
     assert password == {"name": stack_run.outputs["secretNames"][0]["mlflowDatabase"], "key": "password"}
-    assert one(stack_run, "Service", "postgres")["spec"]["ports"][0]["port"] == 5432
+    if "postgresHost" in stack_run.outputs:  # a managed server: TLS required, no in-cluster Postgres
+        assert env_of(server)["PGSSLMODE"]["value"] == "require"
+        assert not [s for s in objects(stack_run, "StatefulSet") if s["metadata"]["name"] == "postgres"]
+    else:
+        assert one(stack_run, "Service", "postgres")["spec"]["ports"][0]["port"] == 5432
+        assert "PGSSLMODE" not in env_of(server)
 
 
 def test_mlflow_upgrades_the_same_database_before_serving(stack_run):
@@ -36,6 +40,8 @@ def test_mlflow_serves_artifacts_from_the_object_store(stack_run):
     server = mlflow_containers(stack_run)["mlflow"]
     command, env = server["command"], env_of(server)
     assert "--serve-artifacts" in command
+    if "mlflowArtifactsUri" in stack_run.outputs:  # Azure Blob: tests/unit/test_azure.py
+        return
     assert command[command.index("--artifacts-destination") + 1] == "s3://mlflow-artifacts"
     assert env["MLFLOW_S3_ENDPOINT_URL"]["value"] == stack_run.outputs["s3Endpoint"][0]
     client_secret = stack_run.outputs["secretNames"][0]["objectStoreMlflow"]
@@ -57,8 +63,7 @@ def test_mlflow_runs_basic_auth_with_a_generated_admin_password(stack_run):
 def test_mlflow_auth_database_is_its_own_role_and_database(stack_run):
     registration = [r for r in stack_run.of_type("kubernetes:core/v1:Secret") if r.name == "mlops-mlflow-auth-config"][0]
     ini = str(registration.inputs["stringData"])
-    namespace = stack_run.outputs["namespace"][0]
-    assert f"postgresql://mlflow_auth:{MOCK_SECRET_PREFIX}mlops-postgres-mlflow-auth-password@postgres.{namespace}.svc.cluster.local:5432/mlflow_auth" in ini
+    assert f"postgresql://mlflow_auth:{MOCK_SECRET_PREFIX}mlops-postgres-mlflow-auth-password@{postgres_host(stack_run)}:5432/mlflow_auth" in ini
     assert "default_permission = NO_PERMISSIONS" in ini
 
 
@@ -74,7 +79,7 @@ def test_postgres_bootstrap_creates_each_app_role_from_its_secret(stack_run):
     (job,) = [j for j in objects(stack_run, "Job") if j["metadata"]["name"].startswith("mlops-postgres-bootstrap-")]
     container = job["spec"]["template"]["spec"]["containers"][0]
     env = env_of(container)
-    assert env["PGHOST"]["value"].startswith("postgres.")
+    assert env["PGHOST"]["value"] == postgres_host(stack_run)
     assert env["APP_PASSWORD_MLFLOW"]["valueFrom"]["secretKeyRef"]["name"].startswith("mlops-postgres-mlflow-")
     assert env["APP_PASSWORD_MLFLOW_AUTH"]["valueFrom"]["secretKeyRef"]["name"].startswith("mlops-postgres-mlflow-auth-")
     (script,) = [c for c in objects(stack_run, "ConfigMap") if c["metadata"]["name"].startswith("mlops-postgres-bootstrap-")]
@@ -91,7 +96,7 @@ def test_bucket_job_targets_the_object_store_endpoint_with_admin_credentials(sta
     assert [args[i + 1] for i, a in enumerate(args) if a == "--bucket"] == stack_run.outputs["buckets"][0]
     admin = stack_run.outputs["secretNames"][0]["objectStoreAdmin"]
     assert env_of(container)["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == admin
-    assert container["image"] == "mlops-platform/workloads:0.1.0"
+    assert container["image"] == workloads_image(stack_run)
 
 
 def test_s3_service_routes_to_the_engine_port():

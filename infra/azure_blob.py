@@ -1,0 +1,144 @@
+"""BlobArtifactStore: MLflow's artifacts in Azure Blob, reached privately with workload identity.
+
+A storage account with no public network access (a private endpoint in the VNet instead), no
+anonymous blobs, TLS 1.2, shared keys off (Entra ID only), blob versioning and soft delete; one
+container for MLflow. The identity chain: a user-assigned identity, a federated credential that
+trusts the cluster's OIDC issuer for MLflow's ServiceAccount, and a data role on the container.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure
+
+from infra.aks import role_definition
+from infra.azure_settings import AzureSettings, BlobStoreOptions
+from platform_components.mlflow_server import AzureBlobArtifacts
+from platform_components.platform import ARTIFACTS_BUCKET, AzureArtifactStore
+
+STORAGE_BLOB_DATA_CONTRIBUTOR_ROLE = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+BLOB_DNS_ZONE = "privatelink.blob.core.windows.net"
+
+
+def service_account_subject(namespace: str, service_account: str) -> str:
+    """The `sub` claim of the tokens the cluster issues to that ServiceAccount."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+class BlobArtifactStore(pulumi.ComponentResource):
+    store: AzureArtifactStore
+    identity_client_id: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: AzureSettings, options: BlobStoreOptions, *,
+                 resource_group_name: pulumi.Input[str], vnet_id: pulumi.Input[str],
+                 endpoint_subnet_id: pulumi.Input[str], oidc_issuer_url: pulumi.Input[str],
+                 namespace: str, service_account: str, protect: bool,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:infra:BlobArtifactStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        data = pulumi.ResourceOptions(parent=self, protect=protect)
+
+        account = azure.storage.StorageAccount(
+            f"{name}-account",
+            resource_group_name=resource_group_name,
+            account_name=settings.compact_name,
+            location=settings.location,
+            kind="StorageV2",
+            sku={"name": options.replication},
+            access_tier="Hot",
+            allow_blob_public_access=False,
+            allow_shared_key_access=False,  # Entra ID (workload identity) only, no account keys
+            default_to_o_auth_authentication=True,
+            allow_cross_tenant_replication=False,
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            public_network_access="Disabled",
+            network_rule_set={"default_action": "Deny", "bypass": "None"},
+            opts=data,
+        )
+        azure.storage.BlobServiceProperties(
+            f"{name}-blob-service",
+            resource_group_name=resource_group_name,
+            account_name=account.name,
+            blob_services_name="default",
+            is_versioning_enabled=True,
+            delete_retention_policy={"enabled": True, "days": options.soft_delete_days},
+            container_delete_retention_policy={"enabled": True, "days": options.soft_delete_days},
+            opts=child,
+        )
+        container = azure.storage.BlobContainer(
+            f"{name}-container",
+            resource_group_name=resource_group_name,
+            account_name=account.name,
+            container_name=ARTIFACTS_BUCKET,
+            public_access="None",
+            opts=data,
+        )
+
+        zone = azure.privatedns.PrivateZone(
+            f"{name}-dns", resource_group_name=resource_group_name, private_zone_name=BLOB_DNS_ZONE,
+            location="global", opts=child,
+        )
+        azure.privatedns.VirtualNetworkLink(
+            f"{name}-dns-link",
+            resource_group_name=resource_group_name,
+            private_zone_name=zone.name,
+            virtual_network_link_name="platform-vnet",
+            virtual_network={"id": vnet_id},
+            registration_enabled=False,
+            location="global",
+            opts=child,
+        )
+        endpoint = azure.network.PrivateEndpoint(
+            f"{name}-endpoint",
+            resource_group_name=resource_group_name,
+            private_endpoint_name=f"{settings.dashed_name}-blob",
+            location=settings.location,
+            subnet={"id": endpoint_subnet_id},
+            private_link_service_connections=[
+                {"name": "blob", "private_link_service_id": account.id, "group_ids": ["blob"]}
+            ],
+            opts=child,
+        )
+        azure.network.PrivateDnsZoneGroup(
+            f"{name}-endpoint-dns",
+            resource_group_name=resource_group_name,
+            private_endpoint_name=endpoint.name,
+            private_dns_zone_group_name="blob",
+            private_dns_zone_configs=[{"name": "blob", "private_dns_zone_id": zone.id}],
+            opts=child,
+        )
+
+        identity = azure.managedidentity.UserAssignedIdentity(
+            f"{name}-mlflow-identity",
+            resource_group_name=resource_group_name,
+            resource_name_=f"{settings.dashed_name}-mlflow",
+            location=settings.location,
+            opts=child,
+        )
+        azure.managedidentity.FederatedIdentityCredential(
+            f"{name}-mlflow-federation",
+            resource_group_name=resource_group_name,
+            resource_name_=identity.name,
+            federated_identity_credential_resource_name="mlflow-service-account",
+            issuer=oidc_issuer_url,
+            subject=service_account_subject(namespace, service_account),
+            audiences=[TOKEN_AUDIENCE],
+            opts=child,
+        )
+        client = azure.authorization.get_client_config_output()
+        azure.authorization.RoleAssignment(
+            f"{name}-mlflow-blob-access",
+            principal_id=identity.principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(client.subscription_id, STORAGE_BLOB_DATA_CONTRIBUTOR_ROLE),
+            scope=container.id,  # this container only, not the account
+            opts=child,
+        )
+        self.identity_client_id = identity.client_id
+        self.store = AzureArtifactStore(
+            blob=AzureBlobArtifacts(account=settings.compact_name, container=ARTIFACTS_BUCKET, client_id=identity.client_id),
+            endpoint_cidr=settings.network.endpoint_subnet,
+        )
+        self.register_outputs({"account": settings.compact_name, "identity_client_id": self.identity_client_id})

@@ -1,0 +1,119 @@
+"""FlexiblePostgres: Azure Database for PostgreSQL Flexible Server for the platform's databases.
+
+Private access only: the server lives in a subnet delegated to it, resolves through a private DNS
+zone linked to the VNet, and has public network access disabled. TLS is required. The databases
+are Azure resources (protected with the data); their roles and ownership are converged by the
+platform's bootstrap Job, the same one the in-cluster Postgres uses.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure
+import pulumi_random as random
+
+from infra.azure_settings import AzureSettings, FlexibleServerOptions
+from platform_components.images import POSTGRES_MAJOR
+from platform_components.postgres import AppDatabase, ExternalServer
+
+ADMIN_LOGIN = "mlopsadmin"  # Azure refuses admin, root, azure_superuser and pg_* names
+
+
+def server_name(settings: AzureSettings) -> str:
+    return f"{settings.dashed_name}-pg"
+
+
+def server_host(settings: AzureSettings) -> str:
+    """Known before the server exists: clients' config needs no value from Azure."""
+    return f"{server_name(settings)}.postgres.database.azure.com"
+
+
+class FlexiblePostgres(pulumi.ComponentResource):
+    server: ExternalServer
+
+    def __init__(self, name: str, settings: AzureSettings, options: FlexibleServerOptions,
+                 databases: tuple[AppDatabase, ...], *, resource_group_name: pulumi.Input[str],
+                 vnet_id: pulumi.Input[str], subnet_id: pulumi.Input[str], protect: bool,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:infra:FlexiblePostgres", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        data = pulumi.ResourceOptions(parent=self, protect=protect)
+        zones = settings.aks.zones
+
+        dns = azure.privatedns.PrivateZone(
+            f"{name}-dns",
+            resource_group_name=resource_group_name,
+            private_zone_name=f"{settings.dashed_name}.private.postgres.database.azure.com",
+            location="global",
+            opts=child,
+        )
+        link = azure.privatedns.VirtualNetworkLink(
+            f"{name}-dns-link",
+            resource_group_name=resource_group_name,
+            private_zone_name=dns.name,
+            virtual_network_link_name="platform-vnet",
+            virtual_network={"id": vnet_id},
+            registration_enabled=False,
+            location="global",
+            opts=child,
+        )
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        high_availability: dict[str, str] = {"mode": "Disabled"}
+        if options.high_availability:
+            high_availability = {"mode": "ZoneRedundant"}
+            if len(zones) > 1:
+                high_availability["standby_availability_zone"] = zones[1]
+        server = azure.dbforpostgresql.Server(
+            f"{name}-server",
+            resource_group_name=resource_group_name,
+            server_name=server_name(settings),
+            location=settings.location,
+            version=str(POSTGRES_MAJOR),  # the major the in-cluster image and the tests run
+            sku={"name": options.sku, "tier": options.tier},
+            storage={"storage_size_gb": options.storage_gb, "auto_grow": "Enabled"},
+            backup={
+                "backup_retention_days": options.backup_retention_days,
+                "geo_redundant_backup": "Enabled" if options.geo_redundant_backup else "Disabled",
+            },
+            high_availability=high_availability,
+            availability_zone=zones[0] if zones else None,
+            network={
+                "delegated_subnet_resource_id": subnet_id,
+                "private_dns_zone_arm_resource_id": dns.id,
+                "public_network_access": "Disabled",
+            },
+            auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
+            administrator_login=ADMIN_LOGIN,
+            administrator_login_password=pulumi.Output.secret(admin_password.result),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[link]),
+        )
+        settings_applied = []
+        for parameter, value in (("require_secure_transport", "on"), ("ssl_min_protocol_version", "TLSv1.2")):
+            settings_applied.append(
+                azure.dbforpostgresql.Configuration(
+                    f"{name}-{parameter.replace('_', '-')}",
+                    resource_group_name=resource_group_name,
+                    server_name=server.name,
+                    configuration_name=parameter,
+                    value=value,
+                    source="user-override",
+                    opts=child,
+                )
+            )
+        for database in databases:
+            azure.dbforpostgresql.Database(
+                f"{name}-{database.name.replace('_', '-')}",
+                resource_group_name=resource_group_name,
+                server_name=server.name,
+                database_name=database.name,
+                charset="UTF8",
+                collation="en_US.utf8",
+                opts=pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=settings_applied)),
+            )
+        self.server = ExternalServer(
+            host=server_host(settings),
+            admin_user=ADMIN_LOGIN,
+            admin_password=pulumi.Output.secret(admin_password.result),
+            cidr=settings.network.postgres_subnet,
+        )
+        self.register_outputs({"host": self.server.host})
