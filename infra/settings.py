@@ -70,10 +70,15 @@ class StoreChoice:
     def __post_init__(self) -> None:
         require_one_of("postgres_engine", self.postgres_engine, POSTGRES_ENGINES)
         require_one_of("mlflow_artifact_store", self.mlflow_artifact_store, ARTIFACT_STORES)
-        for field, value, managed in (("postgres_engine", self.postgres_engine, "azure-flexible"),
-                                      ("mlflow_artifact_store", self.mlflow_artifact_store, "azure-blob")):
-            if value == managed and self.cluster_target != "aks":
-                raise ArgError(field, f"{managed} needs clusterTarget aks (its private network), got {self.cluster_target!r}")
+        if self.cluster_target == "aks":
+            return
+        if self.postgres_engine == "azure-flexible":
+            raise ArgError("postgres_engine", self._needs_aks("azure-flexible"))
+        if self.mlflow_artifact_store == "azure-blob":
+            raise ArgError("mlflow_artifact_store", self._needs_aks("azure-blob"))
+
+    def _needs_aks(self, choice: str) -> str:
+        return f"{choice} needs clusterTarget aks (its private network), got {self.cluster_target!r}"
 
 
 @dataclass(frozen=True)

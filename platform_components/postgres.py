@@ -67,7 +67,9 @@ def bootstrap_sql(databases: tuple[AppDatabase, ...]) -> str:
             f"\\getenv {var} {db.password_env}",
             f"SELECT format('CREATE ROLE %I LOGIN', '{db.name}') "
             f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{db.name}') \\gexec",
-            f"ALTER ROLE {db.name} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'{var}';",
+            # Not NOSUPERUSER: only a superuser may name that attribute, and a managed server's admin is
+            # none. CREATE ROLE never makes a superuser, and nothing here grants it.
+            f"ALTER ROLE {db.name} WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'{var}';",
             f"SELECT format('CREATE DATABASE %I OWNER %I', '{db.name}', '{db.name}') "
             f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{db.name}') \\gexec",
             # A managed server's databases exist before their roles (the cloud API created them),
