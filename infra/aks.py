@@ -215,14 +215,20 @@ class AksCluster(pulumi.ComponentResource):
             opts=child,
         )
         client = azure.authorization.get_client_config_output()
-        azure.authorization.RoleAssignment(
-            f"{name}-kubelet-acr-pull",
-            principal_id=cluster.identity_profile.apply(lambda profile: profile["kubeletidentity"].object_id),
-            principal_type="ServicePrincipal",
-            role_definition_id=role_definition(client.subscription_id, ACR_PULL_ROLE),
-            scope=registry.id,
-            opts=child,
-        )
+        kubelet = cluster.identity_profile.apply(lambda profile: profile["kubeletidentity"].object_id)
+        # The stack's registry, and any shared one the pipeline pushes to (docs/pipelines.md).
+        pull_scopes: list[tuple[str, pulumi.Input[str]]] = [("kubelet-acr-pull", registry.id)]
+        pull_scopes += [(f"kubelet-acr-pull-{registry_id.rsplit('/', 1)[-1].lower()}", registry_id)
+                        for registry_id in aks.pull_registry_ids]
+        for suffix, scope in pull_scopes:
+            azure.authorization.RoleAssignment(
+                f"{name}-{suffix}",
+                principal_id=kubelet,
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition(client.subscription_id, ACR_PULL_ROLE),
+                scope=scope,
+                opts=child,
+            )
 
         credentials = azure.containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=group.name, resource_name=cluster.name, format="exec"

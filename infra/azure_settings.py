@@ -24,6 +24,7 @@ POSTGRES_STORAGE_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 327
 REPLICATIONS = ("Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS", "Standard_RAGZRS")
 NAME_SUFFIX = re.compile(r"[a-z0-9]{3,8}")
 STORAGE_ACCOUNT_MAX = 24
+REGISTRY_ID = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry/registries/[A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class AksOptions:
     maintenance_start_hour: int
     sku_tier: str
     kubelogin_mode: str
+    pull_registry_ids: tuple[str, ...] = ()  # further registries (a shared build registry) to pull from
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"1\.\d+(\.\d+)?", self.kubernetes_version):
@@ -120,6 +122,10 @@ class AksOptions:
             raise ArgError("maintenance_start_hour", f"must be an hour 0-23 (UTC), got {self.maintenance_start_hour}")
         require_one_of("sku_tier", self.sku_tier, SKU_TIERS)
         require_one_of("kubelogin_mode", self.kubelogin_mode, KUBELOGIN_MODES)
+        for registry in self.pull_registry_ids:
+            if not REGISTRY_ID.fullmatch(registry):
+                raise ArgError("pull_registry_ids", "must be registry resource IDs like /subscriptions/<id>/resourceGroups/"
+                                                    f"<group>/providers/Microsoft.ContainerRegistry/registries/<name>, got {registry!r}")
 
 
 @dataclass(frozen=True)

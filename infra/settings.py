@@ -299,6 +299,7 @@ def load_azure_settings(r: _Reader) -> AzureSettings | None:
             maintenance_start_hour=r.integer("aksMaintenanceStartHour"),
             sku_tier=r.string("aksSkuTier"),
             kubelogin_mode=r.string("aksKubeloginMode"),
+            pull_registry_ids=r.string_list("aksPullRegistryIds"),
         ),
     )
     network = r.build(

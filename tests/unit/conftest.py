@@ -69,6 +69,6 @@ def postgres_host(run: OfflineRun) -> str:
 
 
 def workloads_image(run: OfflineRun) -> str:
-    """The default workloads image, from the stack's own registry on AKS."""
-    registry = run.outputs.get("registryLoginServer")
-    return f"{registry[0]}/mlops-platform/workloads:0.1.0" if registry else "mlops-platform/workloads:0.1.0"
+    """The stack's workloads image: the shared build registry's on AKS (Pulumi.<stack>.yaml)."""
+    return ("mlopsbuildteam1.azurecr.io/mlops-platform/workloads:0.1.0" if on_azure(run)
+            else "mlops-platform/workloads:0.1.0")

@@ -15,7 +15,8 @@ from infra.offline import MOCK_AKS_KUBECONFIG, OfflineRun, run_offline
 from tests.unit.conftest import _stack_run, env_of, objects, one
 from tests.unit.test_settings import settings_error
 
-AZURE_STACKS = ("qa", "prod")
+AZURE_STACKS = ("test", "qa", "prod")
+MANAGED_STORE_STACKS = ("qa", "prod")  # Flexible Server and Blob artifacts; test keeps both in the cluster
 STATEFUL = (
     "azure-native:dbforpostgresql:Server",
     "azure-native:dbforpostgresql:Database",
@@ -26,6 +27,11 @@ STATEFUL = (
 
 @pytest.fixture(params=AZURE_STACKS)
 def azure_run(request) -> OfflineRun:
+    return _stack_run(request.param)
+
+
+@pytest.fixture(params=MANAGED_STORE_STACKS)
+def managed_run(request) -> OfflineRun:
     return _stack_run(request.param)
 
 
@@ -87,14 +93,23 @@ def test_aks_runs_a_tainted_system_pool_and_an_autoscaling_user_pool(azure_run):
 def test_registry_is_private_to_the_kubelet_identity(azure_run):
     registry = single(azure_run, "containerregistry:Registry")
     assert registry.inputs["adminUserEnabled"] is False and registry.inputs["anonymousPullEnabled"] is False
-    (pull,) = [a for a in azure_run.of_type("azure-native:authorization:RoleAssignment") if a.name == "aks-kubelet-acr-pull"]
+    pulls = {a.inputs["scope"]: a.inputs for a in azure_run.of_type("azure-native:authorization:RoleAssignment")
+             if a.inputs["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PULL_ROLE}")}
     kubelet = single(azure_run, "containerservice:ManagedCluster").state["identityProfile"]["kubeletidentity"]
-    assert pull.inputs["principalId"] == kubelet["objectId"]
-    assert pull.inputs["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PULL_ROLE}")
-    assert pull.inputs["scope"].endswith(f"/{registry.name}")
-    registry_host = azure_run.outputs["registryLoginServer"][0]
+    shared = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-mlops-build/providers/" \
+             "Microsoft.ContainerRegistry/registries/mlopsbuildteam1"
+    assert {scope.rsplit("/", 1)[-1] for scope in pulls} == {registry.name, "mlopsbuildteam1"}
+    assert shared in pulls
+    assert all(pull["principalId"] == kubelet["objectId"] for pull in pulls.values())
     images = {c["image"] for j in objects(azure_run, "Job") for c in j["spec"]["template"]["spec"]["containers"]}
-    assert any(image.startswith(f"{registry_host}/mlops-platform/workloads:") for image in images)
+    assert any(image.startswith("mlopsbuildteam1.azurecr.io/mlops-platform/workloads:") for image in images)
+
+
+def test_a_workloads_image_without_registry_comes_from_the_stacks_own_registry():
+    run = run_offline("qa", {"workloadsImage": "mlops-platform/workloads"})
+    registry_host = run.outputs["registryLoginServer"][0]
+    images = {c["image"] for j in objects(run, "Job") for c in j["spec"]["template"]["spec"]["containers"]}
+    assert f"{registry_host}/mlops-platform/workloads:0.1.0" in images
 
 
 def test_kubeconfig_is_a_secret_for_non_interactive_kubelogin(azure_run):
@@ -117,91 +132,91 @@ def test_with_kubelogin_mode_rewrites_only_kubelogin_users():
     assert other == ["eks", "get-token"]
 
 
-def test_storage_account_has_no_public_exposure_and_keeps_history(azure_run):
-    account = single(azure_run, "storage:StorageAccount").inputs
+def test_storage_account_has_no_public_exposure_and_keeps_history(managed_run):
+    account = single(managed_run, "storage:StorageAccount").inputs
     assert account["publicNetworkAccess"] == "Disabled"
     assert account["allowBlobPublicAccess"] is False
     assert account["allowSharedKeyAccess"] is False
     assert account["minimumTlsVersion"] == "TLS1_2" and account["enableHttpsTrafficOnly"] is True
     assert account["networkRuleSet"]["defaultAction"] == "Deny"
-    assert single(azure_run, "storage:BlobContainer").inputs["publicAccess"] == "None"
-    service = single(azure_run, "storage:BlobServiceProperties").inputs
+    assert single(managed_run, "storage:BlobContainer").inputs["publicAccess"] == "None"
+    service = single(managed_run, "storage:BlobServiceProperties").inputs
     assert service["isVersioningEnabled"] is True
     assert service["deleteRetentionPolicy"]["enabled"] and service["containerDeleteRetentionPolicy"]["enabled"]
-    endpoint = single(azure_run, "network:PrivateEndpoint").inputs
+    endpoint = single(managed_run, "network:PrivateEndpoint").inputs
     (connection,) = endpoint["privateLinkServiceConnections"]
     assert connection["groupIds"] == ["blob"] and endpoint["subnet"]["id"].endswith("/aks-endpoint-subnet")
-    zones = {z.inputs["privateZoneName"] for z in azure_run.of_type("azure-native:privatedns:PrivateZone")}
+    zones = {z.inputs["privateZoneName"] for z in managed_run.of_type("azure-native:privatedns:PrivateZone")}
     assert "privatelink.blob.core.windows.net" in zones
 
 
-def test_postgres_is_private_and_requires_tls(azure_run):
-    server = single(azure_run, "dbforpostgresql:Server").inputs
+def test_postgres_is_private_and_requires_tls(managed_run):
+    server = single(managed_run, "dbforpostgresql:Server").inputs
     assert server["network"]["publicNetworkAccess"] == "Disabled"
     assert server["network"]["delegatedSubnetResourceId"].endswith("/aks-postgres-subnet")
     assert server["network"]["privateDnsZoneArmResourceId"].endswith("/postgres-dns")
     assert server["version"] == "15"
     assert server["administratorLogin"] == "mlopsadmin"
     settings = {c.inputs["configurationName"]: c.inputs["value"]
-                for c in azure_run.of_type("azure-native:dbforpostgresql:Configuration")}
+                for c in managed_run.of_type("azure-native:dbforpostgresql:Configuration")}
     assert settings == {"require_secure_transport": "on", "ssl_min_protocol_version": "TLSv1.2"}
-    databases = {d.inputs["databaseName"] for d in azure_run.of_type("azure-native:dbforpostgresql:Database")}
+    databases = {d.inputs["databaseName"] for d in managed_run.of_type("azure-native:dbforpostgresql:Database")}
     assert databases == {"mlflow", "mlflow_auth", "feast_registry"}
-    bootstrap = [j for j in objects(azure_run, "Job") if j["metadata"]["name"].startswith("mlops-postgres-bootstrap-")]
+    bootstrap = [j for j in objects(managed_run, "Job") if j["metadata"]["name"].startswith("mlops-postgres-bootstrap-")]
     env = env_of(bootstrap[0]["spec"]["template"]["spec"]["containers"][0])
     assert env["PGUSER"]["value"] == "mlopsadmin" and env["PGSSLMODE"]["value"] == "require"
 
 
-def test_postgres_clients_may_reach_only_the_database_subnet(azure_run):
-    subnet = {s.inputs["subnetName"]: s.inputs["addressPrefix"] for s in azure_run.of_type("azure-native:network:Subnet")}
+def test_postgres_clients_may_reach_only_the_database_subnet(managed_run):
+    subnet = {s.inputs["subnetName"]: s.inputs["addressPrefix"] for s in managed_run.of_type("azure-native:network:Subnet")}
     for client in ("mlflow", "postgres-bootstrap", "feast-apply", "feast-materialize", "feature-server"):
-        policy = one(azure_run, "NetworkPolicy", f"{client}-to-postgres-egress")
+        policy = one(managed_run, "NetworkPolicy", f"{client}-to-postgres-egress")
         (rule,) = policy["spec"]["egress"]
         assert rule["to"] == [{"ipBlock": {"cidr": subnet["postgres"]}}]
         assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
 
 
-def test_workload_identity_chain_from_identity_to_mlflow_pod(azure_run):
-    identity = single(azure_run, "managedidentity:UserAssignedIdentity")
-    federation = single(azure_run, "managedidentity:FederatedIdentityCredential").inputs
-    issuer = single(azure_run, "containerservice:ManagedCluster").state["oidcIssuerProfile"]["issuerURL"]
-    namespace = azure_run.outputs["namespace"][0]
+def test_workload_identity_chain_from_identity_to_mlflow_pod(managed_run):
+    identity = single(managed_run, "managedidentity:UserAssignedIdentity")
+    federation = single(managed_run, "managedidentity:FederatedIdentityCredential").inputs
+    issuer = single(managed_run, "containerservice:ManagedCluster").state["oidcIssuerProfile"]["issuerURL"]
+    namespace = managed_run.outputs["namespace"][0]
     assert federation["resourceName"] == identity.inputs["resourceName"]
     assert federation["issuer"] == issuer
     assert federation["audiences"] == [TOKEN_AUDIENCE]
-    account = one(azure_run, "ServiceAccount", "mlflow")
+    account = one(managed_run, "ServiceAccount", "mlflow")
     assert federation["subject"] == f"system:serviceaccount:{namespace}:{account['metadata']['name']}"
     assert account["metadata"]["annotations"] == {"azure.workload.identity/client-id": identity.state["clientId"]}
     assert account["automountServiceAccountToken"] is False
-    template = one(azure_run, "Deployment", "mlflow")["spec"]["template"]
+    template = one(managed_run, "Deployment", "mlflow")["spec"]["template"]
     assert template["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     assert template["spec"]["serviceAccountName"] == "mlflow"
-    (access,) = [a for a in azure_run.of_type("azure-native:authorization:RoleAssignment") if a.name == "artifacts-mlflow-blob-access"]
+    (access,) = [a for a in managed_run.of_type("azure-native:authorization:RoleAssignment") if a.name == "artifacts-mlflow-blob-access"]
     assert access.inputs["principalId"] == identity.state["principalId"]
     assert access.inputs["roleDefinitionId"].endswith(f"/roleDefinitions/{STORAGE_BLOB_DATA_CONTRIBUTOR_ROLE}")
     assert access.inputs["scope"].endswith("/artifacts-container"), "the container, not the whole account"
-    assert azure_run.outputs["mlflowIdentityClientId"][0] == identity.state["clientId"]
+    assert managed_run.outputs["mlflowIdentityClientId"][0] == identity.state["clientId"]
 
 
-def test_mlflow_writes_artifacts_to_blob_without_any_storage_credential(azure_run):
-    server = [c for c in one(azure_run, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"] if c["name"] == "mlflow"][0]
+def test_mlflow_writes_artifacts_to_blob_without_any_storage_credential(managed_run):
+    server = [c for c in one(managed_run, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"] if c["name"] == "mlflow"][0]
     command = server["command"]
     destination = command[command.index("--artifacts-destination") + 1]
-    account = single(azure_run, "storage:StorageAccount").inputs["accountName"]
+    account = single(managed_run, "storage:StorageAccount").inputs["accountName"]
     container, parsed_account, _path, suffix = AzureBlobArtifactRepository.parse_wasbs_uri(destination)
     assert (container, parsed_account, suffix) == ("mlflow-artifacts", account, "blob.core.windows.net")
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "AZURE_STORAGE_ACCESS_KEY",
                 "AZURE_STORAGE_CONNECTION_STRING"} & set(env_of(server))
     endpoint_cidr = {s.inputs["subnetName"]: s.inputs["addressPrefix"]
-                     for s in azure_run.of_type("azure-native:network:Subnet")}["private-endpoints"]
-    blob = one(azure_run, "NetworkPolicy", "mlflow-to-blob-endpoint-egress")["spec"]["egress"][0]
+                     for s in managed_run.of_type("azure-native:network:Subnet")}["private-endpoints"]
+    blob = one(managed_run, "NetworkPolicy", "mlflow-to-blob-endpoint-egress")["spec"]["egress"][0]
     assert blob == {"to": [{"ipBlock": {"cidr": endpoint_cidr}}], "ports": [{"protocol": "TCP", "port": 443}]}
-    assert "mlflow-artifacts" not in azure_run.outputs["buckets"][0]
-    assert not [p for p in objects(azure_run, "NetworkPolicy") if p["metadata"]["name"].startswith("mlflow-to-object-store")]
+    assert "mlflow-artifacts" not in managed_run.outputs["buckets"][0]
+    assert not [p for p in objects(managed_run, "NetworkPolicy") if p["metadata"]["name"].startswith("mlflow-to-object-store")]
 
 
 @pytest.mark.parametrize("typ", STATEFUL)
-@pytest.mark.parametrize("stack", AZURE_STACKS)
+@pytest.mark.parametrize("stack", MANAGED_STORE_STACKS)
 def test_stateful_azure_resources_are_protected(stack, typ):
     run = _stack_run(stack)
     for registration in run.of_type(typ):
@@ -256,8 +271,8 @@ def test_managed_stores_need_an_aks_stack():
     assert "mlops-platform:mlflowArtifactStore azure-blob needs clusterTarget aks (its private network), got 'kubeconfig'" in message
 
 
-def test_qa_can_keep_postgres_and_artifacts_in_the_cluster():
-    run = run_offline("qa", {"postgresEngine": "in-cluster", "mlflowArtifactStore": "object-store"})
+def test_the_test_stack_keeps_postgres_and_artifacts_in_the_cluster():
+    run = _stack_run("test")
     assert not run.of_type("azure-native:dbforpostgresql:Server")
     assert not run.of_type("azure-native:storage:StorageAccount")
     assert run.of_type("azure-native:containerservice:ManagedCluster")

@@ -7,21 +7,33 @@ from pathlib import Path
 
 from infra.offline import MOCK_SECRET_PREFIX
 from platform_components import images
-from tests.unit.conftest import objects, on_azure, one, run_with
+from tests.unit.conftest import objects, one, run_with
 from tools.synth import manifests, synth, totals
 
 EXPECTED_OUTPUTS = {
     "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
     "featureServerUrl", "mlflowAdminPassword", "secretNames", "driftCronJobs",
 }
-AZURE_OUTPUTS = {
-    "azureResourceGroup", "aksClusterName", "aksOidcIssuerUrl", "registryLoginServer", "postgresHost",
-    "mlflowArtifactsUri", "mlflowIdentityClientId",
-}
+AZURE_OUTPUTS = {"azureResourceGroup", "aksClusterName", "aksOidcIssuerUrl", "registryLoginServer"}
+FLEXIBLE_SERVER_OUTPUTS = {"postgresHost"}
+BLOB_ARTIFACT_OUTPUTS = {"mlflowArtifactsUri", "mlflowIdentityClientId"}
+
+
+def azure_parts(run, parts: dict[str, set[str]]) -> set[str]:
+    """What a stack adds for AKS and for each managed store it chose (from its Azure resources)."""
+    chosen = set()
+    for resource_type, names in parts.items():
+        if run.of_type(resource_type):
+            chosen |= names
+    return chosen
 
 
 def test_outputs_are_present(stack_run):
-    azure = AZURE_OUTPUTS if on_azure(stack_run) else set()
+    azure = azure_parts(stack_run, {
+        "azure-native:containerservice:ManagedCluster": AZURE_OUTPUTS,
+        "azure-native:dbforpostgresql:Server": FLEXIBLE_SERVER_OUTPUTS,
+        "azure-native:storage:StorageAccount": BLOB_ARTIFACT_OUTPUTS,
+    })
     assert set(stack_run.outputs) == EXPECTED_OUTPUTS | azure
     namespace = stack_run.outputs["namespace"][0]
     assert stack_run.outputs["mlflowUrl"][0] == f"http://mlflow.{namespace}.svc.cluster.local:5000"
@@ -104,12 +116,16 @@ def test_volume_claims_outlive_their_statefulsets(stack_run):
 
 def test_components_use_the_mlops_platform_type_tokens(stack_run):
     components = {r.typ for r in stack_run.resources if not r.custom}
-    azure = {"mlops:infra:AksCluster", "mlops:infra:FlexiblePostgres", "mlops:infra:BlobArtifactStore"}
+    azure = azure_parts(stack_run, {
+        "azure-native:containerservice:ManagedCluster": {"mlops:infra:AksCluster"},
+        "azure-native:dbforpostgresql:Server": {"mlops:infra:FlexiblePostgres"},
+        "azure-native:storage:StorageAccount": {"mlops:infra:BlobArtifactStore"},
+    })
     assert components == {
         "mlops:platform:MlopsPlatform", "mlops:platform:Namespace", "mlops:platform:PostgresDatabase",
         "mlops:platform:ObjectStore", "mlops:platform:MlflowTrackingServer", "mlops:platform:RedisOnlineStore",
         "mlops:platform:NetworkPolicies", "mlops:platform:DriftMonitor", "mlops:platform:FeastFeatureStore",
-    } | (azure if on_azure(stack_run) else set())
+    } | azure
 
 
 def test_mlflow_image_matches_the_mlflow_pin_in_requirements():

@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", required=True, help="redis://host:port/0 (password from REDIS_PASSWORD)")
     parser.add_argument("--bucket", default="mlflow-artifacts", help="MLflow's artifact bucket")
     parser.add_argument("--feature-server-url", help="also check the Feast feature server (stack output featureServerUrl)")
+    parser.add_argument("--artifacts-not-on-s3", action="store_true",
+                        help="MLflow keeps artifacts outside the S3 store (mlflowArtifactStore azure-blob): skip s3-artifact")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per check
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         mlflow_username=os.environ["MLFLOW_TRACKING_USERNAME"], mlflow_password=os.environ["MLFLOW_TRACKING_PASSWORD"],
         aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
         redis_password=os.environ.get("REDIS_PASSWORD") or None, feature_server_url=args.feature_server_url,
+        artifacts_on_s3=not args.artifacts_not_on_s3,
     )
     checks = checks_for(target)
     run, failed = LoggedRun(), []
