@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov servers local-servers bench bench-drift bench-feast synth synth-all test lint unit manifests integration config-docs clean
+.PHONY: venv checkov servers local-servers bench bench-drift bench-feast synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
 	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
@@ -41,7 +41,13 @@ synth-all: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: venv checkov servers lint
+# Azure DevOps pipelines checked offline: schema, template expansion, output-variable flow.
+# PIPELINE=path/to/azure-pipelines.yml checks another repository's (templates relative to it).
+PIPELINE ?= azure-pipelines.yml
+check-pipelines: venv
+	$(PY) -m tools.pipelines $(PIPELINE)
+
+test: venv checkov servers lint check-pipelines
 	$(PY) -m pytest
 
 unit: venv
