@@ -46,6 +46,7 @@ def deploy() -> dict[str, Any]:
         "mlflowAdminPassword": platform.mlflow_admin_password,
         "secretNames": platform.secret_names,
         "driftCronJobs": platform.drift_cronjobs,
+        "backupCronJob": platform.backup_cronjob,
         **outputs,
     }
     for name, value in outputs.items():

@@ -27,6 +27,7 @@ from platform_components.mlflow_server import MlflowOptions
 from platform_components.object_store import ObjectStoreOptions
 from platform_components.platform import PlatformArgs
 from platform_components.postgres import PostgresOptions
+from platform_components.postgres_backup import BackupOptions
 from platform_components.redis import RedisOptions
 from platform_components.validation import ArgError, require_one_of
 
@@ -246,9 +247,13 @@ def load_settings(reader: _Reader | None = None) -> Settings:
         ),
         keys={"server_replicas": "featureServerReplicas", "server_workers": "featureServerWorkers"},
     )
+    backup = r.build(
+        "postgresBackup",
+        lambda: BackupOptions(schedule=r.string("postgresBackupSchedule"), keep=r.integer("postgresBackupKeep")),
+    )
     parts: dict[str, Any] = dict(
         identity=pod_identity, postgres=postgres, object_store=object_store, mlflow=mlflow, redis=redis, drift=drift,
-        feature_store=feature_store,
+        feature_store=feature_store, backup=backup,
     )
     platform = None
     if all(value is not None for value in parts.values()):

@@ -25,7 +25,7 @@ from platform_components.k8s import (
     secret_env,
     selector_labels,
 )
-from platform_components.validation import ArgError, require_dns_label, require_pinned_image
+from platform_components.validation import ArgError, require_cron, require_dns_label, require_pinned_image
 
 BAD_INPUT_EXIT_CODES = [3, 4, 5, 6]  # workloads/drift/errors.py
 
@@ -45,8 +45,7 @@ class DriftOptions:
             require_dns_label("models", model)
         if len(set(self.models)) != len(self.models):
             raise ArgError("models", f"must not repeat a model, got {list(self.models)}")
-        if len(self.schedule.split()) != 5:
-            raise ArgError("schedule", f"must be a five-field cron expression, got {self.schedule!r}")
+        require_cron("schedule", self.schedule)
 
 
 def drift_command(model: str, alias: str, s3_endpoint: str, bucket: str) -> list[str]:

@@ -35,7 +35,7 @@ from platform_components.k8s import (
     spread_across_nodes,
     startup_variant,
 )
-from platform_components.validation import ArgError, require_min, require_pinned_image
+from platform_components.validation import require_cron, require_min, require_pinned_image
 
 PORT = 6566
 PROJECT = "churn"
@@ -180,9 +180,7 @@ class FeatureStoreOptions:
     server_workers: int = 1
 
     def __post_init__(self) -> None:
-        if len(self.materialize_schedule.split()) != 5:
-            raise ArgError("materialize_schedule",
-                           f"must be a five-field cron expression, got {self.materialize_schedule!r}")
+        require_cron("materialize_schedule", self.materialize_schedule)
         require_min("online_key_ttl_seconds", self.online_key_ttl_seconds, 60)
         require_min("server_replicas", self.server_replicas, 1)
         require_min("server_workers", self.server_workers, 1)

@@ -2,7 +2,7 @@
 
 Namespace (restricted PSS, default deny) -> Postgres (mlflow, mlflow_auth and feast_registry
 databases) -> object store (buckets) -> MLflow tracking server -> Redis online store -> Feast
-feature store -> drift monitors, plus the NetworkPolicies that allow exactly the links between them.
+feature store -> drift monitors -> nightly Postgres backups, plus the NetworkPolicies that allow exactly the links between them.
 On AKS, Postgres may be a managed server and MLflow's artifacts an Azure Blob container: the
 platform then gets their addresses (infra/) and opens egress to exactly their subnets.
 """
@@ -39,6 +39,13 @@ from platform_components.object_store import SERVICE_PORT as S3_PORT
 from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions, SeaweedfsPorts
 from platform_components.postgres import PORT as POSTGRES_PORT
 from platform_components.postgres import AppDatabase, ExternalServer, PostgresArgs, PostgresDatabase, PostgresOptions
+from platform_components.postgres_backup import (
+    BackupEndpoints,
+    BackupOptions,
+    BackupSecrets,
+    PostgresBackup,
+    PostgresBackupArgs,
+)
 from platform_components.redis import PORT as REDIS_PORT
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
 from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
@@ -48,11 +55,13 @@ TRACKING_DB = "mlflow"
 AUTH_DB = "mlflow_auth"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
 FEATURES_BUCKET = "features"
+BACKUPS_BUCKET = "backups"
 FEATURE_DATA_URI = f"s3://{FEATURES_BUCKET}/churn"
-BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, "backups")
+BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, BACKUPS_BUCKET)
 DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB), AppDatabase(FEATURE_REGISTRY_DB))
 # S3 client -> the buckets its own credentials may use (SeaweedFS; MinIO clients share the root user).
-S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,), "drift": (MONITORING_BUCKET,), "feast": (FEATURES_BUCKET,)}
+S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,), "drift": (MONITORING_BUCKET,), "feast": (FEATURES_BUCKET,),
+              "backup": (BACKUPS_BUCKET,)}
 HTTPS_PORT = 443
 # Microsoft Entra ID (token exchange for workload identity) has public addresses only.
 PUBLIC_INTERNET = ("0.0.0.0/0",)
@@ -80,6 +89,7 @@ class PlatformArgs:
     redis: RedisOptions
     drift: DriftOptions
     feature_store: FeatureStoreOptions
+    backup: BackupOptions = BackupOptions()
     storage_class: str | None = None
     protect_data: bool = False
     ingress_controller_namespace: str = "ingress-nginx"
@@ -115,6 +125,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     feature_server_url: str
     mlflow_admin_password: pulumi.Output[str]  # a Pulumi secret
     drift_cronjobs: list[str]
+    backup_cronjob: str
     secret_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
@@ -244,12 +255,30 @@ class MlopsPlatform(pulumi.ComponentResource):
                 opts=inside,
             )
 
+        admin = args.external_postgres.admin_user if args.external_postgres else "postgres"
+        backup = PostgresBackup(
+            f"{name}-backup",
+            PostgresBackupArgs(
+                **common,
+                options=args.backup,
+                workloads_image=args.workloads_image,
+                endpoints=BackupEndpoints(postgres.host, postgres.port, admin, object_store.endpoint,
+                                          sslmode=tracking.sslmode),
+                secrets=BackupSecrets(postgres.superuser_secret_name, object_store.client_secret_names["backup"]),
+                databases=tuple(db.name for db in DATABASES),
+                bucket=BACKUPS_BUCKET,
+                identity=args.identity,
+            ),
+            opts=inside,
+        )
+
         s3_target_port = S3_PORT if args.object_store.engine == "minio" else SeaweedfsPorts().s3
         # NetworkPolicies match the pod's port, not the Service's.
         rules: list[Link | ExternalEgress] = [
             Link("bucket-setup-to-object-store", object_store.job_selector, object_store.selector, s3_target_port),
         ]
         postgres_clients = {
+            "postgres-backup": backup.selector,
             "mlflow": mlflow.selector,
             "postgres-bootstrap": postgres.job_selector,
             "feast-apply": features.apply_selector,
@@ -269,6 +298,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             ]
         else:
             rules.append(Link("mlflow-to-object-store", mlflow.selector, object_store.selector, s3_target_port))
+        rules.append(Link("postgres-backup-to-object-store", backup.selector, object_store.selector, s3_target_port))
         if drift:
             rules += [
                 Link("drift-to-mlflow", drift.selector, mlflow.selector, MLFLOW_PORT),
@@ -307,6 +337,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.feature_server_url = features.url
         self.mlflow_admin_password = mlflow.admin_password
         self.drift_cronjobs = drift.cronjob_names if drift else []
+        self.backup_cronjob = backup.cronjob_name
         self.secret_names = {
             "postgresSuperuser": postgres.superuser_secret_name,
             "mlflowDatabase": tracking.secret_name,
@@ -315,6 +346,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             "objectStoreAdmin": object_store.admin_secret_name,
             "objectStoreDrift": object_store.client_secret_names["drift"],
             "objectStoreFeast": object_store.client_secret_names["feast"],
+            "objectStoreBackup": object_store.client_secret_names["backup"],
             "featureRegistryDatabase": registry.secret_name,
             "redis": redis.secret_name,
         }

@@ -72,3 +72,10 @@ def require_k8s_minor_version(field: str, value: str) -> None:
     """A pinned Kubernetes minor version such as v1.34."""
     if not re.fullmatch(r"v1\.[0-9]+", value):
         raise ArgError(field, f"must be a pinned Kubernetes minor version such as v1.34, got {value!r}")
+
+
+def require_cron(field: str, value: str) -> None:
+    """A five-field cron expression (minute hour day month weekday), as CronJob takes it."""
+    if len(value.split()) != 5:
+        raise ArgError(field, f"must be a five-field cron expression, got {value!r}")
+

@@ -12,7 +12,7 @@ from tools.synth import manifests, synth, totals
 
 EXPECTED_OUTPUTS = {
     "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
-    "featureServerUrl", "mlflowAdminPassword", "secretNames", "driftCronJobs",
+    "featureServerUrl", "mlflowAdminPassword", "secretNames", "driftCronJobs", "backupCronJob",
 }
 AZURE_OUTPUTS = {"azureResourceGroup", "aksClusterName", "aksOidcIssuerUrl", "registryLoginServer"}
 FLEXIBLE_SERVER_OUTPUTS = {"postgresHost"}
@@ -125,6 +125,7 @@ def test_components_use_the_mlops_platform_type_tokens(stack_run):
         "mlops:platform:MlopsPlatform", "mlops:platform:Namespace", "mlops:platform:PostgresDatabase",
         "mlops:platform:ObjectStore", "mlops:platform:MlflowTrackingServer", "mlops:platform:RedisOnlineStore",
         "mlops:platform:NetworkPolicies", "mlops:platform:DriftMonitor", "mlops:platform:FeastFeatureStore",
+        "mlops:platform:PostgresBackup",
     } | azure
 
 

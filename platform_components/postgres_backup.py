@@ -1,0 +1,148 @@
+"""PostgresBackup: a CronJob that dumps every platform database to the `backups` bucket.
+
+It runs `python -m workloads.backup backup` from the workloads image (pg_dump 15, the server's
+major version): custom-format dumps with a SHA-256 each, read back before retention deletes the
+oldest beyond `keep`. `backup_command`, `backup_env` and `restore_command` are the single source
+of truth: the integration drill and docs/operations.md run exactly these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from platform_components.k8s import (
+    Manifest,
+    PodIdentity,
+    Resources,
+    container,
+    empty_dir,
+    labels,
+    pod_spec,
+    scheduled_job_spec,
+    secret_env,
+    selector_labels,
+)
+from platform_components.validation import ArgError, require_cron, require_min, require_pinned_image
+
+USAGE_EXIT_CODE = 2  # bad arguments: retrying cannot help
+# pg_dump streams to a file under /tmp before upload; the emptyDir must hold the largest dump.
+SCRATCH = "8Gi"
+
+
+@dataclass(frozen=True)
+class BackupOptions:
+    """What a stack tunes (config keys `postgresBackup*`)."""
+
+    schedule: str = "30 2 * * *"
+    keep: int = 7
+    resources: Resources = Resources("100m", "256Mi", "1Gi")
+
+    def __post_init__(self) -> None:
+        require_cron("schedule", self.schedule)
+        require_min("keep", self.keep, 1)
+
+
+@dataclass(frozen=True)
+class BackupEndpoints:
+    """Where the job connects; credentials are in `BackupSecrets`."""
+
+    postgres_host: str
+    postgres_port: int
+    postgres_user: str
+    s3_endpoint_url: str
+    sslmode: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupSecrets:
+    postgres_secret: pulumi.Input[str]  # key "password": the superuser (or managed admin) password
+    s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, backups bucket only
+
+
+def backup_command(bucket: str, databases: tuple[str, ...], keep: int) -> list[str]:
+    command = ["python", "-m", "workloads.backup", "backup", "--bucket", bucket, "--keep", str(keep)]
+    for database in databases:
+        command += ["--database", database]
+    return command
+
+
+def restore_command(source: str, target: str) -> list[str]:
+    """`target` is a libpq connection string without password (PGPASSWORD carries it)."""
+    return ["python", "-m", "workloads.backup", "restore", "--from", source, "--to", target]
+
+
+def list_command(bucket: str) -> list[str]:
+    return ["python", "-m", "workloads.backup", "list", "--bucket", bucket]
+
+
+def backup_env(endpoints: BackupEndpoints, secrets: BackupSecrets) -> list[Manifest]:
+    tls = [{"name": "PGSSLMODE", "value": endpoints.sslmode}] if endpoints.sslmode else []
+    return [
+        {"name": "PGHOST", "value": endpoints.postgres_host},
+        {"name": "PGPORT", "value": str(endpoints.postgres_port)},
+        {"name": "PGUSER", "value": endpoints.postgres_user},
+        secret_env("PGPASSWORD", secrets.postgres_secret, "password"),
+        *tls,
+        {"name": "AWS_ENDPOINT_URL", "value": endpoints.s3_endpoint_url},
+        secret_env("AWS_ACCESS_KEY_ID", secrets.s3_secret, "AWS_ACCESS_KEY_ID"),
+        secret_env("AWS_SECRET_ACCESS_KEY", secrets.s3_secret, "AWS_SECRET_ACCESS_KEY"),
+        {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "TMPDIR", "value": "/tmp"},
+    ]
+
+
+@dataclass(frozen=True)
+class PostgresBackupArgs:
+    namespace: str
+    environment: str
+    options: BackupOptions
+    workloads_image: str
+    endpoints: BackupEndpoints
+    secrets: BackupSecrets
+    databases: tuple[str, ...]
+    bucket: str = "backups"
+    identity: PodIdentity = PodIdentity()
+
+    def __post_init__(self) -> None:
+        require_pinned_image("workloads_image", self.workloads_image)
+        if not self.databases:
+            raise ArgError("databases", "must list at least one database to back up")
+
+
+def cronjob_spec(args: PostgresBackupArgs, pod_labels: dict[str, str]) -> Manifest:
+    job = container(
+        name="backup",
+        image=args.workloads_image,
+        command=backup_command(args.bucket, args.databases, args.options.keep),
+        env=backup_env(args.endpoints, args.secrets),
+        resources=args.options.resources,
+        volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],
+    )
+    # A missed night is better taken late than skipped: start up to 6 h late; give up after 3 h.
+    return scheduled_job_spec(
+        schedule=args.options.schedule, pod_labels=pod_labels, container_name="backup",
+        fail_on_exit_codes=[USAGE_EXIT_CODE], starting_deadline_seconds=6 * 3600, active_deadline_seconds=3 * 3600,
+        pod=pod_spec(identity=args.identity, containers=[job], volumes=[empty_dir("tmp", SCRATCH)], restart_policy="Never"),
+    )
+
+
+class PostgresBackup(pulumi.ComponentResource):
+    selector: dict[str, str]
+    cronjob_name: str
+
+    def __init__(self, name: str, args: PostgresBackupArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:platform:PostgresBackup", name, None, opts)
+        self.selector = selector_labels("postgres-backup", name)
+        self.cronjob_name = "postgres-backup"
+        meta_labels = labels("postgres-backup", name, "backup", args.environment)
+        k8s.batch.v1.CronJob(
+            f"{name}-cronjob",
+            metadata={"name": self.cronjob_name, "namespace": args.namespace, "labels": meta_labels},
+            spec=cronjob_spec(args, meta_labels),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"cronjob_name": self.cronjob_name})

@@ -1,0 +1,121 @@
+"""`python -m workloads.backup` - Postgres backups in the object store, and restores from them.
+
+  backup  --bucket backups --database mlflow [--database ...] --keep 7
+          pg_dump (custom format) of each database -> s3://<bucket>/postgres/<db>/<UTC time>.dump
+          with its SHA-256; the upload is read back and checked before older dumps beyond --keep
+          are deleted.
+  restore --from s3://backups/postgres/mlflow/<time>.dump --to "host=... dbname=mlflow user=mlflow"
+          checks the checksum and that the target database is empty, then restores in one transaction.
+  list    --bucket backups [--database mlflow]
+
+Postgres connection: libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE (keep the password out
+of --to). S3: AWS_ENDPOINT_URL (or --endpoint-url), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+Exit codes: 0 done, 1 a backup or restore failed (the message says which and why), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from workloads.backup import postgres, store
+from workloads.backup.errors import BackupError
+
+
+def s3_client(endpoint: str | None):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
+
+
+def backup_one(s3, bucket: str, database: str, keep: int, workdir: Path) -> str:
+    path = workdir / f"{database}.dump"
+    postgres.dump(database, path)
+    entries = postgres.check_archive(path, f"dump of {database}")
+    sha256, size = store.sha256_file(path), path.stat().st_size
+    key = store.backup_key(database, datetime.now(UTC))
+    store.upload(s3, bucket, key, path, sha256, database)
+    store.verify_stored(s3, bucket, key, sha256, size, workdir / f"{database}.verify")
+    deleted = store.prune(s3, bucket, database, keep)
+    return (f"{database}: s3://{bucket}/{key} ({size} bytes, {entries} archive entries, sha256 {sha256[:12]}...); "
+            f"kept newest {keep}, deleted {len(deleted)}")
+
+
+def backup_command(args) -> int:
+    s3, failed = s3_client(args.endpoint_url), []
+    for database in args.database:
+        with tempfile.TemporaryDirectory(prefix=f"backup-{database}-") as workdir:
+            try:
+                print(backup_one(s3, args.bucket, database, args.keep, Path(workdir)), flush=True)
+            except BackupError as error:  # one database failing must not stop the others
+                failed.append(database)
+                print(f"backup of {database} FAILED, nothing deleted: {error}", file=sys.stderr, flush=True)
+    return 1 if failed else 0
+
+
+def restore_command(args) -> int:
+    bucket, key = store.parse_uri(args.source)
+    s3 = s3_client(args.endpoint_url)
+    with tempfile.TemporaryDirectory(prefix="restore-") as workdir:
+        path = Path(workdir) / "restore.dump"
+        sha256 = store.download_verified(s3, bucket, key, path)
+        entries = postgres.check_archive(path, f"s3://{bucket}/{key}")
+        existing = postgres.user_relations(args.target)
+        if existing:
+            raise BackupError(f"the target database holds {existing} relations already; restore into an empty "
+                              "database (nothing was changed)")
+        postgres.restore(args.target, path)
+    print(f"restored s3://{bucket}/{key} (sha256 {sha256[:12]}..., {entries} archive entries)")
+    return 0
+
+
+def list_command(args) -> int:
+    backups = store.list_backups(s3_client(args.endpoint_url), args.bucket, args.database)
+    for backup in backups:
+        print(f"{backup.database}\t{backup.created.isoformat()}\t{backup.size}\t{backup.uri}")
+    if not backups:
+        print(f"no backups under s3://{args.bucket}/{store.PREFIX}/{args.database or ''}", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m workloads.backup", description=__doc__.splitlines()[0],
+                                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    backup = commands.add_parser("backup", help="dump each database to the bucket, then apply retention")
+    backup.add_argument("--bucket", required=True)
+    backup.add_argument("--database", action="append", required=True)
+    backup.add_argument("--keep", type=int, required=True, help="newest dumps kept per database (>= 1)")
+    backup.set_defaults(run=backup_command)
+    restore = commands.add_parser("restore", help="restore one dump into an empty database")
+    restore.add_argument("--from", dest="source", required=True, help="s3://bucket/postgres/<db>/<time>.dump")
+    restore.add_argument("--to", dest="target", required=True, help="libpq connection string or URI, no password")
+    restore.set_defaults(run=restore_command)
+    listing = commands.add_parser("list", help="list the dumps in the bucket")
+    listing.add_argument("--bucket", required=True)
+    listing.add_argument("--database")
+    listing.set_defaults(run=list_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "keep", 1) < 1:
+        print("backup: --keep must be at least 1 (a backup run never deletes its own dump)", file=sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except BackupError as error:
+        print(f"{args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

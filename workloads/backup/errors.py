@@ -1,0 +1,5 @@
+"""One error type: a message that says which database or object and why; exit code 1."""
+
+
+class BackupError(Exception):
+    pass
