@@ -57,14 +57,18 @@ class AksCluster(pulumi.ComponentResource):
     registry_login_server: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: AzureSettings, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: AzureSettings, protect: bool = False,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:infra:AksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         aks, plan, location = settings.aks, settings.network, settings.location
         tags = {"project": "mlops-platform", "environment": settings.stack}
 
+        # Deleting the group deletes everything in it, the data too: with protected data it is
+        # protected as well, and kept in Azure even by a deliberate `pulumi destroy` (docs/azure.md).
         group = azure.resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=f"rg-{settings.dashed_name}", location=location, tags=tags, opts=child
+            f"{name}-rg", resource_group_name=f"rg-{settings.dashed_name}", location=location, tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
         logs = azure.operationalinsights.Workspace(
             f"{name}-logs",

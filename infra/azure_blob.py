@@ -55,7 +55,8 @@ class BlobArtifactStore(pulumi.ComponentResource):
             minimum_tls_version="TLS1_2",
             public_network_access="Disabled",
             network_rule_set={"default_action": "Deny", "bypass": "None"},
-            opts=data,
+            # Soft delete does not survive the account: a deliberate destroy leaves it in Azure.
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
         azure.storage.BlobServiceProperties(
             f"{name}-blob-service",

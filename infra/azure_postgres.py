@@ -85,7 +85,8 @@ class FlexiblePostgres(pulumi.ComponentResource):
             auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
             administrator_login=ADMIN_LOGIN,
             administrator_login_password=pulumi.Output.secret(admin_password.result),
-            opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[link]),
+            # Its automatic backups go with it: a deliberate destroy leaves the server in Azure.
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect, depends_on=[link]),
         )
         settings_applied = []
         for parameter, value in (("require_secure_transport", "on"), ("ssl_min_protocol_version", "TLSv1.2")):

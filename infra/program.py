@@ -64,7 +64,7 @@ def _azure(settings: Settings) -> tuple[Any, pulumi.Output[str], list[pulumi.Res
     """AKS and the managed stores the stack chose; returns the platform's args pointing at them."""
     azure, platform_args = settings.azure, settings.platform
     assert azure is not None
-    cluster = AksCluster("aks", azure)
+    cluster = AksCluster("aks", azure, protect=platform_args.protect_data)
     if not has_registry(platform_args.workloads_image):  # the image the pipeline pushed to the stack's ACR
         platform_args = replace(platform_args, workloads_image=f"{azure.registry_host}/{platform_args.workloads_image}")
     cloud: list[pulumi.Resource] = [cluster]

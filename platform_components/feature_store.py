@@ -159,6 +159,12 @@ def materialize_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) 
     return _workload("materialize", "--config-dir", config_dir, "--repo-dir", repo_dir)
 
 
+def rebuild_online_command(start: str, end: str, config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
+    """A full `feast materialize START END`: refills an empty online store (Redis lost its data),
+    which materialize-incremental would not, since it starts where the last run ended."""
+    return _workload("feast", "--config-dir", config_dir, "--repo-dir", repo_dir, "--", "materialize", start, end)
+
+
 def serve_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR, *, host: str = "0.0.0.0",
                   port: int = PORT, workers: int = 1, tuning: FeastTuning = FeastTuning()) -> list[str]:
     """`feast serve` through workloads/features/serve.py, which makes the registry fork-safe."""

@@ -25,6 +25,7 @@ from platform_components.feature_store import (
     feast_env,
     feature_store_yaml,
     materialize_command,
+    rebuild_online_command,
     repository_files,
     serve_command,
 )
@@ -106,6 +107,9 @@ class LocalFeatureStore(LocalServer):
     def materialize(self, end: str | None = None, redis_password: str | None = None) -> subprocess.CompletedProcess:
         extra = ["--end", end] if end else []
         return self.run(materialize_command(str(self.config_dir), str(self.repo_dir)) + extra, redis_password)
+
+    def rebuild_online(self, start: str, end: str) -> subprocess.CompletedProcess:
+        return self.run(rebuild_online_command(start, end, str(self.config_dir), str(self.repo_dir)))
 
     def start(self, command: list[str] | None = None) -> LocalFeatureStore:
         """The feature server, as the Deployment runs it (bound to 127.0.0.1 on a free port);
