@@ -12,6 +12,7 @@ import pulumi
 import pulumi_azure_native as azure
 
 from infra.aks import role_definition
+from infra.azure_dns import linked_private_zone
 from infra.azure_settings import AzureSettings, BlobStoreOptions
 from platform_components.mlflow_server import AzureBlobArtifacts
 from platform_components.platform import ARTIFACTS_BUCKET, AzureArtifactStore
@@ -77,20 +78,8 @@ class BlobArtifactStore(pulumi.ComponentResource):
             opts=data,
         )
 
-        zone = azure.privatedns.PrivateZone(
-            f"{name}-dns", resource_group_name=resource_group_name, private_zone_name=BLOB_DNS_ZONE,
-            location="global", opts=child,
-        )
-        azure.privatedns.VirtualNetworkLink(
-            f"{name}-dns-link",
-            resource_group_name=resource_group_name,
-            private_zone_name=zone.name,
-            virtual_network_link_name="platform-vnet",
-            virtual_network={"id": vnet_id},
-            registration_enabled=False,
-            location="global",
-            opts=child,
-        )
+        zone, _link = linked_private_zone(name, BLOB_DNS_ZONE, resource_group_name=resource_group_name,
+                                          vnet_id=vnet_id, parent=self)
         endpoint = azure.network.PrivateEndpoint(
             f"{name}-endpoint",
             resource_group_name=resource_group_name,

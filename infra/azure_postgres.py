@@ -12,6 +12,7 @@ import pulumi
 import pulumi_azure_native as azure
 import pulumi_random as random
 
+from infra.azure_dns import linked_private_zone
 from infra.azure_settings import AzureSettings, FlexibleServerOptions
 from platform_components.images import POSTGRES_MAJOR
 from platform_components.postgres import AppDatabase, ExternalServer
@@ -40,23 +41,8 @@ class FlexiblePostgres(pulumi.ComponentResource):
         data = pulumi.ResourceOptions(parent=self, protect=protect)
         zones = settings.aks.zones
 
-        dns = azure.privatedns.PrivateZone(
-            f"{name}-dns",
-            resource_group_name=resource_group_name,
-            private_zone_name=f"{settings.dashed_name}.private.postgres.database.azure.com",
-            location="global",
-            opts=child,
-        )
-        link = azure.privatedns.VirtualNetworkLink(
-            f"{name}-dns-link",
-            resource_group_name=resource_group_name,
-            private_zone_name=dns.name,
-            virtual_network_link_name="platform-vnet",
-            virtual_network={"id": vnet_id},
-            registration_enabled=False,
-            location="global",
-            opts=child,
-        )
+        dns, link = linked_private_zone(name, f"{settings.dashed_name}.private.postgres.database.azure.com",
+                                        resource_group_name=resource_group_name, vnet_id=vnet_id, parent=self)
         admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
         high_availability: dict[str, str] = {"mode": "Disabled"}
         if options.high_availability:
