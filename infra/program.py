@@ -65,7 +65,7 @@ def _azure(settings: Settings) -> tuple[Any, pulumi.Output[str], list[pulumi.Res
     azure, platform_args = settings.azure, settings.platform
     assert azure is not None
     cluster = AksCluster("aks", azure, protect=platform_args.protect_data)
-    if not has_registry(platform_args.workloads_image):  # the image the pipeline pushed to the stack's ACR
+    if not has_registry(platform_args.workloads_image):  # no registry host: the stack's own registry
         platform_args = replace(platform_args, workloads_image=f"{azure.registry_host}/{platform_args.workloads_image}")
     cloud: list[pulumi.Resource] = [cluster]
     outputs: dict[str, Any] = {
