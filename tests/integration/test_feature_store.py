@@ -276,19 +276,34 @@ def test_redis_sigkill_keeps_materialised_features_and_rematerialising_is_idempo
     pd.testing.assert_frame_equal(online_frame(deployed.sdk, customers), before)
 
 
-def test_lost_online_store_is_rebuilt_by_a_full_materialisation(deployed, platform):
+def test_lost_online_store_is_rebuilt_by_a_full_materialisation(platform, monkeypatch):
     """docs/operations.md: Redis lost its data (a new volume): incremental runs would not refill
-    it, the full rebuild over the TTL window does."""
-    customers = sorted(deployed.tables.labels["customer_id"])
-    before = online_frame(deployed.sdk, customers)
-    client = redis.Redis(host="127.0.0.1", port=platform.redis.port, password=platform.redis.password)
-    assert client.delete(*(redis_key(deployed.local.project, c) for c in [*customers, STALE_CUSTOMER])) == len(customers) + 1
-    assert online_frame(deployed.sdk, customers[:5])["tenure_months"].isna().all()
-    checked(deployed.local.materialize())  # incremental: nothing newer, nothing written
-    assert online_frame(deployed.sdk, customers[:5])["tenure_months"].isna().all()
-    start = (deployed.end - pd.Timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%S")
-    checked(deployed.local.rebuild_online(start, pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")))
-    pd.testing.assert_frame_equal(online_frame(deployed.sdk, customers), before)
+    it, the full rebuild over the TTL window does. Its own store: other tests change `deployed`."""
+    local = new_store(platform, "rebuild")
+    try:
+        for key, value in local.env().items():
+            monkeypatch.setenv(key, value)
+        checked(local.apply())
+        end = pd.Timestamp.now(tz="UTC").floor("h")
+        tables = synthesize(100, 3, end, seed=5)
+        write_tables(s3_client(local), local.data_uri, tables)
+        checked(local.materialize())
+        sdk = FeatureStore(repo_path=str(local.repo_dir))
+        customers = sorted(tables.labels["customer_id"])
+        before = online_frame(sdk, customers)
+        assert before[list(MODEL_FEATURES)].notna().all().all()
+
+        client = redis.Redis(host="127.0.0.1", port=platform.redis.port, password=platform.redis.password)
+        keys = [redis_key(local.project, c) for c in customers]
+        assert client.delete(*keys) == len(customers)
+        checked(local.materialize())  # incremental: nothing newer, so nothing written
+        assert online_frame(sdk, customers)[list(MODEL_FEATURES)].isna().all().all()
+
+        start = (end - pd.Timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%S")
+        checked(local.rebuild_online(start, pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")))
+        pd.testing.assert_frame_equal(online_frame(sdk, customers), before)
+    finally:
+        local.destroy()
 
 
 def test_missing_source_files_and_missing_apply_fail_clearly(platform):
