@@ -147,7 +147,7 @@ class Flow:
         files = [inputs[k] for k in INPUT_FILE_KEYS if isinstance(inputs.get(k), str)]
         files += [match for text in texts for match in SCRIPT_FILE.findall(text)]
         for relative in files:
-            candidate = self.repository / relative.lstrip("./") if not relative.startswith("/") else Path(relative)
+            candidate = self.repository / relative.removeprefix("./") if not relative.startswith("/") else Path(relative)
             if candidate.is_file() and candidate.suffix != ".py":
                 texts.append(candidate.read_text(errors="replace"))
         outputs: dict[str, bool] = {}
