@@ -8,6 +8,8 @@ trusts the cluster's OIDC issuer for MLflow's ServiceAccount, and a data role on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_azure_native as azure
 
@@ -27,22 +29,45 @@ def service_account_subject(namespace: str, service_account: str) -> str:
     return f"system:serviceaccount:{namespace}:{service_account}"
 
 
+@dataclass(frozen=True)
+class BlobArtifactStoreArgs:
+    settings: AzureSettings
+    options: BlobStoreOptions
+    resource_group_name: pulumi.Input[str]
+    vnet_id: pulumi.Input[str]
+    endpoint_subnet_id: pulumi.Input[str]
+    oidc_issuer_url: pulumi.Input[str]  # the cluster's, which the federated credential trusts
+    namespace: str  # where MLflow's ServiceAccount lives
+    service_account: str
+    protect: bool = False
+
+
 class BlobArtifactStore(pulumi.ComponentResource):
+    """MLflow's artifact container in a private, key-less storage account, and the workload
+    identity (user-assigned identity, federated credential, data role) MLflow reaches it with."""
+
     store: AzureArtifactStore
     identity_client_id: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: AzureSettings, options: BlobStoreOptions, *,
-                 resource_group_name: pulumi.Input[str], vnet_id: pulumi.Input[str],
-                 endpoint_subnet_id: pulumi.Input[str], oidc_issuer_url: pulumi.Input[str],
-                 namespace: str, service_account: str, protect: bool,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: BlobArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:infra:BlobArtifactStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        data = pulumi.ResourceOptions(parent=self, protect=protect)
+        account, container = self._account(name, args)
+        self._private_endpoint(name, args, account)
+        self.identity_client_id = self._identity(name, args, container)
+        self.store = AzureArtifactStore(
+            blob=AzureBlobArtifacts(account=args.settings.compact_name, container=ARTIFACTS_BUCKET,
+                                    client_id=self.identity_client_id),
+            endpoint_cidr=args.settings.network.endpoint_subnet,
+        )
+        self.register_outputs({"account": args.settings.compact_name, "identity_client_id": self.identity_client_id})
 
+    def _account(self, name: str, args: BlobArtifactStoreArgs) -> tuple[azure.storage.StorageAccount,
+                                                                          azure.storage.BlobContainer]:
+        """The storage account (private, Entra ID only, versioning, soft delete) and MLflow's container."""
+        settings, options, protect = args.settings, args.options, args.protect
         account = azure.storage.StorageAccount(
             f"{name}-account",
-            resource_group_name=resource_group_name,
+            resource_group_name=args.resource_group_name,
             account_name=settings.compact_name,
             location=settings.location,
             kind="StorageV2",
@@ -59,33 +84,30 @@ class BlobArtifactStore(pulumi.ComponentResource):
             # Soft delete does not survive the account: a deliberate destroy leaves it in Azure.
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
+        retention = {"enabled": True, "days": options.soft_delete_days}
         azure.storage.BlobServiceProperties(
-            f"{name}-blob-service",
-            resource_group_name=resource_group_name,
-            account_name=account.name,
-            blob_services_name="default",
-            is_versioning_enabled=True,
-            delete_retention_policy={"enabled": True, "days": options.soft_delete_days},
-            container_delete_retention_policy={"enabled": True, "days": options.soft_delete_days},
-            opts=child,
+            f"{name}-blob-service", resource_group_name=args.resource_group_name, account_name=account.name,
+            blob_services_name="default", is_versioning_enabled=True, delete_retention_policy=retention,
+            container_delete_retention_policy=retention, opts=pulumi.ResourceOptions(parent=self),
         )
         container = azure.storage.BlobContainer(
-            f"{name}-container",
-            resource_group_name=resource_group_name,
-            account_name=account.name,
-            container_name=ARTIFACTS_BUCKET,
-            public_access="None",
-            opts=data,
+            f"{name}-container", resource_group_name=args.resource_group_name, account_name=account.name,
+            container_name=ARTIFACTS_BUCKET, public_access="None",
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
+        return account, container
 
-        zone, _link = linked_private_zone(name, BLOB_DNS_ZONE, resource_group_name=resource_group_name,
-                                          vnet_id=vnet_id, parent=self)
+    def _private_endpoint(self, name: str, args: BlobArtifactStoreArgs, account: azure.storage.StorageAccount) -> None:
+        """The blob endpoint in the endpoint subnet, resolvable through the VNet's private zone."""
+        child = pulumi.ResourceOptions(parent=self)
+        dns = linked_private_zone(name, BLOB_DNS_ZONE, resource_group_name=args.resource_group_name,
+                                  vnet_id=args.vnet_id, parent=self)
         endpoint = azure.network.PrivateEndpoint(
             f"{name}-endpoint",
-            resource_group_name=resource_group_name,
-            private_endpoint_name=f"{settings.dashed_name}-blob",
-            location=settings.location,
-            subnet={"id": endpoint_subnet_id},
+            resource_group_name=args.resource_group_name,
+            private_endpoint_name=f"{args.settings.dashed_name}-blob",
+            location=args.settings.location,
+            subnet={"id": args.endpoint_subnet_id},
             private_link_service_connections=[
                 {"name": "blob", "private_link_service_id": account.id, "group_ids": ["blob"]}
             ],
@@ -93,27 +115,32 @@ class BlobArtifactStore(pulumi.ComponentResource):
         )
         azure.network.PrivateDnsZoneGroup(
             f"{name}-endpoint-dns",
-            resource_group_name=resource_group_name,
+            resource_group_name=args.resource_group_name,
             private_endpoint_name=endpoint.name,
             private_dns_zone_group_name="blob",
-            private_dns_zone_configs=[{"name": "blob", "private_dns_zone_id": zone.id}],
+            private_dns_zone_configs=[{"name": "blob", "private_dns_zone_id": dns.zone.id}],
             opts=child,
         )
 
+    def _identity(self, name: str, args: BlobArtifactStoreArgs, container: azure.storage.BlobContainer
+                  ) -> pulumi.Output[str]:
+        """MLflow's identity: trusted for its ServiceAccount's tokens, a data role on the container
+        only. Returns its client ID (the ServiceAccount's annotation)."""
+        child = pulumi.ResourceOptions(parent=self)
         identity = azure.managedidentity.UserAssignedIdentity(
             f"{name}-mlflow-identity",
-            resource_group_name=resource_group_name,
-            resource_name_=f"{settings.dashed_name}-mlflow",
-            location=settings.location,
+            resource_group_name=args.resource_group_name,
+            resource_name_=f"{args.settings.dashed_name}-mlflow",
+            location=args.settings.location,
             opts=child,
         )
         azure.managedidentity.FederatedIdentityCredential(
             f"{name}-mlflow-federation",
-            resource_group_name=resource_group_name,
+            resource_group_name=args.resource_group_name,
             resource_name_=identity.name,
             federated_identity_credential_resource_name="mlflow-service-account",
-            issuer=oidc_issuer_url,
-            subject=service_account_subject(namespace, service_account),
+            issuer=args.oidc_issuer_url,
+            subject=service_account_subject(args.namespace, args.service_account),
             audiences=[TOKEN_AUDIENCE],
             opts=child,
         )
@@ -126,9 +153,4 @@ class BlobArtifactStore(pulumi.ComponentResource):
             scope=container.id,  # this container only, not the account
             opts=child,
         )
-        self.identity_client_id = identity.client_id
-        self.store = AzureArtifactStore(
-            blob=AzureBlobArtifacts(account=settings.compact_name, container=ARTIFACTS_BUCKET, client_id=identity.client_id),
-            endpoint_cidr=settings.network.endpoint_subnet,
-        )
-        self.register_outputs({"account": settings.compact_name, "identity_client_id": self.identity_client_id})
+        return identity.client_id

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_azure_native as azure
 
 
+@dataclass(frozen=True)
+class LinkedZone:
+    zone: azure.privatedns.PrivateZone
+    link: azure.privatedns.VirtualNetworkLink  # records resolve from the VNet once this exists
+
+
 def linked_private_zone(name: str, zone_name: str, *, resource_group_name: pulumi.Input[str],
-                        vnet_id: pulumi.Input[str], parent: pulumi.Resource) -> tuple[azure.privatedns.PrivateZone,
-                                                                                       azure.privatedns.VirtualNetworkLink]:
+                        vnet_id: pulumi.Input[str], parent: pulumi.Resource) -> LinkedZone:
     """Zone `<name>-dns` and its VNet link `<name>-dns-link` (no auto-registration of VMs)."""
     child = pulumi.ResourceOptions(parent=parent)
     zone = azure.privatedns.PrivateZone(
@@ -25,4 +32,4 @@ def linked_private_zone(name: str, zone_name: str, *, resource_group_name: pulum
         location="global",
         opts=child,
     )
-    return zone, link
+    return LinkedZone(zone, link)

@@ -8,6 +8,8 @@ platform's bootstrap Job, the same one the in-cluster Postgres uses.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_azure_native as azure
 import pulumi_random as random
@@ -29,26 +31,41 @@ def server_host(settings: AzureSettings) -> str:
     return f"{server_name(settings)}.postgres.database.azure.com"
 
 
+@dataclass(frozen=True)
+class FlexiblePostgresArgs:
+    settings: AzureSettings
+    options: FlexibleServerOptions
+    databases: tuple[AppDatabase, ...]
+    resource_group_name: pulumi.Input[str]
+    vnet_id: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]  # delegated to Microsoft.DBforPostgreSQL/flexibleServers
+    protect: bool = False
+
+
+def high_availability(options: FlexibleServerOptions, zones: tuple[str, ...]) -> dict[str, str]:
+    """Zone-redundant HA with the standby in the second of the cluster's zones, or none."""
+    if not options.high_availability:
+        return {"mode": "Disabled"}
+    return {"mode": "ZoneRedundant", **({"standby_availability_zone": zones[1]} if len(zones) > 1 else {})}
+
+
 class FlexiblePostgres(pulumi.ComponentResource):
+    """Azure Database for PostgreSQL Flexible Server, private and TLS-only, with the platform's
+    databases; `server` is what the platform's clients and bootstrap Job connect to."""
+
     server: ExternalServer
 
-    def __init__(self, name: str, settings: AzureSettings, options: FlexibleServerOptions,
-                 databases: tuple[AppDatabase, ...], *, resource_group_name: pulumi.Input[str],
-                 vnet_id: pulumi.Input[str], subnet_id: pulumi.Input[str], protect: bool,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: FlexiblePostgresArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:infra:FlexiblePostgres", name, None, opts)
+        settings, options, protect = args.settings, args.options, args.protect
+        resource_group_name = args.resource_group_name
         child = pulumi.ResourceOptions(parent=self)
         data = pulumi.ResourceOptions(parent=self, protect=protect)
         zones = settings.aks.zones
 
-        dns, link = linked_private_zone(name, f"{settings.dashed_name}.private.postgres.database.azure.com",
-                                        resource_group_name=resource_group_name, vnet_id=vnet_id, parent=self)
+        dns = linked_private_zone(name, f"{settings.dashed_name}.private.postgres.database.azure.com",
+                                  resource_group_name=resource_group_name, vnet_id=args.vnet_id, parent=self)
         admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
-        high_availability: dict[str, str] = {"mode": "Disabled"}
-        if options.high_availability:
-            high_availability = {"mode": "ZoneRedundant"}
-            if len(zones) > 1:
-                high_availability["standby_availability_zone"] = zones[1]
         server = azure.dbforpostgresql.Server(
             f"{name}-server",
             resource_group_name=resource_group_name,
@@ -61,18 +78,18 @@ class FlexiblePostgres(pulumi.ComponentResource):
                 "backup_retention_days": options.backup_retention_days,
                 "geo_redundant_backup": "Enabled" if options.geo_redundant_backup else "Disabled",
             },
-            high_availability=high_availability,
+            high_availability=high_availability(options, zones),
             availability_zone=zones[0] if zones else None,
             network={
-                "delegated_subnet_resource_id": subnet_id,
-                "private_dns_zone_arm_resource_id": dns.id,
+                "delegated_subnet_resource_id": args.subnet_id,
+                "private_dns_zone_arm_resource_id": dns.zone.id,
                 "public_network_access": "Disabled",
             },
             auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
             administrator_login=ADMIN_LOGIN,
             administrator_login_password=pulumi.Output.secret(admin_password.result),
             # Its automatic backups go with it: a deliberate destroy leaves the server in Azure.
-            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect, depends_on=[link]),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect, depends_on=[dns.link]),
         )
         settings_applied = []
         for parameter, value in (("require_secure_transport", "on"), ("ssl_min_protocol_version", "TLSv1.2")):
@@ -87,7 +104,7 @@ class FlexiblePostgres(pulumi.ComponentResource):
                     opts=child,
                 )
             )
-        for database in databases:
+        for database in args.databases:
             azure.dbforpostgresql.Database(
                 f"{name}-{database.name.replace('_', '-')}",
                 resource_group_name=resource_group_name,

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_min, require_one_of
 
 UPGRADE_CHANNELS = ("none", "patch", "stable", "rapid", "node-image")
@@ -32,9 +33,9 @@ class NetworkPlan:
     """One VNet: the upper half for nodes, then small subnets for the database and private endpoints.
     Pods (Azure CNI overlay) and Services get ranges outside the VNet."""
 
-    vnet_cidr: str
-    pod_cidr: str
-    service_cidr: str
+    vnet_cidr: str = setting("azureVnetCidr")
+    pod_cidr: str = setting("aksPodCidr")
+    service_cidr: str = setting("aksServiceCidr")
 
     def __post_init__(self) -> None:
         vnet = _network("vnet_cidr", self.vnet_cidr)
@@ -82,21 +83,22 @@ def _network(field: str, cidr: str) -> ipaddress.IPv4Network:
 
 @dataclass(frozen=True)
 class AksOptions:
-    kubernetes_version: str
-    system_vm_size: str
-    system_node_count: int
-    user_vm_size: str
-    user_min_count: int
-    user_max_count: int
-    zones: tuple[str, ...]
-    admin_group_object_ids: tuple[str, ...]
-    disable_local_accounts: bool
-    upgrade_channel: str
-    maintenance_day: str
-    maintenance_start_hour: int
-    sku_tier: str
-    kubelogin_mode: str
-    pull_registry_ids: tuple[str, ...] = ()  # further registries (a shared build registry) to pull from
+    kubernetes_version: str = setting("aksKubernetesVersion")
+    system_vm_size: str = setting("aksSystemVmSize")
+    system_node_count: int = setting("aksSystemNodeCount")
+    user_vm_size: str = setting("aksUserVmSize")
+    user_min_count: int = setting("aksUserMinCount")
+    user_max_count: int = setting("aksUserMaxCount")
+    zones: tuple[str, ...] = setting("aksZones")
+    admin_group_object_ids: tuple[str, ...] = setting("aksAdminGroupObjectIds")
+    disable_local_accounts: bool = setting("aksDisableLocalAccounts")
+    upgrade_channel: str = setting("aksUpgradeChannel")
+    maintenance_day: str = setting("aksMaintenanceDay")
+    maintenance_start_hour: int = setting("aksMaintenanceStartHour")
+    sku_tier: str = setting("aksSkuTier")
+    kubelogin_mode: str = setting("aksKubeloginMode")
+    # Further registries (a shared build registry) the kubelet may pull from.
+    pull_registry_ids: tuple[str, ...] = setting("aksPullRegistryIds")
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"1\.\d+(\.\d+)?", self.kubernetes_version):
@@ -132,12 +134,12 @@ class AksOptions:
 class FlexibleServerOptions:
     """Azure Database for PostgreSQL Flexible Server (config keys `postgresFlexible*`, `postgresBackup*`)."""
 
-    sku: str
-    tier: str
-    storage_gb: int
-    high_availability: bool
-    backup_retention_days: int
-    geo_redundant_backup: bool
+    sku: str = setting("postgresFlexibleSku")
+    tier: str = setting("postgresFlexibleTier")
+    storage_gb: int = setting("postgresFlexibleStorageGb")
+    high_availability: bool = setting("postgresFlexibleHighAvailability")
+    backup_retention_days: int = setting("postgresBackupRetentionDays")
+    geo_redundant_backup: bool = setting("postgresGeoRedundantBackup")
 
     def __post_init__(self) -> None:
         require_one_of("tier", self.tier, POSTGRES_TIERS)
@@ -153,8 +155,8 @@ class FlexibleServerOptions:
 
 @dataclass(frozen=True)
 class BlobStoreOptions:
-    replication: str
-    soft_delete_days: int
+    replication: str = setting("azureStorageReplication")
+    soft_delete_days: int = setting("azureBlobSoftDeleteDays")
 
     def __post_init__(self) -> None:
         require_one_of("replication", self.replication, REPLICATIONS)
@@ -164,15 +166,15 @@ class BlobStoreOptions:
 
 @dataclass(frozen=True)
 class AzureSettings:
-    location: str
-    name_suffix: str
-    stack: str
-    log_retention_days: int
-    registry_sku: str
-    aks: AksOptions
-    network: NetworkPlan
-    postgres: FlexibleServerOptions | None  # None: Postgres runs in the cluster
-    blob: BlobStoreOptions | None  # None: MLflow's artifacts stay on the S3 store
+    location: str = setting("azureLocation")
+    name_suffix: str = setting("azureNameSuffix")
+    log_retention_days: int = setting("azureLogRetentionDays")
+    registry_sku: str = setting("azureRegistrySku")
+    aks: AksOptions = setting_group()
+    network: NetworkPlan = setting_group()
+    stack: str  # the stack's name, given by the program
+    postgres: FlexibleServerOptions | None = None  # None: Postgres runs in the cluster
+    blob: BlobStoreOptions | None = None  # None: MLflow's artifacts stay on the S3 store
 
     def __post_init__(self) -> None:
         if not self.location:

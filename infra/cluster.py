@@ -13,7 +13,8 @@ def kubernetes_provider(settings: ClusterSettings, cluster_kubeconfig: pulumi.Ou
     if settings.cluster_target == "minikube":
         return k8s.Provider("minikube", context=settings.kube_context)
     if settings.cluster_target == "aks":
-        assert cluster_kubeconfig is not None
+        if cluster_kubeconfig is None:
+            raise ValueError("clusterTarget aks needs the kubeconfig of the AKS cluster this stack creates")
         # Server-side apply is the default; delete_unreachable lets `pulumi destroy` finish once
         # the cluster itself is gone (docs/azure.md, tear down).
         return k8s.Provider("aks", kubeconfig=cluster_kubeconfig, delete_unreachable=True)

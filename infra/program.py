@@ -6,27 +6,40 @@ what `pulumi up` runs, under the mock engine.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 
-from infra.aks import AksCluster
-from infra.azure_blob import BlobArtifactStore
-from infra.azure_postgres import FlexiblePostgres
+from infra.aks import AksCluster, AksClusterArgs
+from infra.azure_blob import BlobArtifactStore, BlobArtifactStoreArgs
+from infra.azure_postgres import FlexiblePostgres, FlexiblePostgresArgs
+from infra.azure_settings import AzureSettings
 from infra.cluster import kubernetes_provider
-from infra.settings import Settings, load_settings
+from infra.settings import load_settings
 from platform_components.mlflow_server import MlflowArgs
-from platform_components.platform import DATABASES, MlopsPlatform
+from platform_components.platform import DATABASES, MlopsPlatform, PlatformArgs
+
+
+@dataclass(frozen=True)
+class AzureEnvironment:
+    """What the Azure side hands the platform: its args pointing at the managed stores, the
+    cluster's kubeconfig (a secret), the cloud resources the platform must wait for, and outputs."""
+
+    platform_args: PlatformArgs
+    kubeconfig: pulumi.Output[str]
+    resources: list[pulumi.Resource]
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def deploy() -> dict[str, Any]:
     """Declare the stack's resources and export its outputs; returns the outputs for callers."""
     settings = load_settings()
-    outputs: dict[str, Any] = {}
-    platform_args, kubeconfig, cloud = settings.platform, None, []
+    platform_args, kubeconfig, cloud, outputs = settings.platform, None, [], {}
     if settings.azure is not None:
-        platform_args, kubeconfig, cloud, outputs = _azure(settings)
+        environment = azure_environment(settings.azure, settings.platform)
+        platform_args, kubeconfig = environment.platform_args, environment.kubeconfig
+        cloud, outputs = environment.resources, environment.outputs
     provider = kubernetes_provider(settings.cluster, kubeconfig)
     platform = MlopsPlatform(
         "mlops",
@@ -60,11 +73,10 @@ def has_registry(image: str) -> bool:
     return bool(rest) and ("." in first or ":" in first or first == "localhost")
 
 
-def _azure(settings: Settings) -> tuple[Any, pulumi.Output[str], list[pulumi.Resource], dict[str, Any]]:
-    """AKS and the managed stores the stack chose; returns the platform's args pointing at them."""
-    azure, platform_args = settings.azure, settings.platform
-    assert azure is not None
-    cluster = AksCluster("aks", azure, protect=platform_args.protect_data)
+def azure_environment(azure: AzureSettings, platform_args: PlatformArgs) -> AzureEnvironment:
+    """AKS and the managed stores the stack chose, and the platform's args pointing at them."""
+    protect = platform_args.placement.protect
+    cluster = AksCluster("aks", AksClusterArgs(azure, protect=protect))
     if not has_registry(platform_args.workloads_image):  # no registry host: the stack's own registry
         platform_args = replace(platform_args, workloads_image=f"{azure.registry_host}/{platform_args.workloads_image}")
     cloud: list[pulumi.Resource] = [cluster]
@@ -75,24 +87,19 @@ def _azure(settings: Settings) -> tuple[Any, pulumi.Output[str], list[pulumi.Res
         "registryLoginServer": cluster.registry_login_server,
     }
     if azure.postgres is not None:
-        postgres = FlexiblePostgres(
-            "postgres", azure, azure.postgres, DATABASES,
-            resource_group_name=cluster.resource_group_name, vnet_id=cluster.vnet_id,
-            subnet_id=cluster.postgres_subnet_id, protect=platform_args.protect_data,
-        )
+        postgres = FlexiblePostgres("postgres", FlexiblePostgresArgs(
+            azure, azure.postgres, DATABASES, resource_group_name=cluster.resource_group_name,
+            vnet_id=cluster.vnet_id, subnet_id=cluster.postgres_subnet_id, protect=protect))
         platform_args = replace(platform_args, external_postgres=postgres.server)
         cloud.append(postgres)
         outputs["postgresHost"] = postgres.server.host
     if azure.blob is not None:
-        artifacts = BlobArtifactStore(
-            "artifacts", azure, azure.blob,
-            resource_group_name=cluster.resource_group_name, vnet_id=cluster.vnet_id,
+        artifacts = BlobArtifactStore("artifacts", BlobArtifactStoreArgs(
+            azure, azure.blob, resource_group_name=cluster.resource_group_name, vnet_id=cluster.vnet_id,
             endpoint_subnet_id=cluster.endpoint_subnet_id, oidc_issuer_url=cluster.oidc_issuer_url,
-            namespace=platform_args.namespace, service_account=MlflowArgs.service_name,
-            protect=platform_args.protect_data,
-        )
+            namespace=platform_args.placement.namespace, service_account=MlflowArgs.service_name, protect=protect))
         platform_args = replace(platform_args, azure_artifacts=artifacts.store)
         cloud.append(artifacts)
         outputs["mlflowArtifactsUri"] = artifacts.store.blob.uri
         outputs["mlflowIdentityClientId"] = artifacts.identity_client_id
-    return platform_args, cluster.kubeconfig, cloud, outputs
+    return AzureEnvironment(platform_args, cluster.kubeconfig, cloud, outputs)

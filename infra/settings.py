@@ -1,34 +1,35 @@
 """Stack settings: every config value read once, typed, validated, with errors naming the key.
 
 Defaults live in one place, the `config:` block of Pulumi.yaml (the Pulumi CLI applies them; the
-offline runner applies the same file). Component argument dataclasses validate themselves; this
-module maps a failing field back to the config key the user wrote, collects every problem, and
-raises one `SettingsError` at preview time.
+offline runner applies the same file). Each options dataclass declares the config key of every
+field it reads next to that field (platform_components/stack_keys.py); `StackReader.read` builds
+any such class, validates it through the class itself, reports an `ArgError` under the key of the
+failing field, collects every problem, and `load_settings` raises one `SettingsError` at preview.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_type_hints
 
 import pulumi
 import yaml
-from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
-from infra.azure_settings import AksOptions, AzureSettings, BlobStoreOptions, FlexibleServerOptions, NetworkPlan
+from infra import pulumi_config
+from infra.azure_settings import AzureSettings, BlobStoreOptions, FlexibleServerOptions
+from platform_components import stack_keys
 from platform_components.drift_monitor import DriftOptions
 from platform_components.feature_store import FeatureStoreOptions
-from platform_components.k8s import PodIdentity, Resources
 from platform_components.mlflow_server import MlflowOptions
 from platform_components.object_store import ObjectStoreOptions
-from platform_components.platform import PlatformArgs
+from platform_components.platform import PlatformArgs, PlatformOptions
 from platform_components.postgres import PostgresOptions
 from platform_components.postgres_backup import BackupOptions
 from platform_components.redis import RedisOptions
+from platform_components.stack_keys import setting
 from platform_components.validation import ArgError, require_one_of
 
 PROJECT = "mlops-platform"
@@ -45,9 +46,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    cluster_target: str
-    kube_context: str
-    kubeconfig: pulumi.Output[str] | None  # a Pulumi secret
+    cluster_target: str = setting("clusterTarget")
+    kube_context: str = setting("kubeContext")
+    kubeconfig: pulumi.Output[str] | None = setting("kubeconfig", secret=True)
 
     def __post_init__(self) -> None:
         require_one_of("cluster_target", self.cluster_target, CLUSTER_TARGETS)
@@ -64,9 +65,9 @@ class ClusterSettings:
 class StoreChoice:
     """Where Postgres and MLflow's artifacts live; the managed choices exist on AKS only."""
 
-    cluster_target: str
-    postgres_engine: str
-    mlflow_artifact_store: str
+    cluster_target: str = setting("clusterTarget")
+    postgres_engine: str = setting("postgresEngine")
+    mlflow_artifact_store: str = setting("mlflowArtifactStore")
 
     def __post_init__(self) -> None:
         require_one_of("postgres_engine", self.postgres_engine, POSTGRES_ENGINES)
@@ -78,8 +79,22 @@ class StoreChoice:
         if self.mlflow_artifact_store == "azure-blob":
             raise ArgError("mlflow_artifact_store", self._needs_aks("azure-blob"))
 
+    @property
+    def managed_postgres(self) -> bool:
+        return self.postgres_engine == "azure-flexible"
+
+    @property
+    def blob_artifacts(self) -> bool:
+        return self.mlflow_artifact_store == "azure-blob"
+
     def _needs_aks(self, choice: str) -> str:
         return f"{choice} needs clusterTarget aks (its private network), got {self.cluster_target!r}"
+
+
+# Every class the loader reads: together their keys are exactly Pulumi.yaml's (a unit test checks).
+SETTINGS_CLASSES = (ClusterSettings, StoreChoice, PlatformOptions, PostgresOptions, ObjectStoreOptions, MlflowOptions,
+                    RedisOptions, DriftOptions, FeatureStoreOptions, BackupOptions, AzureSettings,
+                    FlexibleServerOptions, BlobStoreOptions)
 
 
 @dataclass(frozen=True)
@@ -89,268 +104,145 @@ class Settings:
     azure: AzureSettings | None = None  # set when clusterTarget is aks
 
 
-def config_key_name(prefix: str, field: str) -> str:
-    """`("mlflow", "ingress_host")` -> `mlflowIngressHost`; `("", "run_as_user")` -> `runAsUser`."""
-    parts = [part for part in [prefix, *field.split("_")] if part]
-    return parts[0] + "".join(part[:1].upper() + part[1:] for part in parts[1:])
-
-
 @cache
 def declared_settings() -> dict[str, dict[str, Any]]:
     """The `config:` schema of Pulumi.yaml: the list of settings, their types and defaults."""
     return dict(yaml.safe_load(PROJECT_FILE.read_text()).get("config") or {})
 
 
-class _Reader:
-    """Typed reads of the project's config namespace that remember which keys were read."""
+def key_prefix(cls: type, prefix: str | None) -> str:
+    """The prefix of `cls`'s relative keys: the given one, else the class's KEY_PREFIX (or none)."""
+    return prefix if prefix is not None else getattr(cls, "KEY_PREFIX", "")
 
-    def __init__(self) -> None:
-        self.config = pulumi.Config(PROJECT)
-        self.read: set[str] = set()
+
+def keyed_fields(cls: type, prefix: str | None = None) -> dict[str, Any]:
+    """Config key -> the Python type of the field it sets, over `cls` and its setting groups."""
+    hints, keys, prefix = get_type_hints(cls), {}, key_prefix(cls, prefix)
+    for field in fields(cls):
+        if stack_keys.PREFIX in field.metadata:
+            keys.update(keyed_fields(hints[field.name], stack_keys.full_key(prefix, field.metadata[stack_keys.PREFIX])))
+        elif (key := stack_keys.key_of(field, prefix)) is not None:
+            keys[key] = hints[field.name]
+    return keys
+
+
+class StackReader:
+    """Reads options classes from the project's config namespace: typed by each field's annotation,
+    remembering which keys were read and every problem found."""
+
+    def __init__(self, config: pulumi.Config | None = None) -> None:
+        self.config = config or pulumi.Config(PROJECT)
+        self.read_keys: set[str] = set()
         self.errors: list[str] = []
+
+    def read(self, cls: type[T], prefix: str | None = None, **given: Any) -> T | None:
+        """An instance of `cls` from its keyed fields (plus `given` values for the others), or None
+        when a value is missing, mistyped or rejected by the class (the problem is recorded).
+        Relative keys are prefixed with `prefix`, by default the class's KEY_PREFIX."""
+        hints, values, complete, prefix = get_type_hints(cls), dict(given), True, key_prefix(cls, prefix)
+        for field in fields(cls):
+            if field.name in given:
+                continue
+            if stack_keys.PREFIX in field.metadata:
+                values[field.name] = self.read(hints[field.name], stack_keys.full_key(prefix, field.metadata[stack_keys.PREFIX]))
+                complete = complete and values[field.name] is not None
+            elif (key := stack_keys.key_of(field, prefix)) is not None:
+                try:
+                    values[field.name] = self._value(key, hints[field.name], field.metadata.get(stack_keys.SECRET, False))
+                except (pulumi.ConfigTypeError, pulumi.ConfigMissingError, ArgError) as error:
+                    self.errors.append(str(error) if not isinstance(error, ArgError) else f"{self.key(key)} {error.message}")
+                    complete = False
+        return self.build(cls, prefix, values) if complete else None
+
+    def build(self, cls: type[T], prefix: str, values: dict[str, Any]) -> T | None:
+        """`cls(**values)`, with an ArgError reported under the failing field's config key."""
+        try:
+            return cls(**values)
+        except ArgError as error:
+            field = next((f for f in fields(cls) if f.name == error.field), None)
+            key = (stack_keys.key_of(field, prefix) if field else None) or error.field
+            self.errors.append(f"{self.key(key)} {error.message}")
+            return None
 
     def key(self, name: str) -> str:
         return f"{PROJECT}:{name}"
 
-    def string(self, name: str) -> str:
-        self.read.add(name)
-        return self.config.require(name)
+    def _value(self, key: str, hint: Any, secret: bool) -> Any:
+        self.read_keys.add(key)
+        if secret:
+            return self._secret(key)
+        if hint is bool:
+            return self.config.require_bool(key)
+        if hint is int:
+            return self.config.require_int(key)
+        if hint == tuple[str, ...]:
+            value = self.config.require_object(key)
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ArgError(key, f"must be a list of strings, got {value!r}")
+            return tuple(value)
+        if hint == str | None:
+            return self.config.require(key) or None
+        if hint is str:
+            return self.config.require(key)
+        raise TypeError(f"{key}: no reader for fields of type {hint}")
 
-    def integer(self, name: str) -> int:
-        self.read.add(name)
-        return self.config.require_int(name)
-
-    def boolean(self, name: str) -> bool:
-        self.read.add(name)
-        return self.config.require_bool(name)
-
-    def string_list(self, name: str) -> tuple[str, ...]:
-        self.read.add(name)
-        value = self.config.require_object(name)
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.errors.append(f"{self.key(name)} must be a list of strings, got {value!r}")
-            return ()
-        return tuple(value)
-
-    def secret(self, name: str) -> pulumi.Output[str] | None:
-        self.read.add(name)
-        if not self.config.get(name):
+    def _secret(self, key: str) -> pulumi.Output[str] | None:
+        if not self.config.get(key):
             return None
-        if not is_config_secret(self.key(name)):
-            self.errors.append(
-                f"{self.key(name)} holds a credential and must be stored encrypted: "
-                f"pulumi config set --secret {name} ..."
-            )
-        return self.config.require_secret(name)
-
-    def build(self, prefix: str, build: Callable[[], T], keys: dict[str, str] | None = None) -> T | None:
-        """Run `build`; report an ArgError under the config key its field came from."""
-        try:
-            return build()
-        except ArgError as error:
-            name = (keys or {}).get(error.field) or config_key_name(prefix, error.field)
-            self.errors.append(f"{self.key(name)} {error.message}")
-        except (pulumi.ConfigTypeError, pulumi.ConfigMissingError) as error:
-            self.errors.append(str(error))
-        return None
-
-    def resources(self, prefix: str) -> Resources | None:
-        return self.build(
-            prefix,
-            lambda: Resources(
-                cpu_request=self.string(f"{prefix}CpuRequest"),
-                memory_request=self.string(f"{prefix}MemoryRequest"),
-                memory_limit=self.string(f"{prefix}MemoryLimit"),
-            ),
-        )
+        if not pulumi_config.is_secret(PROJECT, key):
+            raise ArgError(key, f"holds a credential and must be stored encrypted: pulumi config set --secret {key} ...")
+        return self.config.require_secret(key)
 
     def unknown_keys(self) -> list[str]:
-        configured = {key for key in {**get_config_env(), **CONFIG.get()} if key.startswith(f"{PROJECT}:")}
         declared = sorted(declared_settings())
         problems = []
-        for key in sorted(configured):
-            name = key.split(":", 1)[1]
-            if name not in declared:
-                hint = difflib.get_close_matches(name, declared, n=1)
-                suggestion = f"; did you mean {self.key(hint[0])}?" if hint else ""
-                problems.append(f"{key} is not a setting of this project (see Pulumi.yaml){suggestion}")
+        for name in sorted(pulumi_config.configured_keys(PROJECT) - set(declared)):
+            hint = difflib.get_close_matches(name, declared, n=1)
+            suggestion = f"; did you mean {self.key(hint[0])}?" if hint else ""
+            problems.append(f"{self.key(name)} is not a setting of this project (see Pulumi.yaml){suggestion}")
         return problems
 
 
-def load_settings(reader: _Reader | None = None) -> Settings:
+def load_settings(reader: StackReader | None = None) -> Settings:
     """Read and validate the current stack's configuration; raise SettingsError listing every problem."""
-    r = reader or _Reader()
-    cluster = r.build(
-        "",
-        lambda: ClusterSettings(
-            cluster_target=r.string("clusterTarget"),
-            kube_context=r.string("kubeContext"),
-            kubeconfig=r.secret("kubeconfig"),
-        ),
-    )
-
-    def identity() -> PodIdentity:
-        run_as_user = r.integer("runAsUser")
-        return PodIdentity(None if r.boolean("openShift") else run_as_user)
-
-    def optional(name: str) -> str | None:
-        return r.string(name) or None
-
-    pod_identity = r.build("", identity)
-    postgres_resources = r.resources("postgres")
-    object_store_resources = r.resources("objectStore")
-    mlflow_resources = r.resources("mlflow")
-    redis_resources = r.resources("redis")
-    drift_resources = r.resources("drift")
-    feature_server_resources = r.resources("featureServer")
-    feature_job_resources = r.resources("featureJob")
-    postgres = r.build("postgres", lambda: PostgresOptions(postgres_resources, r.string("postgresStorageSize")))
-    object_store = r.build(
-        "objectStore",
-        lambda: ObjectStoreOptions(
-            engine=r.string("objectStoreEngine"),
-            resources=object_store_resources,
-            storage_size=r.string("objectStoreStorageSize"),
-        ),
-    )
-    mlflow = r.build(
-        "mlflow",
-        lambda: MlflowOptions(
-            resources=mlflow_resources,
-            replicas=r.integer("mlflowReplicas"),
-            workers=r.integer("mlflowWorkers"),
-            ingress_host=optional("mlflowIngressHost"),
-            ingress_class=r.string("mlflowIngressClass"),
-            extra_allowed_hosts=r.string_list("mlflowExtraAllowedHosts"),
-        ),
-    )
-    redis = r.build("redis", lambda: RedisOptions(redis_resources, r.string("redisStorageSize")))
-    drift = r.build(
-        "drift",
-        lambda: DriftOptions(
-            models=r.string_list("driftModels"),
-            resources=drift_resources,
-            schedule=r.string("driftSchedule"),
-            model_alias=r.string("driftModelAlias"),
-            retrain_hook_secret=optional("driftRetrainHookSecret"),
-        ),
-    )
-    feature_store = r.build(
-        "featureStore",
-        lambda: FeatureStoreOptions(
-            server_resources=feature_server_resources,
-            job_resources=feature_job_resources,
-            materialize_schedule=r.string("featureStoreMaterializeSchedule"),
-            online_key_ttl_seconds=r.integer("featureStoreOnlineKeyTtlSeconds"),
-            server_replicas=r.integer("featureServerReplicas"),
-            server_workers=r.integer("featureServerWorkers"),
-        ),
-        keys={"server_replicas": "featureServerReplicas", "server_workers": "featureServerWorkers"},
-    )
-    backup = r.build(
-        "postgresBackup",
-        lambda: BackupOptions(schedule=r.string("postgresBackupSchedule"), keep=r.integer("postgresBackupKeep")),
-    )
-    parts: dict[str, Any] = dict(
-        identity=pod_identity, postgres=postgres, object_store=object_store, mlflow=mlflow, redis=redis, drift=drift,
-        feature_store=feature_store, backup=backup,
-    )
-    platform = None
-    if all(value is not None for value in parts.values()):
-        platform = r.build(
-            "",
-            lambda: PlatformArgs(
-                environment=pulumi.get_stack(),
-                namespace=r.string("namespace"),
-                pod_security_version=r.string("podSecurityVersion"),
-                workloads_image=f"{r.string('workloadsImage')}:{r.string('workloadsImageTag')}",
-                storage_class=optional("storageClass"),
-                protect_data=r.boolean("protectData"),
-                ingress_controller_namespace=r.string("ingressControllerNamespace"),
-                **parts,
-            ),
-            keys={"workloads_image": "workloadsImageTag", "environment": "(stack name)"},
-        )
+    r = reader or StackReader()
+    cluster = r.read(ClusterSettings)
+    platform = read_platform(r, pulumi.get_stack())
+    stores = r.read(StoreChoice)
     azure = None
-    if cluster is not None and cluster.cluster_target == "aks":
-        azure = load_azure_settings(r)
-    else:
-        r.build("", lambda: StoreChoice(r.string("clusterTarget"), r.string("postgresEngine"),
-                                        r.string("mlflowArtifactStore")))
+    if cluster is not None and cluster.cluster_target == "aks" and stores is not None:
+        azure = read_azure(r, stores, pulumi.get_stack())
     problems = r.errors + r.unknown_keys()
-    if problems:
+    if problems or cluster is None or platform is None or (cluster.cluster_target == "aks" and azure is None):
         raise SettingsError("Invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
-    assert cluster is not None and platform is not None
-    assert azure is not None or cluster.cluster_target != "aks"
     return Settings(cluster=cluster, platform=platform, azure=azure)
 
 
-def load_azure_settings(r: _Reader) -> AzureSettings | None:
-    choice = r.build("", lambda: StoreChoice("aks", r.string("postgresEngine"), r.string("mlflowArtifactStore")))
-    aks = r.build(
-        "aks",
-        lambda: AksOptions(
-            kubernetes_version=r.string("aksKubernetesVersion"),
-            system_vm_size=r.string("aksSystemVmSize"),
-            system_node_count=r.integer("aksSystemNodeCount"),
-            user_vm_size=r.string("aksUserVmSize"),
-            user_min_count=r.integer("aksUserMinCount"),
-            user_max_count=r.integer("aksUserMaxCount"),
-            zones=r.string_list("aksZones"),
-            admin_group_object_ids=r.string_list("aksAdminGroupObjectIds"),
-            disable_local_accounts=r.boolean("aksDisableLocalAccounts"),
-            upgrade_channel=r.string("aksUpgradeChannel"),
-            maintenance_day=r.string("aksMaintenanceDay"),
-            maintenance_start_hour=r.integer("aksMaintenanceStartHour"),
-            sku_tier=r.string("aksSkuTier"),
-            kubelogin_mode=r.string("aksKubeloginMode"),
-            pull_registry_ids=r.string_list("aksPullRegistryIds"),
-        ),
-    )
-    network = r.build(
-        "",
-        lambda: NetworkPlan(r.string("azureVnetCidr"), r.string("aksPodCidr"), r.string("aksServiceCidr")),
-        keys={"vnet_cidr": "azureVnetCidr", "pod_cidr": "aksPodCidr", "service_cidr": "aksServiceCidr"},
-    )
-    postgres = None
-    if choice is not None and choice.postgres_engine == "azure-flexible":
-        postgres = r.build(
-            "postgresFlexible",
-            lambda: FlexibleServerOptions(
-                sku=r.string("postgresFlexibleSku"),
-                tier=r.string("postgresFlexibleTier"),
-                storage_gb=r.integer("postgresFlexibleStorageGb"),
-                high_availability=r.boolean("postgresFlexibleHighAvailability"),
-                backup_retention_days=r.integer("postgresBackupRetentionDays"),
-                geo_redundant_backup=r.boolean("postgresGeoRedundantBackup"),
-            ),
-            keys={"backup_retention_days": "postgresBackupRetentionDays",
-                  "geo_redundant_backup": "postgresGeoRedundantBackup"},
-        )
-    blob = None
-    if choice is not None and choice.mlflow_artifact_store == "azure-blob":
-        blob = r.build(
-            "azure",
-            lambda: BlobStoreOptions(r.string("azureStorageReplication"), r.integer("azureBlobSoftDeleteDays")),
-            keys={"replication": "azureStorageReplication", "soft_delete_days": "azureBlobSoftDeleteDays"},
-        )
-    if aks is None or network is None or choice is None:
+def read_platform(r: StackReader, environment: str) -> PlatformArgs | None:
+    """The platform's args: the platform-wide options and each component's options."""
+    options = r.read(PlatformOptions)
+    components = {
+        "postgres": r.read(PostgresOptions), "object_store": r.read(ObjectStoreOptions),
+        "mlflow": r.read(MlflowOptions), "redis": r.read(RedisOptions), "drift": r.read(DriftOptions),
+        "feature_store": r.read(FeatureStoreOptions), "backup": r.read(BackupOptions),
+    }
+    if options is None or any(value is None for value in components.values()):
         return None
-    if (choice.postgres_engine == "azure-flexible") != (postgres is not None):
+    try:
+        placement = options.placement(environment)
+    except ArgError as error:
+        r.errors.append(f"(stack name {environment!r}) {error.field} {error.message}")
         return None
-    if (choice.mlflow_artifact_store == "azure-blob") != (blob is not None):
-        return None
-    return r.build(
-        "azure",
-        lambda: AzureSettings(
-            location=r.string("azureLocation"),
-            name_suffix=r.string("azureNameSuffix"),
-            stack=pulumi.get_stack(),
-            log_retention_days=r.integer("azureLogRetentionDays"),
-            registry_sku=r.string("azureRegistrySku"),
-            aks=aks,
-            network=network,
-            postgres=postgres,
-            blob=blob,
-        ),
-    )
+    return PlatformArgs(placement=placement, pod_security_version=options.pod_security_version,
+                        workloads_image=options.workloads_image,
+                        ingress_controller_namespace=options.ingress_controller_namespace, **components)
+
+
+def read_azure(r: StackReader, stores: StoreChoice, stack: str) -> AzureSettings | None:
+    """The Azure environment: AKS, its network, and the managed stores the stack chose."""
+    postgres = r.read(FlexibleServerOptions) if stores.managed_postgres else None
+    blob = r.read(BlobStoreOptions) if stores.blob_artifacts else None
+    azure = r.read(AzureSettings, stack=stack, postgres=postgres, blob=blob)
+    if (stores.managed_postgres and postgres is None) or (stores.blob_artifacts and blob is None):
+        return None  # its problems are recorded
+    return azure

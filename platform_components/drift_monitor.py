@@ -2,8 +2,8 @@
 
 Each run processes the latest complete daily interval (Airflow-style: the run stamped D covers
 [D, D+1) and starts after it ends), logs to MLflow and, on dataset drift, calls the optional
-retrain hook. Exit codes 3-6 mean bad input: the Job fails at once instead of retrying
-(podFailurePolicy), since retrying cannot fix the data.
+retrain hook. Bad input (workloads/drift/errors.py, FAIL_FAST_EXIT_CODES) fails the Job at once
+instead of retrying (podFailurePolicy), since retrying cannot fix the data.
 """
 
 from __future__ import annotations
@@ -11,34 +11,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from platform_components.k8s import (
     Manifest,
-    PodIdentity,
+    Placement,
     Resources,
     container,
+    cron_job,
     empty_dir,
-    labels,
-    pod_spec,
-    scheduled_job_spec,
     secret_env,
     selector_labels,
 )
+from platform_components.registration import register
+from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_cron, require_dns_label, require_pinned_image
-
-BAD_INPUT_EXIT_CODES = [3, 4, 5, 6]  # workloads/drift/errors.py
+from workloads.drift.errors import FAIL_FAST_EXIT_CODES
 
 
 @dataclass(frozen=True)
 class DriftOptions:
     """What a stack tunes (config keys `drift*`)."""
 
-    models: tuple[str, ...]
-    resources: Resources
-    schedule: str = "30 1 * * *"
-    model_alias: str = "champion"
-    retrain_hook_secret: str | None = None  # an existing Secret with keys `url` and `token`
+    models: tuple[str, ...] = setting("driftModels")
+    resources: Resources = setting_group("drift")
+    schedule: str = setting("driftSchedule")
+    model_alias: str = setting("driftModelAlias")
+    retrain_hook_secret: str | None = setting("driftRetrainHookSecret")  # a Secret with keys `url`, `token`
 
     def __post_init__(self) -> None:
         for model in self.models:
@@ -55,8 +53,7 @@ def drift_command(model: str, alias: str, s3_endpoint: str, bucket: str) -> list
 
 @dataclass(frozen=True)
 class DriftMonitorArgs:
-    namespace: str
-    environment: str
+    placement: Placement
     options: DriftOptions
     workloads_image: str
     mlflow_url: str
@@ -64,13 +61,13 @@ class DriftMonitorArgs:
     s3_endpoint: str
     s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, monitoring bucket
     bucket: str = "monitoring"
-    identity: PodIdentity = PodIdentity()
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
 
 
-def cronjob_spec(model: str, args: DriftMonitorArgs, pod_labels: dict[str, str]) -> Manifest:
+def drift_cronjob(model: str, args: DriftMonitorArgs, meta_labels: dict[str, str]) -> Manifest:
+    """CronJob `drift-<model>`: `python -m workloads.drift run` for the latest complete interval."""
     options = args.options
     env = [
         {"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url},
@@ -93,29 +90,29 @@ def cronjob_spec(model: str, args: DriftMonitorArgs, pod_labels: dict[str, str])
     )
     # Intervals are UTC days; a run missed by more than an hour is left to the next one, which
     # `backfill` can repeat.
-    return scheduled_job_spec(
-        schedule=options.schedule, pod_labels=pod_labels, container_name="drift",
-        fail_on_exit_codes=BAD_INPUT_EXIT_CODES, starting_deadline_seconds=3600, active_deadline_seconds=3600,
-        pod=pod_spec(identity=args.identity, containers=[job], volumes=[empty_dir("tmp", "2Gi")], restart_policy="Never"),
+    return cron_job(
+        args.placement, name=f"drift-{model}", meta_labels=meta_labels, schedule=options.schedule, job=job,
+        volumes=[empty_dir("tmp", "2Gi")], fail_on_exit_codes=list(FAIL_FAST_EXIT_CODES),
+        starting_deadline_seconds=3600, active_deadline_seconds=3600,
     )
 
 
 class DriftMonitor(pulumi.ComponentResource):
+    """One CronJob per monitored model: each run tests the latest complete daily interval of the
+    model's prediction logs against its reference, logs to MLflow, and calls the retrain hook on
+    dataset drift. Bad input fails the Job at once (FAIL_FAST_EXIT_CODES); the rest is retried."""
+
     selector: dict[str, str]
     cronjob_names: list[str]
 
     def __init__(self, name: str, args: DriftMonitorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:DriftMonitor", name, None, opts)
+        placement = args.placement
         self.selector = selector_labels("drift-monitor", name)
         self.cronjob_names = []
         for model in args.options.models:
-            meta_labels = {**labels("drift-monitor", name, "model-monitoring", args.environment), "mlops-platform/model": model}
+            meta_labels = {**placement.labels("drift-monitor", name, "model-monitoring"), "mlops-platform/model": model}
             cronjob_name = f"drift-{model}"
-            k8s.batch.v1.CronJob(
-                f"{name}-{model}",
-                metadata={"name": cronjob_name, "namespace": args.namespace, "labels": meta_labels},
-                spec=cronjob_spec(model, args, meta_labels),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            register(f"{name}-{model}", drift_cronjob(model, args, meta_labels), pulumi.ResourceOptions(parent=self))
             self.cronjob_names.append(cronjob_name)
         self.register_outputs({"cronjob_names": self.cronjob_names})

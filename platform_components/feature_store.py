@@ -21,21 +21,24 @@ import yaml
 
 from platform_components.k8s import (
     Manifest,
-    PodIdentity,
+    Placement,
     Resources,
     container,
+    cron_job,
     empty_dir,
     http_probe,
-    labels,
     pod_spec,
-    scheduled_job_spec,
+    replicated_server,
     secret_env,
     selector_labels,
-    setup_job_spec,
-    spread_across_nodes,
-    startup_variant,
+    server_container,
+    setup_job,
 )
+from platform_components.network_plan import Peer
+from platform_components.registration import register, register_objects
+from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import require_cron, require_min, require_pinned_image
+from workloads.features.errors import FAIL_FAST_EXIT_CODES
 
 PORT = 6566
 PROJECT = "churn"
@@ -45,8 +48,6 @@ REPO_DIR = "/tmp/feature-repo"  # staged copy the Feast CLI runs in (see workloa
 REPO_SOURCE = Path(__file__).resolve().parents[1] / "workloads" / "features" / "repo"
 # Pods that may call the feature server carry this label (model servers, notebooks, the smoke test).
 CLIENT_LABEL = {"mlops-platform/feature-client": "true"}
-# Exit codes of `python -m workloads.features materialize` that retrying cannot fix.
-BAD_INPUT_EXIT_CODES = [3, 4]  # workloads/features/errors.py
 
 
 @dataclass(frozen=True)
@@ -178,12 +179,12 @@ def serve_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR, *, hos
 class FeatureStoreOptions:
     """What a stack tunes (config keys `featureStore*`, `featureServer*`, `featureJob*`)."""
 
-    server_resources: Resources
-    job_resources: Resources
-    materialize_schedule: str = "10 * * * *"
-    online_key_ttl_seconds: int = 30 * 86_400
-    server_replicas: int = 1
-    server_workers: int = 1
+    server_resources: Resources = setting_group("featureServer")
+    job_resources: Resources = setting_group("featureJob")
+    materialize_schedule: str = setting("featureStoreMaterializeSchedule")
+    online_key_ttl_seconds: int = setting("featureStoreOnlineKeyTtlSeconds")
+    server_replicas: int = setting("featureServerReplicas")
+    server_workers: int = setting("featureServerWorkers")
 
     def __post_init__(self) -> None:
         require_cron("materialize_schedule", self.materialize_schedule)
@@ -194,129 +195,94 @@ class FeatureStoreOptions:
 
 @dataclass(frozen=True)
 class FeatureStoreArgs:
-    namespace: str
-    environment: str
+    placement: Placement
     options: FeatureStoreOptions
     workloads_image: str
     endpoints: FeastEndpoints
     secrets: FeastSecrets
-    identity: PodIdentity = PodIdentity()
     service_name: str = "feature-server"
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
 
 
+@dataclass(frozen=True)
+class FeastContainers:
+    """Every Feast workload's container: the same image, env, config mount and scratch space."""
+
+    args: FeatureStoreArgs
+    config_map: pulumi.Input[str]
+
+    def volumes(self, tmp_size: str) -> list[Manifest]:
+        return [{"name": "config", "configMap": {"name": self.config_map}}, empty_dir("tmp", tmp_size)]
+
+    def job(self, name: str, command: list[str]) -> Manifest:
+        return container(name=name, image=self.args.workloads_image, command=command, env=self._env(),
+                         resources=self.args.options.job_resources, volume_mounts=self._mounts())
+
+    def server(self) -> Manifest:
+        options = self.args.options
+        return server_container(
+            name="feature-server", image=self.args.workloads_image, command=serve_command(workers=options.server_workers),
+            env=self._env(), resources=options.server_resources, volume_mounts=self._mounts(),
+            port_name="http", port=PORT, probe=http_probe("/health", "http"), startup_budget_seconds=120,
+        )
+
+    def _env(self) -> list[Manifest]:
+        return feast_env(self.args.endpoints, self.args.secrets)
+
+    @staticmethod
+    def _mounts() -> list[Manifest]:
+        return [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}, {"name": "tmp", "mountPath": "/tmp"}]
+
+
 class FeastFeatureStore(pulumi.ComponentResource):
+    """Feast: registry in Postgres, online store in Redis, offline parquet in S3. A `feast apply`
+    Job per repository change, an hourly incremental materialisation CronJob, and the feature
+    server (`feast serve`) behind a Service that pods labelled CLIENT_LABEL may call."""
+
     url: str
     server_selector: dict[str, str]
+    server_peer: Peer
     apply_selector: dict[str, str]
     materialize_selector: dict[str, str]
     cronjob_name: str
 
     def __init__(self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:FeastFeatureStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        options = args.options
-        self.url = f"http://{args.service_name}.{args.namespace}.svc.cluster.local:{PORT}"
+        placement, options = args.placement, args.options
+        self.url = placement.service_url(args.service_name, PORT)
         self.server_selector = selector_labels("feast-server", name)
+        self.server_peer = Peer("feature-server", selector=self.server_selector, port=PORT)
         self.apply_selector = selector_labels("feast-apply", name)
         self.materialize_selector = selector_labels("feast-materialize", name)
-        config_labels = labels("feast", name, "feature-store", args.environment)
+        self.cronjob_name = "feast-materialize"
 
         config = k8s.core.v1.ConfigMap(
             f"{name}-repository",
-            metadata={"namespace": args.namespace, "labels": config_labels},
+            metadata=placement.metadata(placement.labels("feast", name, "feature-store")),
             data={"feature_store.yaml": feature_store_yaml(args.endpoints), **repository_files()},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        env = feast_env(args.endpoints, args.secrets)
-        mounts = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}, {"name": "tmp", "mountPath": "/tmp"}]
+        feast = FeastContainers(args, config.metadata["name"])
+        apply_job = register(f"{name}-apply", setup_job(
+            placement, meta_labels=placement.labels("feast-apply", name, "feature-registry"),
+            job=feast.job("apply", apply_command()), volumes=feast.volumes("256Mi"),
+        ), pulumi.ResourceOptions(parent=self))
 
-        def volumes(tmp_size: str) -> list[Manifest]:
-            return [{"name": "config", "configMap": {"name": config.metadata["name"]}}, empty_dir("tmp", tmp_size)]
+        # Incremental runs pick up where the last one ended: overlapping runs would only race.
+        register(f"{name}-materialize", cron_job(
+            placement, name=self.cronjob_name, schedule=options.materialize_schedule,
+            meta_labels=placement.labels("feast-materialize", name, "feature-materialization"),
+            job=feast.job("materialize", materialize_command()), volumes=feast.volumes("1Gi"),
+            fail_on_exit_codes=list(FAIL_FAST_EXIT_CODES), starting_deadline_seconds=600, active_deadline_seconds=3000,
+        ), pulumi.ResourceOptions(parent=self, depends_on=[apply_job]))
 
-        def job_pod(job: str, command: list[str], tmp_size: str, restart_policy: str) -> Manifest:
-            return pod_spec(
-                identity=args.identity,
-                containers=[container(name=job, image=args.workloads_image, command=command, env=env,
-                                      resources=options.job_resources, volume_mounts=mounts)],
-                volumes=volumes(tmp_size),
-                restart_policy=restart_policy,
-            )
-
-        apply_labels = labels("feast-apply", name, "feature-registry", args.environment)
-        apply_job = k8s.batch.v1.Job(
-            f"{name}-apply",
-            metadata={"namespace": args.namespace, "labels": apply_labels},
-            spec=setup_job_spec(pod_labels=apply_labels,
-                                pod=job_pod("apply", apply_command(), "256Mi", "OnFailure")),
-            opts=child,
-        )
-        after_apply = pulumi.ResourceOptions(parent=self, depends_on=[apply_job])
-
-        materialize_labels = labels("feast-materialize", name, "feature-materialization", args.environment)
-        self.cronjob_name = "feast-materialize"
-        k8s.batch.v1.CronJob(
-            f"{name}-materialize",
-            metadata={"name": self.cronjob_name, "namespace": args.namespace, "labels": materialize_labels},
-            spec=materialize_cronjob_spec(options, materialize_labels,
-                                          job_pod("materialize", materialize_command(), "1Gi", "Never")),
-            opts=after_apply,
-        )
-
-        server_labels = labels("feast-server", name, "feature-server", args.environment)
-        health = http_probe("/health", "http")
-        server = container(
-            name="feature-server",
-            image=args.workloads_image,
-            command=serve_command(workers=options.server_workers),
-            env=env,
-            ports=[{"name": "http", "containerPort": PORT}],
-            resources=options.server_resources,
-            volume_mounts=mounts,
-            readiness=health,
-            liveness={**health, "periodSeconds": 20, "failureThreshold": 6},
-            startup=startup_variant(health, budget_seconds=120),
-        )
-        k8s.apps.v1.Deployment(
-            f"{name}-server",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": server_labels},
-            spec={
-                "replicas": options.server_replicas,
-                "selector": {"matchLabels": self.server_selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "template": {
-                    "metadata": {"labels": server_labels},
-                    "spec": pod_spec(
-                        identity=args.identity,
-                        containers=[server],
-                        volumes=volumes("256Mi"),
-                        affinity=spread_across_nodes(self.server_selector) if options.server_replicas > 1 else None,
-                    ),
-                },
-            },
-            opts=after_apply,
-        )
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": server_labels},
-            spec={"selector": self.server_selector, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
-            opts=child,
-        )
-        if options.server_replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata={"name": args.service_name, "namespace": args.namespace, "labels": server_labels},
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": self.server_selector}},
-                opts=child,
-            )
+        objects = replicated_server(placement, name=args.service_name, selector=self.server_selector,
+                                    meta_labels=placement.labels("feast-server", name, "feature-server"),
+                                    pod=pod_spec(identity=placement.identity, containers=[feast.server()],
+                                                 volumes=feast.volumes("256Mi")),
+                                    replicas=options.server_replicas, port_name="http", port=PORT)
+        register_objects(name, objects, parent=self, workload_depends_on=[apply_job],
+                         renamed={"deployment": f"{name}-server"})
         self.register_outputs({"url": self.url, "cronjob_name": self.cronjob_name})
-
-
-def materialize_cronjob_spec(options: FeatureStoreOptions, pod_labels: dict[str, str], pod: Manifest) -> Manifest:
-    # Incremental runs pick up where the last one ended: overlapping runs would only race.
-    return scheduled_job_spec(
-        schedule=options.materialize_schedule, pod_labels=pod_labels, pod=pod, container_name="materialize",
-        fail_on_exit_codes=BAD_INPUT_EXIT_CODES, starting_deadline_seconds=600, active_deadline_seconds=3000,
-    )

@@ -1,7 +1,10 @@
-"""Shared Kubernetes spec builders: labels, the restricted security context, probes, resources.
+"""Shared Kubernetes spec builders: placement, labels, the restricted security context, probes,
+resources, and the object shapes every server repeats (Service + StatefulSet, Deployment + Service
++ PodDisruptionBudget, scheduled and set-up Jobs).
 
 Everything here is a pure function returning plain dicts in the Kubernetes wire format
-(camelCase), so components, the offline synth and tests all see the same structures.
+(camelCase), so components, the offline synth and tests all see the same structures; a rule such
+as "every replicated server gets a PodDisruptionBudget" lives in exactly one builder.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from platform_components.quantities import parse_quantity
-from platform_components.validation import ArgError, require_quantity
+from platform_components.stack_keys import setting, setting_group
+from platform_components.validation import ArgError, require_dns_label, require_quantity
 
 PART_OF = "mlops-platform"
 ENVIRONMENT_LABEL = "mlops-platform/environment"
@@ -45,9 +49,9 @@ class Resources:
     """Requests and a memory limit. No CPU limit on purpose: CFS throttling hurts latency-bound
     servers and buys nothing when requests are set (the scheduler already reserves them)."""
 
-    cpu_request: str
-    memory_request: str
-    memory_limit: str
+    cpu_request: str = setting("CpuRequest")
+    memory_request: str = setting("MemoryRequest")
+    memory_limit: str = setting("MemoryLimit")
 
     def __post_init__(self) -> None:
         for field in ("cpu_request", "memory_request", "memory_limit"):
@@ -69,6 +73,20 @@ class Resources:
         }
 
 
+@dataclass(frozen=True)
+class StatefulServerOptions:
+    """What a stack tunes for a single-replica server with a volume. Keys are relative to the
+    subclass's KEY_PREFIX: `<prefix>CpuRequest`, `<prefix>MemoryRequest`, `<prefix>MemoryLimit`,
+    `<prefix>StorageSize`."""
+
+    KEY_PREFIX: ClassVar[str] = ""
+    resources: Resources = setting_group()
+    storage_size: str = setting("StorageSize")
+
+    def __post_init__(self) -> None:
+        require_quantity("storage_size", self.storage_size)
+
+
 # --- security -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -81,6 +99,40 @@ class PodIdentity:
     def __post_init__(self) -> None:
         if self.run_as_user is not None and self.run_as_user < 1:
             raise ArgError("run_as_user", f"must be a non-root UID (>= 1), got {self.run_as_user}")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a component's objects go and what all of them share: one value per platform, passed
+    to every component as a single field (namespace, environment label, pod identity, storage
+    class, and whether stateful data is protected from `pulumi destroy`)."""
+
+    namespace: str
+    environment: str
+    identity: PodIdentity = PodIdentity()
+    storage_class: str | None = None  # None: the cluster's default StorageClass
+    protect: bool = False
+
+    def __post_init__(self) -> None:
+        require_dns_label("namespace", self.namespace)
+        require_dns_label("environment", self.environment)
+        if self.storage_class == "":
+            raise ArgError("storage_class", "must be a StorageClass name or unset, got ''")
+
+    def labels(self, name: str, instance: str, component: str) -> dict[str, str]:
+        return labels(name, instance, component, self.environment)
+
+    def metadata(self, object_labels: dict[str, str], name: str | None = None) -> Manifest:
+        """Object metadata in this namespace; `name=None` leaves it to Pulumi's auto-naming (for
+        ConfigMaps and Secrets whose new content must give a new name, so that pods roll)."""
+        return {**({"name": name} if name else {}), "namespace": self.namespace, "labels": object_labels}
+
+    def service_host(self, service: str) -> str:
+        """The Service's cluster DNS name."""
+        return f"{service}.{self.namespace}.svc.cluster.local"
+
+    def service_url(self, service: str, port: int) -> str:
+        return f"http://{self.service_host(service)}:{port}"
 
 
 def pod_security_context(identity: PodIdentity) -> Manifest:
@@ -132,6 +184,13 @@ def startup_variant(probe: Manifest, *, budget_seconds: int) -> Manifest:
     """The same check as a startupProbe, allowed `budget_seconds` before liveness takes over."""
     period = 5
     return {**probe, "periodSeconds": period, "failureThreshold": max(1, budget_seconds // period)}
+
+
+def liveness_variant(probe: Manifest) -> Manifest:
+    """The readiness check as a tolerant livenessProbe: two minutes of failures before a restart.
+    Sharing the handler is safe here because every readiness check of the platform asks only its
+    own process (never a dependency), so a dependency outage cannot restart a whole tier."""
+    return {**probe, "periodSeconds": 20, "failureThreshold": 6}
 
 
 # --- containers and pods ------------------------------------------------------------------
@@ -206,6 +265,18 @@ def container(
     return spec
 
 
+def server_container(*, name: str, image: str, resources: Resources, port_name: str, port: int, probe: Manifest,
+                     startup_budget_seconds: int, liveness: Manifest | None = None, **options: Any) -> Manifest:
+    """A long-running server's container listening on the named `port`. `probe`, a check of the
+    process itself, is its readiness, its tolerant liveness and its startup probe (allowed
+    `startup_budget_seconds`); a server with a separate liveness check passes it as `liveness`.
+    `options` are `container`'s (command, args, env, volume_mounts)."""
+    alive = liveness or probe
+    return container(name=name, image=image, resources=resources, ports=[{"name": port_name, "containerPort": port}],
+                     readiness=probe, liveness=liveness_variant(alive),
+                     startup=startup_variant(alive, budget_seconds=startup_budget_seconds), **options)
+
+
 def pod_spec(
     *,
     identity: PodIdentity,
@@ -213,7 +284,6 @@ def pod_spec(
     init_containers: list[Manifest] | None = None,
     volumes: list[Manifest] | None = None,
     restart_policy: str | None = None,
-    affinity: Manifest | None = None,
     service_account: str | None = None,
 ) -> Manifest:
     """A pod without a service-account token or service-link env vars: none of the platform's
@@ -231,8 +301,6 @@ def pod_spec(
         spec["volumes"] = volumes
     if restart_policy:
         spec["restartPolicy"] = restart_policy
-    if affinity:
-        spec["affinity"] = affinity
     if service_account:
         spec["serviceAccountName"] = service_account
     return spec
@@ -265,17 +333,62 @@ def volume_claim(name: str, size: str, storage_class: str | None) -> Manifest:
     return {"metadata": {"name": name}, "spec": spec}
 
 
-def single_statefulset_spec(*, service_name: str, selector: dict[str, str], pod_labels: dict[str, str],
-                            pod: Manifest, claims: list[Manifest]) -> Manifest:
-    """One stateful replica whose volumes outlive the StatefulSet (deleting it must not lose data)."""
-    return {
-        "serviceName": service_name,
+# --- object shapes ------------------------------------------------------------------------
+
+def manifest(api_version: str, kind: str, metadata: Manifest, spec: Manifest) -> Manifest:
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+def service(metadata: Manifest, selector: dict[str, str], port_name: str, port: int, *,
+            headless: bool = False) -> Manifest:
+    """A Service whose one TCP port forwards to the pods' port of the same name."""
+    spec: Manifest = {"selector": selector, "ports": [{"name": port_name, "port": port, "targetPort": port_name}]}
+    if headless:
+        spec = {"clusterIP": "None", **spec}
+    return manifest("v1", "Service", metadata, spec)
+
+
+def stateful_server(placement: Placement, *, name: str, meta_labels: dict[str, str], selector: dict[str, str],
+                    pod: Manifest, claims: list[Manifest], port_name: str, port: int) -> dict[str, Manifest]:
+    """One stateful replica (StatefulSet `name`) whose volumes outlive it, and the headless Service
+    `name` that governs it (stable pod DNS, as the StatefulSet API requires) and that clients use.
+    Headless means no port mapping: the pods must listen on `port` itself.
+
+    Returns the objects by role: "service", then "statefulset"."""
+    spec = {
+        "serviceName": name,
         "replicas": 1,
         "selector": {"matchLabels": selector},
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-        "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+        "template": {"metadata": {"labels": meta_labels}, "spec": pod},
         "volumeClaimTemplates": claims,
     }
+    metadata = placement.metadata(meta_labels, name)
+    return {
+        "service": service(metadata, selector, port_name, port, headless=True),
+        "statefulset": manifest("apps/v1", "StatefulSet", metadata, spec),
+    }
+
+
+def replicated_server(placement: Placement, *, name: str, meta_labels: dict[str, str], selector: dict[str, str],
+                      pod: Manifest, replicas: int, port_name: str, port: int,
+                      pod_labels: dict[str, str] | None = None) -> dict[str, Manifest]:
+    """A stateless server: Deployment `name` rolled out without losing capacity, its Service, and
+    above one replica a preferred spread over nodes plus a PodDisruptionBudget (a drain may take
+    one replica at a time). Returns the objects by role ("deployment", "service", "pdb"?)."""
+    metadata = placement.metadata(meta_labels, name)
+    template_pod = {**pod, "affinity": spread_across_nodes(selector)} if replicas > 1 else pod
+    deployment = manifest("apps/v1", "Deployment", metadata, {
+        "replicas": replicas,
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {"metadata": {"labels": pod_labels or meta_labels}, "spec": template_pod},
+    })
+    objects = {"deployment": deployment, "service": service(metadata, selector, port_name, port)}
+    if replicas > 1:
+        objects["pdb"] = manifest("policy/v1", "PodDisruptionBudget", metadata,
+                                  {"maxUnavailable": 1, "selector": {"matchLabels": selector}})
+    return objects
 
 
 def scheduled_job_spec(*, schedule: str, pod_labels: dict[str, str], pod: Manifest, container_name: str,
@@ -303,6 +416,24 @@ def scheduled_job_spec(*, schedule: str, pod_labels: dict[str, str], pod: Manife
             },
         },
     }
+
+
+def cron_job(placement: Placement, *, name: str, meta_labels: dict[str, str], schedule: str, job: Manifest,
+             volumes: list[Manifest], fail_on_exit_codes: list[int], starting_deadline_seconds: int,
+             active_deadline_seconds: int) -> Manifest:
+    """CronJob `name` running the container `job` once per `schedule` (see `scheduled_job_spec`)."""
+    pod = pod_spec(identity=placement.identity, containers=[job], volumes=volumes, restart_policy="Never")
+    spec = scheduled_job_spec(schedule=schedule, pod_labels=meta_labels, pod=pod, container_name=job["name"],
+                              fail_on_exit_codes=fail_on_exit_codes, starting_deadline_seconds=starting_deadline_seconds,
+                              active_deadline_seconds=active_deadline_seconds)
+    return manifest("batch/v1", "CronJob", placement.metadata(meta_labels, name), spec)
+
+
+def setup_job(placement: Placement, *, meta_labels: dict[str, str], job: Manifest, volumes: list[Manifest]) -> Manifest:
+    """An auto-named one-shot Job running the container `job` (see `setup_job_spec`). A Job's pod
+    template is immutable, so a change of what it sets up replaces the Job: it runs again."""
+    pod = pod_spec(identity=placement.identity, containers=[job], volumes=volumes, restart_policy="OnFailure")
+    return manifest("batch/v1", "Job", placement.metadata(meta_labels), setup_job_spec(pod_labels=meta_labels, pod=pod))
 
 
 def setup_job_spec(*, pod_labels: dict[str, str], pod: Manifest) -> Manifest:

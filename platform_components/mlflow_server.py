@@ -20,18 +20,22 @@ import pulumi_random as random
 from platform_components import images
 from platform_components.k8s import (
     Manifest,
-    PodIdentity,
+    Placement,
     Resources,
     container,
     empty_dir,
     http_probe,
-    labels,
+    manifest,
     pod_spec,
+    replicated_server,
     secret_env,
     selector_labels,
-    spread_across_nodes,
-    startup_variant,
+    server_container,
 )
+from platform_components.network_plan import Peer
+from platform_components.postgres import DatabaseConnection
+from platform_components.registration import register_objects
+from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_dns_label, require_min, require_pinned_image
 
 PORT = 5000
@@ -146,6 +150,19 @@ def cluster_allowed_hosts(service: str, namespace: str, extra: tuple[str, ...]) 
 
 
 @dataclass(frozen=True)
+class S3Artifacts:
+    """Artifacts in a bucket of the platform's S3 store, with the credentials in `secret`."""
+
+    endpoint_url: str
+    secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    bucket: str = "mlflow-artifacts"
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}"
+
+
+@dataclass(frozen=True)
 class AzureBlobArtifacts:
     """Artifacts in an Azure Blob container, reached with the workload identity `client_id`."""
 
@@ -162,12 +179,12 @@ class AzureBlobArtifacts:
 class MlflowOptions:
     """What a stack tunes (config keys `mlflow*`)."""
 
-    resources: Resources
-    replicas: int = 1
-    workers: int = 2
-    ingress_host: str | None = None
-    ingress_class: str = "nginx"
-    extra_allowed_hosts: tuple[str, ...] = ()
+    resources: Resources = setting_group("mlflow")
+    replicas: int = setting("mlflowReplicas")
+    workers: int = setting("mlflowWorkers")
+    ingress_host: str | None = setting("mlflowIngressHost")
+    ingress_class: str = setting("mlflowIngressClass")
+    extra_allowed_hosts: tuple[str, ...] = setting("mlflowExtraAllowedHosts")
 
     def __post_init__(self) -> None:
         require_min("replicas", self.replicas, 1)
@@ -178,195 +195,137 @@ class MlflowOptions:
 
 @dataclass(frozen=True)
 class MlflowArgs:
-    namespace: str
-    environment: str
+    placement: Placement
     options: MlflowOptions
-    postgres_host: str
-    postgres_port: int
-    tracking_db_user: str
-    tracking_db_secret: pulumi.Input[str]
-    auth_db_user: str
-    auth_db_secret: pulumi.Input[str]
-    auth_db_password: pulumi.Input[str]
-    s3_endpoint_url: str | None = None
-    s3_secret: pulumi.Input[str] | None = None
-    artifacts_bucket: str = "mlflow-artifacts"
-    azure_blob: AzureBlobArtifacts | None = None  # instead of the S3 store
-    postgres_sslmode: str | None = None
-    identity: PodIdentity = PodIdentity()
+    tracking_db: DatabaseConnection  # the backend store
+    auth_db: DatabaseConnection  # the basic-auth app's users and permissions
+    artifacts: S3Artifacts | AzureBlobArtifacts
     image: str = images.MLFLOW
     service_name: str = "mlflow"
 
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
         require_pinned_image("image", self.image)
-        on_s3 = self.s3_endpoint_url is not None and self.s3_secret is not None
-        if on_s3 == (self.azure_blob is not None):
-            raise ArgError("azure_blob", "artifacts need exactly one store: S3 endpoint and Secret, or Azure Blob")
 
     def endpoints(self) -> ServerEndpoints:
-        options = self.options
+        options, db = self.options, self.tracking_db
         hosts = options.extra_allowed_hosts + ((options.ingress_host,) if options.ingress_host else ())
         return ServerEndpoints(
-            backend_store_uri=postgres_uri(self.tracking_db_user, self.postgres_host, self.postgres_port, self.tracking_db_user),
-            artifacts_destination=self.azure_blob.uri if self.azure_blob else f"s3://{self.artifacts_bucket}",
-            s3_endpoint_url=None if self.azure_blob else self.s3_endpoint_url,
-            allowed_hosts=cluster_allowed_hosts(self.service_name, self.namespace, hosts),
+            backend_store_uri=postgres_uri(db.username, db.host, db.port, db.database),
+            artifacts_destination=self.artifacts.uri,
+            s3_endpoint_url=self.artifacts.endpoint_url if isinstance(self.artifacts, S3Artifacts) else None,
+            allowed_hosts=cluster_allowed_hosts(self.service_name, self.placement.namespace, hosts),
             auth_config_path=f"{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}",
             workers=options.workers,
-            pg_sslmode=self.postgres_sslmode,
+            pg_sslmode=db.sslmode,
         )
 
 
+def server_pod(args: MlflowArgs, secrets: ServerSecrets, auth_config_secret: pulumi.Input[str]) -> Manifest:
+    """`mlflow db upgrade` as an init container, then the server, both with the same env."""
+    endpoints = args.endpoints()
+    env = server_env(endpoints, secrets)
+    mounts = [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True},
+    ]
+    migrate = container(name="db-upgrade", image=args.image, command=db_upgrade_command(endpoints), env=env,
+                        resources=args.options.resources, volume_mounts=mounts)
+    server = server_container(
+        name="mlflow",
+        image=args.image,
+        command=server_command(endpoints),
+        env=env,
+        port_name="http", port=PORT,
+        resources=args.options.resources,
+        volume_mounts=mounts,
+        probe=http_probe("/health", "http"), startup_budget_seconds=180,
+    )
+    return pod_spec(
+        identity=args.placement.identity,
+        init_containers=[migrate],
+        containers=[server],
+        volumes=[
+            empty_dir("tmp", "1Gi"),
+            {"name": "auth-config", "secret": {"secretName": auth_config_secret, "defaultMode": 0o440}},
+        ],
+        service_account=args.service_name,
+    )
+
+
+def ingress(args: MlflowArgs, metadata: Manifest) -> Manifest:
+    """Routes the stack's `mlflowIngressHost` to the Service through `mlflowIngressClass`."""
+    backend = {"service": {"name": args.service_name, "port": {"number": PORT}}}
+    return manifest("networking.k8s.io/v1", "Ingress", metadata, {
+        "ingressClassName": args.options.ingress_class,
+        "rules": [{"host": args.options.ingress_host,
+                   "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}],
+    })
+
+
 class MlflowTrackingServer(pulumi.ComponentResource):
+    """MLflow's tracking server and model registry: Postgres backend, artifacts proxied to S3 or
+    Azure Blob, basic auth with new users getting no permission, schema migrated before start."""
+
     url: str
     external_url: str | None
     admin_secret_name: pulumi.Output[str]
     admin_password: pulumi.Output[str]  # a Pulumi secret
     service_account: str
+    selector: dict[str, str]
+    peer: Peer
 
     def __init__(self, name: str, args: MlflowArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:MlflowTrackingServer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        meta_labels = labels("mlflow", name, "tracking-server", args.environment)
-        self.selector = selector_labels("mlflow", name)
-        endpoints = args.endpoints()
-        self.url = f"http://{args.service_name}.{args.namespace}.svc.cluster.local:{PORT}"
+        placement = args.placement
+        meta_labels = placement.labels("mlflow", name, "tracking-server")
+        self.selector = selector = selector_labels("mlflow", name)
+        self.peer = Peer("mlflow", selector=selector, port=PORT)
+        self.url = placement.service_url(args.service_name, PORT)
         self.external_url = f"http://{args.options.ingress_host}" if args.options.ingress_host else None
-
-        generated = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
-        self.admin_password = pulumi.Output.secret(generated.result)
-        admin = k8s.core.v1.Secret(
-            f"{name}-admin",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
-            type="kubernetes.io/basic-auth",
-            string_data={"username": ADMIN_USERNAME, "password": self.admin_password},
-            opts=child,
-        )
-        self.admin_secret_name = admin.metadata["name"]
-        session_key = random.RandomPassword(f"{name}-session-key", length=48, special=False, opts=child)
-        session = k8s.core.v1.Secret(
-            f"{name}-session",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
-            string_data={"secret-key": pulumi.Output.secret(session_key.result)},
-            opts=child,
-        )
-
-        auth_uri = pulumi.Output.secret(args.auth_db_password).apply(
-            lambda pw: postgres_uri(args.auth_db_user, args.postgres_host, args.postgres_port, args.auth_db_user, pw)
-        )
-        auth_config = k8s.core.v1.Secret(
-            f"{name}-auth-config",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
-            string_data={AUTH_CONFIG_FILE: auth_uri.apply(auth_config_ini)},
-            opts=child,
-        )
-
-        workload_identity = args.azure_blob is not None
         self.service_account = args.service_name
+
+        self.admin_password = self._generated(f"{name}-admin-password", 32)
+        self.admin_secret_name = self._secret(f"{name}-admin", meta_labels, placement,
+                                              {"username": ADMIN_USERNAME, "password": self.admin_password},
+                                              secret_type="kubernetes.io/basic-auth")
+        session = self._secret(f"{name}-session", meta_labels, placement,
+                               {"secret-key": self._generated(f"{name}-session-key", 48)})
+        auth = args.auth_db
+        auth_uri = pulumi.Output.secret(auth.password).apply(
+            lambda pw: postgres_uri(auth.username, auth.host, auth.port, auth.database, pw))
+        auth_config = self._secret(f"{name}-auth-config", meta_labels, placement,
+                                   {AUTH_CONFIG_FILE: auth_uri.apply(auth_config_ini)})
+
+        blob = args.artifacts if isinstance(args.artifacts, AzureBlobArtifacts) else None
         k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
-            metadata={
-                "name": args.service_name,
-                "namespace": args.namespace,
-                "labels": meta_labels,
-                **({"annotations": {WORKLOAD_IDENTITY_CLIENT_ID: args.azure_blob.client_id}} if args.azure_blob else {}),
-            },
+            metadata={**placement.metadata(meta_labels, args.service_name),
+                      **({"annotations": {WORKLOAD_IDENTITY_CLIENT_ID: blob.client_id}} if blob else {})},
             automount_service_account_token=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        pod_labels = {**meta_labels, **({WORKLOAD_IDENTITY_LABEL: "true"} if workload_identity else {})}
-
-        env = server_env(
-            endpoints,
-            ServerSecrets(args.tracking_db_secret, args.s3_secret, admin.metadata["name"], session.metadata["name"]),
+        s3_secret = args.artifacts.secret if isinstance(args.artifacts, S3Artifacts) else None
+        secrets = ServerSecrets(args.tracking_db.secret_name, s3_secret, self.admin_secret_name, session)
+        objects = replicated_server(
+            placement, name=args.service_name, meta_labels=meta_labels, selector=selector,
+            pod=server_pod(args, secrets, auth_config), replicas=args.options.replicas, port_name="http", port=PORT,
+            pod_labels={**meta_labels, **({WORKLOAD_IDENTITY_LABEL: "true"} if blob else {})},
         )
-        mounts = [
-            {"name": "tmp", "mountPath": "/tmp"},
-            {"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True},
-        ]
-        health = http_probe("/health", "http")
-        migrate = container(
-            name="db-upgrade",
-            image=args.image,
-            command=db_upgrade_command(endpoints),
-            env=env,
-            resources=args.options.resources,
-            volume_mounts=mounts,
-        )
-        server = container(
-            name="mlflow",
-            image=args.image,
-            command=server_command(endpoints),
-            env=env,
-            ports=[{"name": "http", "containerPort": PORT}],
-            resources=args.options.resources,
-            volume_mounts=mounts,
-            readiness=health,
-            liveness={**health, "periodSeconds": 20, "failureThreshold": 6},
-            startup=startup_variant(health, budget_seconds=180),
-        )
-        volumes = [
-            empty_dir("tmp", "1Gi"),
-            {"name": "auth-config", "secret": {"secretName": auth_config.metadata["name"], "defaultMode": 0o440}},
-        ]
-        k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={
-                "replicas": args.options.replicas,
-                "selector": {"matchLabels": self.selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "template": {
-                    "metadata": {"labels": pod_labels},
-                    "spec": pod_spec(
-                        identity=args.identity,
-                        init_containers=[migrate],
-                        containers=[server],
-                        volumes=volumes,
-                        affinity=spread_across_nodes(self.selector) if args.options.replicas > 1 else None,
-                        service_account=args.service_name,
-                    ),
-                },
-            },
-            opts=child,
-        )
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={"selector": self.selector, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
-            opts=child,
-        )
-        if args.options.replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": self.selector}},
-                opts=child,
-            )
         if args.options.ingress_host:
-            k8s.networking.v1.Ingress(
-                f"{name}-ingress",
-                metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-                spec={
-                    "ingressClassName": args.options.ingress_class,
-                    "rules": [
-                        {
-                            "host": args.options.ingress_host,
-                            "http": {
-                                "paths": [
-                                    {
-                                        "path": "/",
-                                        "pathType": "Prefix",
-                                        "backend": {"service": {"name": args.service_name, "port": {"number": PORT}}},
-                                    }
-                                ]
-                            },
-                        }
-                    ],
-                },
-                opts=child,
-            )
+            objects["ingress"] = ingress(args, placement.metadata(meta_labels, args.service_name))
+        register_objects(name, objects, parent=self)
         self.register_outputs(
             {"url": self.url, "external_url": self.external_url, "admin_secret_name": self.admin_secret_name}
         )
+
+    def _generated(self, logical_name: str, length: int) -> pulumi.Output[str]:
+        password = random.RandomPassword(logical_name, length=length, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        return pulumi.Output.secret(password.result)
+
+    def _secret(self, logical_name: str, meta_labels: dict[str, str], placement: Placement,
+                data: dict[str, pulumi.Input[str]], secret_type: str | None = None) -> pulumi.Output[str]:
+        secret = k8s.core.v1.Secret(logical_name, metadata=placement.metadata(meta_labels), type=secret_type,
+                                    string_data=data, opts=pulumi.ResourceOptions(parent=self))
+        return secret.metadata["name"]

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from platform_components.k8s import Placement, manifest
 from platform_components.network_policies import allow_dns, default_deny
-from platform_components.validation import require_dns_label, require_k8s_minor_version
+from platform_components.registration import register
+from platform_components.validation import require_k8s_minor_version
 
 PSS_MODES = ("enforce", "audit", "warn")
 
@@ -25,18 +27,18 @@ def pod_security_labels(version: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class NamespaceArgs:
-    name: str
+    placement: Placement  # the namespace's name, and whether it is protected
     labels: dict[str, str]
-    pod_security_version: str = "v1.34"
-    protect: bool = False
+    pod_security_version: str
 
     def __post_init__(self) -> None:
-        require_dns_label("name", self.name)
         require_k8s_minor_version("pod_security_version", self.pod_security_version)
 
 
-class PlatformNamespace(pulumi.ComponentResource):
-    """Namespace plus the deny-all and DNS-egress NetworkPolicies every pod starts from."""
+class Namespace(pulumi.ComponentResource):
+    """The platform's Namespace with Pod Security "restricted" enforced at a pinned version, plus
+    the deny-all and DNS-egress NetworkPolicies every pod starts from. Protected with the data:
+    deleting a namespace deletes every PVC in it."""
 
     name: pulumi.Output[str]
 
@@ -44,17 +46,14 @@ class PlatformNamespace(pulumi.ComponentResource):
         super().__init__("mlops:platform:Namespace", name, None, opts)
         namespace = k8s.core.v1.Namespace(
             name,
-            metadata={"name": args.name, "labels": {**args.labels, **pod_security_labels(args.pod_security_version)}},
-            # Deleting the namespace deletes every PVC in it.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            metadata={"name": args.placement.namespace,
+                      "labels": {**args.labels, **pod_security_labels(args.pod_security_version)}},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.placement.protect),
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         for policy_name, spec in (("default-deny", default_deny()), ("allow-dns", allow_dns())):
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy_name}",
-                metadata={"name": policy_name, "namespace": args.name, "labels": args.labels},
-                spec=spec,
-                opts=in_namespace,
-            )
+            metadata = args.placement.metadata(args.labels, policy_name)
+            register(f"{name}-{policy_name}", manifest("networking.k8s.io/v1", "NetworkPolicy", metadata, spec),
+                     in_namespace)
         self.name = namespace.metadata["name"]
         self.register_outputs({"name": self.name})

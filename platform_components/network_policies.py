@@ -9,41 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from platform_components.k8s import Manifest
-
-
-@dataclass(frozen=True)
-class Link:
-    """`client` pods may open TCP connections to `server` pods on `port`."""
-
-    name: str
-    client: dict[str, str]
-    server: dict[str, str]
-    port: int
-
-
-@dataclass(frozen=True)
-class ExternalIngress:
-    """Pods of another namespace (an ingress controller, say) may reach `server` on `port`."""
-
-    name: str
-    namespace: str
-    server: dict[str, str]
-    port: int
-
-
-@dataclass(frozen=True)
-class ExternalEgress:
-    """`client` pods may open TCP connections on `port` to addresses outside the cluster (a managed
-    database's subnet, a private endpoint), given as CIDRs; `excluding` carves ranges out of them."""
-
-    name: str
-    client: dict[str, str]
-    cidrs: tuple[str, ...]
-    port: int
-    excluding: tuple[str, ...] = ()
+from platform_components.k8s import Manifest, Placement, manifest
+from platform_components.network_plan import ExternalEgress, ExternalIngress, Link, NetworkPolicyPlan
+from platform_components.registration import register
 
 
 def default_deny() -> Manifest:
@@ -111,17 +80,27 @@ def external_egress_policy(rule: ExternalEgress) -> Manifest:
     }
 
 
+def policy_specs(plan: NetworkPolicyPlan) -> dict[str, Manifest]:
+    """Every allow rule of the plan as a NetworkPolicy spec, by policy name (`<rule>-<direction>`)."""
+    specs: dict[str, Manifest] = {}
+    for link in plan.links:
+        egress, ingress = link_policies(link)
+        specs[f"{link.name}-egress"], specs[f"{link.name}-ingress"] = egress, ingress
+    specs.update({f"{rule.name}-ingress": external_ingress_policy(rule) for rule in plan.ingress})
+    specs.update({f"{rule.name}-egress": external_egress_policy(rule) for rule in plan.egress})
+    return specs
+
+
 @dataclass(frozen=True)
 class NetworkPolicyArgs:
-    namespace: str
+    placement: Placement
     labels: dict[str, str]
-    links: tuple[Link, ...]
-    external: tuple[ExternalIngress, ...] = ()
-    egress: tuple[ExternalEgress, ...] = ()
+    plan: NetworkPolicyPlan
 
 
-class PlatformNetworkPolicies(pulumi.ComponentResource):
-    """The allow rules between the platform's components (the deny-all lives with the Namespace)."""
+class NetworkPolicies(pulumi.ComponentResource):
+    """The allow rules between the platform's components (the deny-all lives with the Namespace):
+    one NetworkPolicy per direction of every link of the plan."""
 
     policy_names: list[str]
 
@@ -129,21 +108,8 @@ class PlatformNetworkPolicies(pulumi.ComponentResource):
         super().__init__("mlops:platform:NetworkPolicies", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.policy_names = []
-        for link in args.links:
-            for direction, spec in zip(("egress", "ingress"), link_policies(link), strict=True):
-                self._policy(name, f"{link.name}-{direction}", spec, args, child)
-        for rule in args.external:
-            self._policy(name, f"{rule.name}-ingress", external_ingress_policy(rule), args, child)
-        for out in args.egress:
-            self._policy(name, f"{out.name}-egress", external_egress_policy(out), args, child)
+        for policy_name, spec in policy_specs(args.plan).items():
+            metadata = args.placement.metadata(args.labels, policy_name)
+            register(f"{name}-{policy_name}", manifest("networking.k8s.io/v1", "NetworkPolicy", metadata, spec), child)
+            self.policy_names.append(policy_name)
         self.register_outputs({"policy_names": self.policy_names})
-
-    def _policy(self, name: str, policy_name: str, spec: Manifest, args: NetworkPolicyArgs,
-                opts: pulumi.ResourceOptions) -> None:
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-{policy_name}",
-            metadata={"name": policy_name, "namespace": args.namespace, "labels": args.labels},
-            spec=spec,
-            opts=opts,
-        )
-        self.policy_names.append(policy_name)

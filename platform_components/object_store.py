@@ -16,30 +16,35 @@ import pulumi_random as random
 
 from platform_components import images
 from platform_components.k8s import (
-    PodIdentity,
+    Manifest,
+    Placement,
     Resources,
+    StatefulServerOptions,
     container,
     empty_dir,
     http_probe,
-    labels,
     pod_spec,
     secret_env,
     selector_labels,
-    setup_job_spec,
-    single_statefulset_spec,
-    startup_variant,
+    server_container,
+    setup_job,
+    stateful_server,
     volume_claim,
 )
+from platform_components.network_plan import Peer
 from platform_components.quantities import parse_quantity
+from platform_components.registration import register, register_objects
+from platform_components.stack_keys import setting
 from platform_components.validation import (
     ArgError,
     require_dns_label,
     require_one_of,
     require_pinned_image,
-    require_quantity,
 )
 
 ENGINES = ("minio", "seaweedfs")
+# Both engines listen on this port in the cluster: the Service is headless (it governs the
+# StatefulSet), so it cannot map a Service port to another pod port.
 SERVICE_PORT = 9000
 MINIO_DRIVES = 4  # MinIO needs erasure coding (>= 4 drives on one node) for bucket versioning.
 SEAWEEDFS_CONFIG_DIR = "/etc/seaweedfs"
@@ -135,33 +140,28 @@ def bucket_job_args(endpoint: str, buckets: tuple[str, ...]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ObjectStoreOptions:
+class ObjectStoreOptions(StatefulServerOptions):
     """What a stack tunes (config keys `objectStore*`)."""
 
-    engine: str
-    resources: Resources
-    storage_size: str = "20Gi"
+    KEY_PREFIX = "objectStore"
+    engine: str = setting("Engine")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require_one_of("engine", self.engine, ENGINES)
-        require_quantity("storage_size", self.storage_size)
 
 
 @dataclass(frozen=True)
 class ObjectStoreArgs:
-    namespace: str
-    environment: str
+    placement: Placement
     options: ObjectStoreOptions
     workloads_image: str
     buckets: tuple[str, ...] = ("mlflow-artifacts", "monitoring", "features", "backups")
     # client name -> buckets it may use; each client gets its own credentials Secret.
     clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    storage_class: str | None = None
-    identity: PodIdentity = PodIdentity()
     minio_image: str = images.MINIO
     seaweedfs_image: str = images.SEAWEEDFS
     service_name: str = "s3"
-    protect: bool = False
 
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
@@ -176,116 +176,136 @@ class ObjectStoreArgs:
                 raise ArgError("clients", f"client {client!r} names unknown buckets {sorted(unknown)}")
 
 
+@dataclass(frozen=True)
+class EngineServer:
+    """One engine's server container, the pod's other volumes, and its volume claims."""
+
+    container: Manifest
+    volumes: list[Manifest]
+    claims: list[Manifest]
+
+
+def minio_server(args: ObjectStoreArgs, admin_secret: pulumi.Input[str]) -> EngineServer:
+    """MinIO on four drives of one node (erasure coding, which bucket versioning needs)."""
+    server = server_container(
+        name="minio",
+        image=args.minio_image,
+        args=minio_args("/data", SERVICE_PORT),
+        env=[
+            secret_env("MINIO_ROOT_USER", admin_secret, "AWS_ACCESS_KEY_ID"),
+            secret_env("MINIO_ROOT_PASSWORD", admin_secret, "AWS_SECRET_ACCESS_KEY"),
+            {"name": "MINIO_BROWSER", "value": "off"},
+            {"name": "HOME", "value": "/tmp"},
+        ],
+        port_name="s3", port=SERVICE_PORT,
+        resources=args.options.resources,
+        volume_mounts=[{"name": f"data{i}", "mountPath": f"/data{i}"} for i in range(MINIO_DRIVES)]
+        + [{"name": "tmp", "mountPath": "/tmp"}],
+        probe=http_probe("/minio/health/ready", "s3"), liveness=http_probe("/minio/health/live", "s3"),
+        startup_budget_seconds=120,
+    )
+    drive_size = f"{max(1, _gibibytes(args.options.storage_size) // MINIO_DRIVES)}Gi"
+    claims = [volume_claim(f"data{i}", drive_size, args.placement.storage_class) for i in range(MINIO_DRIVES)]
+    return EngineServer(server, [empty_dir("tmp", "64Mi")], claims)
+
+
+def seaweedfs_server(args: ObjectStoreArgs, config_secret: pulumi.Input[str]) -> EngineServer:
+    """SeaweedFS all-in-one (master, volume, filer, S3 gateway) with its identities from a Secret."""
+    ports = SeaweedfsPorts(s3=SERVICE_PORT)
+    server = server_container(
+        name="seaweedfs",
+        image=args.seaweedfs_image,
+        command=["weed"],
+        args=seaweedfs_args(data_dir="/data", config_path=f"{SEAWEEDFS_CONFIG_DIR}/s3.json", ports=ports),
+        port_name="s3", port=ports.s3,
+        resources=args.options.resources,
+        volume_mounts=[
+            {"name": "data", "mountPath": "/data"},
+            {"name": "config", "mountPath": SEAWEEDFS_CONFIG_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+        probe=http_probe("/healthz", "s3"), startup_budget_seconds=120,
+    )
+    volumes = [{"name": "config", "secret": {"secretName": config_secret}}, empty_dir("tmp", "256Mi")]
+    return EngineServer(server, volumes, [volume_claim("data", args.options.storage_size, args.placement.storage_class)])
+
+
+def bucket_job(args: ObjectStoreArgs, meta_labels: dict[str, str], endpoint: str,
+               admin_secret: pulumi.Input[str]) -> Manifest:
+    """The set-up Job: `python -m workloads.buckets` with the admin credentials."""
+    setup = container(
+        name="buckets",
+        image=args.workloads_image,
+        command=["python"],
+        args=bucket_job_args(endpoint, args.buckets),
+        env=[
+            secret_env("AWS_ACCESS_KEY_ID", admin_secret, "AWS_ACCESS_KEY_ID"),
+            secret_env("AWS_SECRET_ACCESS_KEY", admin_secret, "AWS_SECRET_ACCESS_KEY"),
+            {"name": "HOME", "value": "/tmp"},
+        ],
+        resources=Resources("50m", "128Mi", "256Mi"),
+        volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],
+    )
+    return setup_job(args.placement, meta_labels=meta_labels, job=setup, volumes=[empty_dir("tmp", "64Mi")])
+
+
 class ObjectStore(pulumi.ComponentResource):
+    """An in-cluster S3 server (MinIO or SeaweedFS) and its buckets, created with versioning by a
+    set-up Job over the S3 API. Every client gets its own credentials Secret; on SeaweedFS each
+    client's identity may use only its own buckets, and anonymous requests are refused."""
+
     endpoint: str
     buckets: tuple[str, ...]
     admin_secret_name: pulumi.Output[str]
     client_secret_names: dict[str, pulumi.Output[str]]
+    peer: Peer
+    job_selector: dict[str, str]
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:ObjectStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        meta_labels = labels(args.options.engine, name, "object-store", args.environment)
-        self.selector = selector_labels(args.options.engine, name)
-        self.endpoint = f"http://{args.service_name}.{args.namespace}.svc.cluster.local:{SERVICE_PORT}"
+        placement = args.placement
+        meta_labels = placement.labels(args.options.engine, name, "object-store")
+        selector = selector_labels(args.options.engine, name)
+        self.peer = Peer("object-store", selector=selector, port=SERVICE_PORT)
+        self.endpoint = placement.service_url(args.service_name, SERVICE_PORT)
         self.buckets = args.buckets
+        self.job_selector = selector_labels("bucket-setup", name)
 
-        def credentials(who: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-            key_id = random.RandomString(f"{name}-{who}-access-key", length=20, special=False, upper=True, lower=False, opts=child)
-            secret = random.RandomPassword(f"{name}-{who}-secret-key", length=40, special=False, opts=child)
-            return key_id.result, pulumi.Output.secret(secret.result)
-
-        def credentials_secret(who: str, key_id: pulumi.Input[str], secret_key: pulumi.Input[str]) -> k8s.core.v1.Secret:
-            return k8s.core.v1.Secret(
-                f"{name}-{who}-credentials",
-                metadata={"namespace": args.namespace, "labels": meta_labels},
-                string_data={
-                    "AWS_ACCESS_KEY_ID": key_id,
-                    "AWS_SECRET_ACCESS_KEY": secret_key,
-                    "endpoint": self.endpoint,
-                },
-                opts=child,
-            )
-
-        admin_key, admin_secret = credentials("admin")
-        admin = credentials_secret("admin", admin_key, admin_secret)
-        self.admin_secret_name = admin.metadata["name"]
-
+        admin_key, admin_secret = self._credentials(name, "admin")
+        self.admin_secret_name = self._credentials_secret(name, args, "admin", admin_key, admin_secret)
+        identities = [pulumi.Output.all(admin_key, admin_secret).apply(lambda ks: S3Identity("admin", ks[0], ks[1], None))]
         self.client_secret_names = {}
-        identities: list[pulumi.Output[S3Identity]] = [
-            pulumi.Output.all(admin_key, admin_secret).apply(lambda ks: S3Identity("admin", ks[0], ks[1], None))
-        ]
         for client, client_buckets in args.clients.items():
             if args.options.engine == "seaweedfs":
-                key, secret_key = credentials(client)
-                identities.append(
-                    pulumi.Output.all(key, secret_key).apply(
-                        lambda ks, c=client, b=client_buckets: S3Identity(c, ks[0], ks[1], b)
-                    )
-                )
+                key, secret_key = self._credentials(name, client)
+                identities.append(pulumi.Output.all(key, secret_key).apply(
+                    lambda ks, c=client, b=client_buckets: S3Identity(c, ks[0], ks[1], b)))
             else:
                 # MinIO users can only be created through its admin API, not S3; clients share
                 # the root credentials there (see docs/decisions.md).
                 key, secret_key = admin_key, admin_secret
-            self.client_secret_names[client] = credentials_secret(client, key, secret_key).metadata["name"]
-
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={
-                "selector": self.selector,
-                "ports": [{"name": "s3", "port": SERVICE_PORT, "targetPort": "s3"}],
-            },
-            opts=child,
-        )
+            self.client_secret_names[client] = self._credentials_secret(name, args, client, key, secret_key)
 
         if args.options.engine == "minio":
-            server, volumes, claims = self._minio_container(args, admin)
+            engine = minio_server(args, self.admin_secret_name)
         else:
-            server, volumes, claims = self._seaweedfs_container(name, args, identities, meta_labels)
+            config = k8s.core.v1.Secret(
+                f"{name}-s3-config",
+                metadata=placement.metadata(meta_labels),
+                string_data={"s3.json": pulumi.Output.all(*identities).apply(seaweedfs_s3_config)},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            engine = seaweedfs_server(args, config.metadata["name"])
+        objects = stateful_server(
+            placement, name=args.service_name, meta_labels=meta_labels, selector=selector,
+            pod=pod_spec(identity=placement.identity, containers=[engine.container], volumes=engine.volumes),
+            claims=engine.claims, port_name="s3", port=SERVICE_PORT,
+        )
+        statefulset = register_objects(name, objects, parent=self, protect=placement.protect)["statefulset"]
 
-        statefulset = k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec=single_statefulset_spec(
-                service_name=args.service_name,
-                selector=self.selector,
-                pod_labels=meta_labels,
-                pod=pod_spec(identity=args.identity, containers=[server], volumes=volumes),
-                claims=claims,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[service]),
-        )
-
-        job_labels = labels("bucket-setup", name, "object-store-setup", args.environment)
-        self.job_selector = selector_labels("bucket-setup", name)
-        setup = container(
-            name="buckets",
-            image=args.workloads_image,
-            command=["python"],
-            args=bucket_job_args(self.endpoint, args.buckets),
-            env=[
-                secret_env("AWS_ACCESS_KEY_ID", admin.metadata["name"], "AWS_ACCESS_KEY_ID"),
-                secret_env("AWS_SECRET_ACCESS_KEY", admin.metadata["name"], "AWS_SECRET_ACCESS_KEY"),
-                {"name": "HOME", "value": "/tmp"},
-            ],
-            resources=Resources("50m", "128Mi", "256Mi"),
-            volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],
-        )
-        k8s.batch.v1.Job(
-            f"{name}-buckets",
-            metadata={"namespace": args.namespace, "labels": job_labels},
-            spec=setup_job_spec(
-                pod_labels=job_labels,
-                pod=pod_spec(
-                    identity=args.identity,
-                    containers=[setup],
-                    volumes=[empty_dir("tmp", "64Mi")],
-                    restart_policy="OnFailure",
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
-        )
+        job_labels = placement.labels("bucket-setup", name, "object-store-setup")
+        job = bucket_job(args, job_labels, self.endpoint, self.admin_secret_name)
+        register(f"{name}-buckets", job, pulumi.ResourceOptions(parent=self, depends_on=[statefulset]))
         self.register_outputs(
             {
                 "endpoint": self.endpoint,
@@ -295,57 +315,24 @@ class ObjectStore(pulumi.ComponentResource):
             }
         )
 
-    @staticmethod
-    def _minio_container(args: ObjectStoreArgs, admin: k8s.core.v1.Secret):
-        probe_port = "s3"
-        server = container(
-            name="minio",
-            image=args.minio_image,
-            args=minio_args("/data", SERVICE_PORT),
-            env=[
-                secret_env("MINIO_ROOT_USER", admin.metadata["name"], "AWS_ACCESS_KEY_ID"),
-                secret_env("MINIO_ROOT_PASSWORD", admin.metadata["name"], "AWS_SECRET_ACCESS_KEY"),
-                {"name": "MINIO_BROWSER", "value": "off"},
-                {"name": "HOME", "value": "/tmp"},
-            ],
-            ports=[{"name": "s3", "containerPort": SERVICE_PORT}],
-            resources=args.options.resources,
-            volume_mounts=[{"name": f"data{i}", "mountPath": f"/data{i}"} for i in range(MINIO_DRIVES)]
-            + [{"name": "tmp", "mountPath": "/tmp"}],
-            readiness=http_probe("/minio/health/ready", probe_port),
-            liveness=http_probe("/minio/health/live", probe_port, period=20),
-            startup=startup_variant(http_probe("/minio/health/live", probe_port), budget_seconds=120),
-        )
-        drive_size = f"{max(1, _gibibytes(args.options.storage_size) // MINIO_DRIVES)}Gi"
-        claims = [volume_claim(f"data{i}", drive_size, args.storage_class) for i in range(MINIO_DRIVES)]
-        return server, [empty_dir("tmp", "64Mi")], claims
+    def _credentials(self, name: str, who: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """A generated access key ID and secret key (the latter a Pulumi secret)."""
+        child = pulumi.ResourceOptions(parent=self)
+        key_id = random.RandomString(f"{name}-{who}-access-key", length=20, special=False, upper=True, lower=False,
+                                     opts=child)
+        secret = random.RandomPassword(f"{name}-{who}-secret-key", length=40, special=False, opts=child)
+        return key_id.result, pulumi.Output.secret(secret.result)
 
-    def _seaweedfs_container(self, name, args: ObjectStoreArgs, identities, meta_labels):
-        config = k8s.core.v1.Secret(
-            f"{name}-s3-config",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
-            string_data={"s3.json": pulumi.Output.all(*identities).apply(seaweedfs_s3_config)},
+    def _credentials_secret(self, name: str, args: ObjectStoreArgs, who: str, key_id: pulumi.Input[str],
+                            secret_key: pulumi.Input[str]) -> pulumi.Output[str]:
+        """The Secret a client's pods read its S3 credentials and endpoint from; returns its name."""
+        secret = k8s.core.v1.Secret(
+            f"{name}-{who}-credentials",
+            metadata=args.placement.metadata(args.placement.labels(args.options.engine, name, "object-store")),
+            string_data={"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret_key, "endpoint": self.endpoint},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        ports = SeaweedfsPorts()
-        server = container(
-            name="seaweedfs",
-            image=args.seaweedfs_image,
-            command=["weed"],
-            args=seaweedfs_args(data_dir="/data", config_path=f"{SEAWEEDFS_CONFIG_DIR}/s3.json", ports=ports),
-            ports=[{"name": "s3", "containerPort": ports.s3}],
-            resources=args.options.resources,
-            volume_mounts=[
-                {"name": "data", "mountPath": "/data"},
-                {"name": "config", "mountPath": SEAWEEDFS_CONFIG_DIR, "readOnly": True},
-                {"name": "tmp", "mountPath": "/tmp"},
-            ],
-            readiness=http_probe("/healthz", "s3"),
-            liveness=http_probe("/healthz", "s3", period=20),
-            startup=startup_variant(http_probe("/healthz", "s3"), budget_seconds=120),
-        )
-        volumes = [{"name": "config", "secret": {"secretName": config.metadata["name"]}}, empty_dir("tmp", "256Mi")]
-        return server, volumes, [volume_claim("data", args.options.storage_size, args.storage_class)]
+        return secret.metadata["name"]
 
 
 def _gibibytes(quantity: str) -> int:

@@ -1,10 +1,14 @@
 """MlopsPlatform: the whole platform in one namespace, wired together.
 
 Namespace (restricted PSS, default deny) -> Postgres (mlflow, mlflow_auth and feast_registry
-databases) -> object store (buckets) -> MLflow tracking server -> Redis online store -> Feast
-feature store -> drift monitors -> nightly Postgres backups, plus the NetworkPolicies that allow exactly the links between them.
+databases) -> object store (buckets) -> Redis online store -> MLflow tracking server -> Feast
+feature store -> drift monitors -> nightly Postgres backups, plus the NetworkPolicies that allow
+exactly the links of the network plan (`network_plan.PLATFORM_LINKS`) between them.
 On AKS, Postgres may be a managed server and MLflow's artifacts an Azure Blob container: the
 platform then gets their addresses (infra/) and opens egress to exactly their subnets.
+
+Every component takes the same `Placement` (namespace, environment, pod identity, storage class,
+protection); the functions below only wire one component's outputs into the next one's args.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import pulumi
 
 from platform_components.drift_monitor import DriftMonitor, DriftMonitorArgs, DriftOptions
 from platform_components.feature_store import CLIENT_LABEL as FEATURE_CLIENT_LABEL
-from platform_components.feature_store import PORT as FEATURE_SERVER_PORT
 from platform_components.feature_store import REGISTRY_DB as FEATURE_REGISTRY_DB
 from platform_components.feature_store import (
     FeastEndpoints,
@@ -24,20 +27,18 @@ from platform_components.feature_store import (
     FeatureStoreArgs,
     FeatureStoreOptions,
 )
-from platform_components.k8s import PodIdentity, labels
-from platform_components.mlflow_server import PORT as MLFLOW_PORT
-from platform_components.mlflow_server import AzureBlobArtifacts, MlflowArgs, MlflowOptions, MlflowTrackingServer
-from platform_components.namespace import NamespaceArgs, PlatformNamespace
-from platform_components.network_policies import (
-    ExternalEgress,
-    ExternalIngress,
-    Link,
-    NetworkPolicyArgs,
-    PlatformNetworkPolicies,
+from platform_components.k8s import Placement, PodIdentity
+from platform_components.mlflow_server import (
+    AzureBlobArtifacts,
+    MlflowArgs,
+    MlflowOptions,
+    MlflowTrackingServer,
+    S3Artifacts,
 )
-from platform_components.object_store import SERVICE_PORT as S3_PORT
-from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions, SeaweedfsPorts
-from platform_components.postgres import PORT as POSTGRES_PORT
+from platform_components.namespace import Namespace, NamespaceArgs
+from platform_components.network_plan import ExternalIngress, NetworkPolicyPlan, Peer, plan_links
+from platform_components.network_policies import NetworkPolicies, NetworkPolicyArgs
+from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions
 from platform_components.postgres import AppDatabase, ExternalServer, PostgresArgs, PostgresDatabase, PostgresOptions
 from platform_components.postgres_backup import (
     BackupEndpoints,
@@ -46,8 +47,8 @@ from platform_components.postgres_backup import (
     PostgresBackup,
     PostgresBackupArgs,
 )
-from platform_components.redis import PORT as REDIS_PORT
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
+from platform_components.stack_keys import setting
 from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
 
 MONITORING_BUCKET = "monitoring"
@@ -77,11 +78,46 @@ class AzureArtifactStore:
 
 
 @dataclass(frozen=True)
+class PlatformOptions:
+    """The stack's platform-wide settings (placement, Pod Security, the workloads image)."""
+
+    namespace: str = setting("namespace")
+    pod_security_version: str = setting("podSecurityVersion")
+    run_as_user: int = setting("runAsUser")
+    open_shift: bool = setting("openShift")
+    storage_class: str | None = setting("storageClass")
+    protect_data: bool = setting("protectData")
+    ingress_controller_namespace: str = setting("ingressControllerNamespace")
+    workloads_image_repository: str = setting("workloadsImage")
+    workloads_image_tag: str = setting("workloadsImageTag")
+
+    def __post_init__(self) -> None:
+        require_dns_label("namespace", self.namespace)
+        require_k8s_minor_version("pod_security_version", self.pod_security_version)
+        require_dns_label("ingress_controller_namespace", self.ingress_controller_namespace)
+        PodIdentity(self.run_as_user)
+        try:
+            require_pinned_image("workloads_image", self.workloads_image)
+        except ArgError as error:
+            raise ArgError("workloads_image_tag", error.message) from None
+
+    @property
+    def workloads_image(self) -> str:
+        return f"{self.workloads_image_repository}:{self.workloads_image_tag}"
+
+    @property
+    def identity(self) -> PodIdentity:
+        """OpenShift's restricted SCC assigns an arbitrary UID: then the pods name none."""
+        return PodIdentity(None if self.open_shift else self.run_as_user)
+
+    def placement(self, environment: str) -> Placement:
+        return Placement(self.namespace, environment, self.identity, self.storage_class, self.protect_data)
+
+
+@dataclass(frozen=True)
 class PlatformArgs:
-    environment: str
-    namespace: str
+    placement: Placement
     pod_security_version: str
-    identity: PodIdentity
     workloads_image: str
     postgres: PostgresOptions
     object_store: ObjectStoreOptions
@@ -89,9 +125,7 @@ class PlatformArgs:
     redis: RedisOptions
     drift: DriftOptions
     feature_store: FeatureStoreOptions
-    backup: BackupOptions = BackupOptions()
-    storage_class: str | None = None
-    protect_data: bool = False
+    backup: BackupOptions
     ingress_controller_namespace: str = "ingress-nginx"
     external_postgres: ExternalServer | None = None  # a managed server instead of the StatefulSet
     azure_artifacts: AzureArtifactStore | None = None  # MLflow artifacts off the S3 store
@@ -106,16 +140,64 @@ class PlatformArgs:
         return {c: b for c, b in S3_CLIENTS.items() if not (self.azure_artifacts and c == "mlflow")}
 
     def __post_init__(self) -> None:
-        require_dns_label("environment", self.environment)
-        require_dns_label("namespace", self.namespace)
         require_k8s_minor_version("pod_security_version", self.pod_security_version)
         require_dns_label("ingress_controller_namespace", self.ingress_controller_namespace)
         require_pinned_image("workloads_image", self.workloads_image)
-        if self.storage_class == "":
-            raise ArgError("storage_class", "must be a StorageClass name or unset, got ''")
+
+
+def mlflow_args(args: PlatformArgs, postgres: PostgresDatabase, object_store: ObjectStore) -> MlflowArgs:
+    artifacts = (args.azure_artifacts.blob if args.azure_artifacts else
+                 S3Artifacts(object_store.endpoint, object_store.client_secret_names["mlflow"], ARTIFACTS_BUCKET))
+    return MlflowArgs(placement=args.placement, options=args.mlflow, tracking_db=postgres.connections[TRACKING_DB],
+                      auth_db=postgres.connections[AUTH_DB], artifacts=artifacts)
+
+
+def feature_store_args(args: PlatformArgs, postgres: PostgresDatabase, redis: RedisOnlineStore,
+                       object_store: ObjectStore) -> FeatureStoreArgs:
+    registry = postgres.connections[FEATURE_REGISTRY_DB]
+    endpoints = FeastEndpoints(
+        registry_host=registry.host, registry_port=registry.port, redis_host=redis.host, redis_port=redis.port,
+        s3_endpoint_url=object_store.endpoint, data_uri=FEATURE_DATA_URI,
+        online_key_ttl_seconds=args.feature_store.online_key_ttl_seconds, registry_user=registry.username,
+        registry_database=registry.database, registry_sslmode=registry.sslmode,
+    )
+    secrets = FeastSecrets(registry_secret=registry.secret_name, redis_secret=redis.secret_name,
+                           s3_secret=object_store.client_secret_names["feast"])
+    return FeatureStoreArgs(placement=args.placement, options=args.feature_store,
+                            workloads_image=args.workloads_image, endpoints=endpoints, secrets=secrets)
+
+
+def drift_args(args: PlatformArgs, mlflow: MlflowTrackingServer, object_store: ObjectStore) -> DriftMonitorArgs:
+    return DriftMonitorArgs(
+        placement=args.placement, options=args.drift, workloads_image=args.workloads_image,
+        mlflow_url=mlflow.url, mlflow_secret=mlflow.admin_secret_name, s3_endpoint=object_store.endpoint,
+        s3_secret=object_store.client_secret_names["drift"], bucket=MONITORING_BUCKET,
+    )
+
+
+def backup_args(args: PlatformArgs, postgres: PostgresDatabase, object_store: ObjectStore) -> PostgresBackupArgs:
+    admin = args.external_postgres.admin_user if args.external_postgres else "postgres"
+    tracking = postgres.connections[TRACKING_DB]
+    return PostgresBackupArgs(
+        placement=args.placement, options=args.backup, workloads_image=args.workloads_image,
+        endpoints=BackupEndpoints(postgres.host, postgres.port, admin, object_store.endpoint, sslmode=tracking.sslmode),
+        secrets=BackupSecrets(postgres.superuser_secret_name, object_store.client_secret_names["backup"]),
+        databases=tuple(db.name for db in DATABASES), bucket=BACKUPS_BUCKET,
+    )
+
+
+def artifact_store_peers(args: PlatformArgs, object_store: ObjectStore) -> tuple[Peer, ...]:
+    """Where MLflow's artifacts are: the S3 store, or Azure Blob's private endpoint plus Entra ID."""
+    if not args.azure_artifacts:
+        return (object_store.peer,)
+    return (Peer("blob-endpoint", cidrs=(args.azure_artifacts.endpoint_cidr,), port=HTTPS_PORT),
+            Peer("entra-id", cidrs=PUBLIC_INTERNET, port=HTTPS_PORT, excluding=PRIVATE_RANGES))
 
 
 class MlopsPlatform(pulumi.ComponentResource):
+    """The platform: every component in one namespace, wired through their outputs, and the
+    NetworkPolicies of the network plan. Attributes are the stack's outputs."""
+
     namespace: pulumi.Output[str]
     mlflow_url: str
     mlflow_external_url: str | None
@@ -127,207 +209,65 @@ class MlopsPlatform(pulumi.ComponentResource):
     drift_cronjobs: list[str]
     backup_cronjob: str
     secret_names: dict[str, pulumi.Output[str]]
+    network_plan: NetworkPolicyPlan
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
-        namespace = PlatformNamespace(
+        placement = args.placement
+        namespace = Namespace(
             f"{name}-namespace",
-            NamespaceArgs(
-                name=args.namespace,
-                labels=labels("mlops-platform", name, "namespace", args.environment),
-                pod_security_version=args.pod_security_version,
-                protect=args.protect_data,
-            ),
+            NamespaceArgs(placement, placement.labels("mlops-platform", name, "namespace"), args.pod_security_version),
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Everything else lives in the namespace: create it first, delete it last.
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-        common = {"namespace": args.namespace, "environment": args.environment}
 
-        postgres = PostgresDatabase(
-            f"{name}-postgres",
-            PostgresArgs(
-                **common,
-                databases=DATABASES,
-                options=args.postgres,
-                storage_class=args.storage_class,
-                identity=args.identity,
-                protect=args.protect_data,
-                external=args.external_postgres,
-            ),
-            opts=inside,
-        )
-        object_store = ObjectStore(
-            f"{name}-object-store",
-            ObjectStoreArgs(
-                **common,
-                options=args.object_store,
-                workloads_image=args.workloads_image,
-                buckets=args.buckets,
-                clients=args.s3_clients,
-                storage_class=args.storage_class,
-                identity=args.identity,
-                protect=args.protect_data,
-            ),
-            opts=inside,
-        )
-        tracking, auth = postgres.connections[TRACKING_DB], postgres.connections[AUTH_DB]
-        mlflow = MlflowTrackingServer(
-            f"{name}-mlflow",
-            MlflowArgs(
-                **common,
-                options=args.mlflow,
-                postgres_host=postgres.host,
-                postgres_port=postgres.port,
-                tracking_db_user=tracking.username,
-                tracking_db_secret=tracking.secret_name,
-                auth_db_user=auth.username,
-                auth_db_secret=auth.secret_name,
-                auth_db_password=auth.password,
-                **(
-                    {"azure_blob": args.azure_artifacts.blob}
-                    if args.azure_artifacts
-                    else {"s3_endpoint_url": object_store.endpoint, "s3_secret": object_store.client_secret_names["mlflow"]}
-                ),
-                artifacts_bucket=ARTIFACTS_BUCKET,
-                postgres_sslmode=tracking.sslmode,
-                identity=args.identity,
-            ),
-            opts=inside,
-        )
-        redis = RedisOnlineStore(
-            f"{name}-redis",
-            RedisArgs(
-                **common,
-                options=args.redis,
-                storage_class=args.storage_class,
-                identity=args.identity,
-                protect=args.protect_data,
-            ),
-            opts=inside,
-        )
-
-        registry = postgres.connections[FEATURE_REGISTRY_DB]
+        postgres = PostgresDatabase(f"{name}-postgres", PostgresArgs(
+            placement, DATABASES, args.postgres, external=args.external_postgres), opts=inside)
+        object_store = ObjectStore(f"{name}-object-store", ObjectStoreArgs(
+            placement, args.object_store, args.workloads_image, buckets=args.buckets, clients=args.s3_clients),
+            opts=inside)
+        redis = RedisOnlineStore(f"{name}-redis", RedisArgs(placement, args.redis), opts=inside)
+        mlflow = MlflowTrackingServer(f"{name}-mlflow", mlflow_args(args, postgres, object_store), opts=inside)
         features = FeastFeatureStore(
-            f"{name}-features",
-            FeatureStoreArgs(
-                **common,
-                options=args.feature_store,
-                workloads_image=args.workloads_image,
-                endpoints=FeastEndpoints(
-                    registry_host=postgres.host,
-                    registry_port=postgres.port,
-                    redis_host=redis.host,
-                    redis_port=redis.port,
-                    s3_endpoint_url=object_store.endpoint,
-                    data_uri=FEATURE_DATA_URI,
-                    online_key_ttl_seconds=args.feature_store.online_key_ttl_seconds,
-                    registry_user=registry.username,
-                    registry_database=registry.database,
-                    registry_sslmode=registry.sslmode,
-                ),
-                secrets=FeastSecrets(
-                    registry_secret=registry.secret_name,
-                    redis_secret=redis.secret_name,
-                    s3_secret=object_store.client_secret_names["feast"],
-                ),
-                identity=args.identity,
-            ),
+            f"{name}-features", feature_store_args(args, postgres, redis, object_store),
             # `feast apply` needs the registry database, the bucket and Redis to exist.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, postgres, object_store, redis]),
         )
+        drift = (DriftMonitor(f"{name}-drift", drift_args(args, mlflow, object_store), opts=inside)
+                 if args.drift.models else None)
+        backup = PostgresBackup(f"{name}-backup", backup_args(args, postgres, object_store), opts=inside)
 
-        drift = None
-        if args.drift.models:
-            drift = DriftMonitor(
-                f"{name}-drift",
-                DriftMonitorArgs(
-                    **common,
-                    options=args.drift,
-                    workloads_image=args.workloads_image,
-                    mlflow_url=mlflow.url,
-                    mlflow_secret=mlflow.admin_secret_name,
-                    s3_endpoint=object_store.endpoint,
-                    s3_secret=object_store.client_secret_names["drift"],
-                    bucket=MONITORING_BUCKET,
-                    identity=args.identity,
-                ),
-                opts=inside,
-            )
-
-        admin = args.external_postgres.admin_user if args.external_postgres else "postgres"
-        backup = PostgresBackup(
-            f"{name}-backup",
-            PostgresBackupArgs(
-                **common,
-                options=args.backup,
-                workloads_image=args.workloads_image,
-                endpoints=BackupEndpoints(postgres.host, postgres.port, admin, object_store.endpoint,
-                                          sslmode=tracking.sslmode),
-                secrets=BackupSecrets(postgres.superuser_secret_name, object_store.client_secret_names["backup"]),
-                databases=tuple(db.name for db in DATABASES),
-                bucket=BACKUPS_BUCKET,
-                identity=args.identity,
-            ),
-            opts=inside,
-        )
-
-        s3_target_port = S3_PORT if args.object_store.engine == "minio" else SeaweedfsPorts().s3
-        # NetworkPolicies match the pod's port, not the Service's.
-        rules: list[Link | ExternalEgress] = [
-            Link("bucket-setup-to-object-store", object_store.job_selector, object_store.selector, s3_target_port),
-        ]
-        postgres_clients = {
+        clients = {
+            "bucket-setup": object_store.job_selector,
+            "postgres-bootstrap": postgres.job_selector,
             "postgres-backup": backup.selector,
             "mlflow": mlflow.selector,
-            "postgres-bootstrap": postgres.job_selector,
             "feast-apply": features.apply_selector,
             "feast-materialize": features.materialize_selector,
             "feature-server": features.server_selector,
+            "feature-clients": FEATURE_CLIENT_LABEL,
+            **({"drift": drift.selector} if drift else {}),
         }
-        for client, selector in postgres_clients.items():
-            if postgres.selector is not None:
-                rules.append(Link(f"{client}-to-postgres", selector, postgres.selector, POSTGRES_PORT))
-            else:
-                assert postgres.external_cidr is not None
-                rules.append(ExternalEgress(f"{client}-to-postgres", selector, (postgres.external_cidr,), POSTGRES_PORT))
-        if args.azure_artifacts:
-            rules += [
-                ExternalEgress("mlflow-to-blob-endpoint", mlflow.selector, (args.azure_artifacts.endpoint_cidr,), HTTPS_PORT),
-                ExternalEgress("mlflow-to-entra-id", mlflow.selector, PUBLIC_INTERNET, HTTPS_PORT, excluding=PRIVATE_RANGES),
-            ]
-        else:
-            rules.append(Link("mlflow-to-object-store", mlflow.selector, object_store.selector, s3_target_port))
-        rules.append(Link("postgres-backup-to-object-store", backup.selector, object_store.selector, s3_target_port))
-        if drift:
-            rules += [
-                Link("drift-to-mlflow", drift.selector, mlflow.selector, MLFLOW_PORT),
-                Link("drift-to-object-store", drift.selector, object_store.selector, s3_target_port),
-            ]
-        rules += [
-            Link("feast-apply-to-redis", features.apply_selector, redis.selector, REDIS_PORT),
-            Link("feast-apply-to-object-store", features.apply_selector, object_store.selector, s3_target_port),
-            Link("feast-materialize-to-redis", features.materialize_selector, redis.selector, REDIS_PORT),
-            Link("feast-materialize-to-object-store", features.materialize_selector, object_store.selector,
-                 s3_target_port),
-            Link("feature-server-to-redis", features.server_selector, redis.selector, REDIS_PORT),
-            Link("feature-clients-to-feature-server", FEATURE_CLIENT_LABEL, features.server_selector,
-                 FEATURE_SERVER_PORT),
-        ]
-        PlatformNetworkPolicies(
+        servers = {
+            "postgres": (postgres.peer,), "object-store": (object_store.peer,), "redis": (redis.peer,),
+            "mlflow": (mlflow.peer,), "feature-server": (features.server_peer,),
+            "artifact-store": artifact_store_peers(args, object_store),
+        }
+        ingress = ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace,
+                                  mlflow.selector, mlflow.peer.port)
+        self.network_plan = plan_links(clients, servers, ingress=(ingress,))
+        NetworkPolicies(
             f"{name}-network-policies",
-            NetworkPolicyArgs(
-                namespace=args.namespace,
-                labels=labels("mlops-platform", name, "network-policy", args.environment),
-                links=tuple(rule for rule in rules if isinstance(rule, Link)),
-                egress=tuple(rule for rule in rules if isinstance(rule, ExternalEgress)),
-                external=(
-                    ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace, mlflow.selector, MLFLOW_PORT),
-                ),
-            ),
+            NetworkPolicyArgs(placement, placement.labels("mlops-platform", name, "network-policy"), self.network_plan),
             opts=inside,
         )
+        self._publish(namespace, postgres, object_store, redis, mlflow, features, drift, backup)
 
+    def _publish(self, namespace: Namespace, postgres: PostgresDatabase, object_store: ObjectStore,
+                 redis: RedisOnlineStore, mlflow: MlflowTrackingServer, features: FeastFeatureStore,
+                 drift: DriftMonitor | None, backup: PostgresBackup) -> None:
+        """Set the outputs and register them: the last step of the constructor."""
         self.namespace = namespace.name
         self.mlflow_url = mlflow.url
         self.mlflow_external_url = mlflow.external_url
@@ -338,20 +278,21 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.mlflow_admin_password = mlflow.admin_password
         self.drift_cronjobs = drift.cronjob_names if drift else []
         self.backup_cronjob = backup.cronjob_name
+        s3_secrets = object_store.client_secret_names
         self.secret_names = {
             "postgresSuperuser": postgres.superuser_secret_name,
-            "mlflowDatabase": tracking.secret_name,
-            "mlflowAuthDatabase": auth.secret_name,
+            "mlflowDatabase": postgres.connections[TRACKING_DB].secret_name,
+            "mlflowAuthDatabase": postgres.connections[AUTH_DB].secret_name,
             "mlflowAdmin": mlflow.admin_secret_name,
             "objectStoreAdmin": object_store.admin_secret_name,
-            "objectStoreDrift": object_store.client_secret_names["drift"],
-            "objectStoreFeast": object_store.client_secret_names["feast"],
-            "objectStoreBackup": object_store.client_secret_names["backup"],
-            "featureRegistryDatabase": registry.secret_name,
+            "objectStoreDrift": s3_secrets["drift"],
+            "objectStoreFeast": s3_secrets["feast"],
+            "objectStoreBackup": s3_secrets["backup"],
+            "featureRegistryDatabase": postgres.connections[FEATURE_REGISTRY_DB].secret_name,
             "redis": redis.secret_name,
+            # Not when MLflow's artifacts are in Azure Blob.
+            **({"objectStoreMlflow": s3_secrets["mlflow"]} if "mlflow" in s3_secrets else {}),
         }
-        if "mlflow" in object_store.client_secret_names:  # not when artifacts are in Azure Blob
-            self.secret_names["objectStoreMlflow"] = object_store.client_secret_names["mlflow"]
         self.register_outputs(
             {
                 "namespace": self.namespace,

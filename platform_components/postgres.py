@@ -17,21 +17,24 @@ import pulumi_random as random
 
 from platform_components import images
 from platform_components.k8s import (
-    PodIdentity,
+    Manifest,
+    Placement,
     Resources,
+    StatefulServerOptions,
     container,
     empty_dir,
     exec_probe,
-    labels,
     pod_spec,
     secret_env,
     selector_labels,
-    setup_job_spec,
-    single_statefulset_spec,
-    startup_variant,
+    server_container,
+    setup_job,
+    stateful_server,
     volume_claim,
 )
-from platform_components.validation import ArgError, require_dns_label, require_pinned_image, require_quantity
+from platform_components.network_plan import Peer
+from platform_components.registration import register, register_objects
+from platform_components.validation import ArgError, require_dns_label, require_pinned_image
 
 PORT = 5432
 DATA_DIR = "/var/lib/postgresql/data"
@@ -91,14 +94,10 @@ def readiness_command(port: int = PORT) -> list[str]:
 
 
 @dataclass(frozen=True)
-class PostgresOptions:
+class PostgresOptions(StatefulServerOptions):
     """What a stack tunes (config keys `postgres*`)."""
 
-    resources: Resources
-    storage_size: str = "8Gi"
-
-    def __post_init__(self) -> None:
-        require_quantity("storage_size", self.storage_size)
+    KEY_PREFIX = "postgres"
 
 
 @dataclass(frozen=True)
@@ -118,15 +117,11 @@ class ExternalServer:
 
 @dataclass(frozen=True)
 class PostgresArgs:
-    namespace: str
-    environment: str
+    placement: Placement
     databases: tuple[AppDatabase, ...]
     options: PostgresOptions
-    storage_class: str | None = None
-    identity: PodIdentity = PodIdentity()
     image: str = images.POSTGRES
     service_name: str = "postgres"
-    protect: bool = False
     external: ExternalServer | None = None
 
     def __post_init__(self) -> None:
@@ -137,6 +132,14 @@ class PostgresArgs:
         names = [db.name for db in self.databases]
         if len(set(names)) != len(names) or "postgres" in names:
             raise ArgError("databases", f"must be unique and not 'postgres', got {names}")
+
+    @property
+    def admin_user(self) -> str:
+        return self.external.admin_user if self.external else "postgres"
+
+    @property
+    def sslmode(self) -> str | None:
+        return self.external.sslmode if self.external else None
 
 
 @dataclass(frozen=True)
@@ -152,69 +155,107 @@ class DatabaseConnection:
     sslmode: str | None = None  # PGSSLMODE the client must set, when the server requires TLS
 
 
+def server_pod(args: PostgresArgs, superuser_secret: pulumi.Input[str]) -> Manifest:
+    """The in-cluster server's pod: `postgres` with its data, socket and scratch directories."""
+    server = server_container(
+        name="postgres",
+        image=args.image,
+        env=[
+            secret_env("POSTGRES_PASSWORD", superuser_secret, "password"),
+            {"name": "PGDATA", "value": f"{DATA_DIR}/pgdata"},
+        ],
+        port_name="postgres", port=PORT,
+        resources=args.options.resources,
+        volume_mounts=[
+            {"name": "data", "mountPath": DATA_DIR},
+            {"name": "run", "mountPath": "/var/run/postgresql"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+        probe=exec_probe(readiness_command()), startup_budget_seconds=300,
+    )
+    return {
+        **pod_spec(identity=args.placement.identity, containers=[server],
+                   volumes=[empty_dir("run", "16Mi"), empty_dir("tmp", "256Mi")]),
+        # A clean shutdown checkpoints; SIGKILL after 30 s means crash recovery.
+        "terminationGracePeriodSeconds": 60,
+    }
+
+
+def bootstrap_job(args: PostgresArgs, meta_labels: dict[str, str], host: str, superuser_secret: pulumi.Input[str],
+                  app_secrets: dict[str, pulumi.Input[str]], script_config_map: pulumi.Input[str]) -> Manifest:
+    """The bootstrap Job: psql runs bootstrap.sql as the admin, app passwords from their Secrets."""
+    env = [
+        {"name": "PGHOST", "value": host},
+        {"name": "PGPORT", "value": str(PORT)},
+        {"name": "PGUSER", "value": args.admin_user},
+        {"name": "PGDATABASE", "value": "postgres"},
+        {"name": "HOME", "value": "/tmp"},
+        secret_env("PGPASSWORD", superuser_secret, "password"),
+        *([{"name": "PGSSLMODE", "value": args.sslmode}] if args.sslmode else []),
+    ] + [secret_env(db.password_env, app_secrets[db.name], "password") for db in args.databases]
+    bootstrap = container(
+        name="bootstrap",
+        image=args.image,
+        command=bootstrap_command(),
+        env=env,
+        resources=Resources("50m", "64Mi", "128Mi"),
+        volume_mounts=[
+            {"name": "script", "mountPath": BOOTSTRAP_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    )
+    volumes = [{"name": "script", "configMap": {"name": script_config_map}}, empty_dir("tmp", "16Mi")]
+    return setup_job(args.placement, meta_labels=meta_labels, job=bootstrap, volumes=volumes)
+
+
 class PostgresDatabase(pulumi.ComponentResource):
+    """Postgres with one login role and database per application, in the cluster or managed.
+
+    Outputs: `connections` (per database: host, port, role, credentials Secret), the superuser
+    Secret, and `peer`, where clients connect (in-cluster pods, or the managed server's CIDR)."""
+
     host: str
     port: int
     superuser_secret_name: pulumi.Output[str]
     connections: dict[str, DatabaseConnection]
-    selector: dict[str, str] | None  # None when the server is external: see `external_cidr`
-    external_cidr: str | None
+    peer: Peer
     job_selector: dict[str, str]
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:PostgresDatabase", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        meta_labels = labels("postgres", name, "database", args.environment)
+        placement, external = args.placement, args.external
+        meta_labels = placement.labels("postgres", name, "database")
         selector = selector_labels("postgres", name)
-        external = args.external
-        self.host = external.host if external else f"{args.service_name}.{args.namespace}.svc.cluster.local"
+        self.host = external.host if external else placement.service_host(args.service_name)
         self.port = PORT
-        sslmode = external.sslmode if external else None
-
-        def password(suffix: str) -> pulumi.Output[str]:
-            generated = random.RandomPassword(f"{name}-{suffix}-password", length=32, special=False, opts=child)
-            return pulumi.Output.secret(generated.result)
+        self.peer = (Peer("postgres", cidrs=(external.cidr,), port=PORT) if external
+                     else Peer("postgres", selector=selector, port=PORT))
+        self.job_selector = selector_labels("postgres-bootstrap", name)
 
         superuser = k8s.core.v1.Secret(
             f"{name}-superuser",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
+            metadata=placement.metadata(meta_labels),
             type="kubernetes.io/basic-auth",
             string_data=(
                 {"username": external.admin_user, "password": pulumi.Output.secret(external.admin_password)}
                 if external
-                else {"username": "postgres", "password": password("superuser")}
+                else {"username": "postgres", "password": self._password(name, "superuser")}
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.superuser_secret_name = superuser.metadata["name"]
+        self.connections = {db.name: self._connection(name, args, db, meta_labels) for db in args.databases}
 
-        self.connections = {}
-        app_secrets: dict[str, k8s.core.v1.Secret] = {}
-        for db in args.databases:
-            db_password = password(db.name.replace("_", "-"))
-            secret = k8s.core.v1.Secret(
-                f"{name}-{db.name.replace('_', '-')}",
-                metadata={"namespace": args.namespace, "labels": meta_labels},
-                type="kubernetes.io/basic-auth",
-                string_data={
-                    "username": db.name,
-                    "password": db_password,
-                    "database": db.name,
-                    "host": self.host,
-                    "port": str(PORT),
-                    **({"sslmode": sslmode} if sslmode else {}),
-                },
-                opts=child,
+        server = []
+        if not external:
+            objects = stateful_server(
+                placement, name=args.service_name, meta_labels=meta_labels, selector=selector,
+                pod=server_pod(args, self.superuser_secret_name),
+                claims=[volume_claim("data", args.options.storage_size, placement.storage_class)],
+                port_name="postgres", port=PORT,
             )
-            app_secrets[db.name] = secret
-            self.connections[db.name] = DatabaseConnection(
-                self.host, PORT, db.name, db.name, secret.metadata["name"], db_password, sslmode
-            )
-        self.job_selector = selector_labels("postgres-bootstrap", name)
-        self.selector = None if external else selector
-        self.external_cidr = external.cidr if external else None
-        server = [] if external else [self._server(name, args, selector, meta_labels, superuser)]
-        self._bootstrap(name, args, superuser, app_secrets, depends_on=server)
+            server = [register_objects(name, objects, parent=self, protect=placement.protect)["statefulset"]]
+        self._bootstrap(name, args, meta_labels, depends_on=server)
         self.register_outputs(
             {
                 "host": self.host,
@@ -223,112 +264,42 @@ class PostgresDatabase(pulumi.ComponentResource):
             }
         )
 
-    def _server(self, name: str, args: PostgresArgs, selector: dict[str, str], meta_labels: dict[str, str],
-                superuser: k8s.core.v1.Secret) -> k8s.apps.v1.StatefulSet:
-        """The in-cluster server: headless Service and a one-replica StatefulSet with its volume."""
-        child = pulumi.ResourceOptions(parent=self)
+    def _password(self, name: str, suffix: str) -> pulumi.Output[str]:
+        generated = random.RandomPassword(f"{name}-{suffix}-password", length=32, special=False,
+                                          opts=pulumi.ResourceOptions(parent=self))
+        return pulumi.Output.secret(generated.result)
 
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={
-                # Headless: it is also the StatefulSet's governing Service (stable pod DNS).
-                "clusterIP": "None",
-                "selector": selector,
-                "ports": [{"name": "postgres", "port": PORT, "targetPort": "postgres"}],
+    def _connection(self, name: str, args: PostgresArgs, db: AppDatabase,
+                    meta_labels: dict[str, str]) -> DatabaseConnection:
+        """The application's role: a generated password and a basic-auth Secret with where to connect."""
+        password = self._password(name, db.name.replace("_", "-"))
+        secret = k8s.core.v1.Secret(
+            f"{name}-{db.name.replace('_', '-')}",
+            metadata=args.placement.metadata(meta_labels),
+            type="kubernetes.io/basic-auth",
+            string_data={
+                "username": db.name,
+                "password": password,
+                "database": db.name,
+                "host": self.host,
+                "port": str(PORT),
+                **({"sslmode": args.sslmode} if args.sslmode else {}),
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return DatabaseConnection(self.host, PORT, db.name, db.name, secret.metadata["name"], password, args.sslmode)
 
-        ready = readiness_command()
-        server = container(
-            name="postgres",
-            image=args.image,
-            env=[
-                secret_env("POSTGRES_PASSWORD", superuser.metadata["name"], "password"),
-                {"name": "PGDATA", "value": f"{DATA_DIR}/pgdata"},
-            ],
-            ports=[{"name": "postgres", "containerPort": PORT}],
-            resources=args.options.resources,
-            volume_mounts=[
-                {"name": "data", "mountPath": DATA_DIR},
-                {"name": "run", "mountPath": "/var/run/postgresql"},
-                {"name": "tmp", "mountPath": "/tmp"},
-            ],
-            readiness=exec_probe(ready, period=10),
-            liveness=exec_probe(ready, period=20, failures=6),
-            startup=startup_variant(exec_probe(ready), budget_seconds=300),
-        )
-        statefulset = k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec=single_statefulset_spec(
-                service_name=args.service_name,
-                selector=selector,
-                pod_labels=meta_labels,
-                pod={
-                    **pod_spec(
-                        identity=args.identity,
-                        containers=[server],
-                        volumes=[empty_dir("run", "16Mi"), empty_dir("tmp", "256Mi")],
-                    ),
-                    # A clean shutdown checkpoints; SIGKILL after 30 s means crash recovery.
-                    "terminationGracePeriodSeconds": 60,
-                },
-                claims=[volume_claim("data", args.options.storage_size, args.storage_class)],
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[service]),
-        )
-
-        return statefulset
-
-    def _bootstrap(self, name: str, args: PostgresArgs, superuser: k8s.core.v1.Secret,
-                   app_secrets: dict[str, k8s.core.v1.Secret], depends_on: list[pulumi.Resource]) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        meta_labels = labels("postgres", name, "database", args.environment)
-        admin_user = args.external.admin_user if args.external else "postgres"
+    def _bootstrap(self, name: str, args: PostgresArgs, meta_labels: dict[str, str],
+                   depends_on: list[pulumi.Resource]) -> None:
+        placement = args.placement
         script = k8s.core.v1.ConfigMap(
             f"{name}-bootstrap",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
+            metadata=placement.metadata(meta_labels),
             data={"bootstrap.sql": bootstrap_sql(args.databases)},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        job_labels = labels("postgres-bootstrap", name, "database-bootstrap", args.environment)
-        job_env = [
-            {"name": "PGHOST", "value": self.host},
-            {"name": "PGPORT", "value": str(PORT)},
-            {"name": "PGUSER", "value": admin_user},
-            {"name": "PGDATABASE", "value": "postgres"},
-            {"name": "HOME", "value": "/tmp"},
-            secret_env("PGPASSWORD", superuser.metadata["name"], "password"),
-            *([{"name": "PGSSLMODE", "value": args.external.sslmode}] if args.external else []),
-        ] + [secret_env(db.password_env, app_secrets[db.name].metadata["name"], "password") for db in args.databases]
-        bootstrap = container(
-            name="bootstrap",
-            image=args.image,
-            command=bootstrap_command(),
-            env=job_env,
-            resources=Resources("50m", "64Mi", "128Mi"),
-            volume_mounts=[
-                {"name": "script", "mountPath": BOOTSTRAP_DIR, "readOnly": True},
-                {"name": "tmp", "mountPath": "/tmp"},
-            ],
-        )
-        # Auto-named: a changed script or Secret name gives a new Job, so it reruns on change.
-        k8s.batch.v1.Job(
-            f"{name}-bootstrap",
-            metadata={"namespace": args.namespace, "labels": job_labels},
-            spec=setup_job_spec(
-                pod_labels=job_labels,
-                pod=pod_spec(
-                    identity=args.identity,
-                    containers=[bootstrap],
-                    volumes=[
-                        {"name": "script", "configMap": {"name": script.metadata["name"]}},
-                        empty_dir("tmp", "16Mi"),
-                    ],
-                    restart_policy="OnFailure",
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
-        )
+        job_labels = placement.labels("postgres-bootstrap", name, "database-bootstrap")
+        app_secrets = {db: connection.secret_name for db, connection in self.connections.items()}
+        # A changed script or Secret name replaces the Job, so it reruns on change.
+        job = bootstrap_job(args, job_labels, self.host, self.superuser_secret_name, app_secrets, script.metadata["name"])
+        register(f"{name}-bootstrap", job, pulumi.ResourceOptions(parent=self, depends_on=depends_on))

@@ -11,33 +11,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from platform_components.k8s import (
     Manifest,
-    PodIdentity,
+    Placement,
     Resources,
     container,
+    cron_job,
     empty_dir,
-    labels,
-    pod_spec,
-    scheduled_job_spec,
     secret_env,
     selector_labels,
 )
+from platform_components.registration import register
+from platform_components.stack_keys import setting
 from platform_components.validation import ArgError, require_cron, require_min, require_pinned_image
+from workloads.cli import EXIT_USAGE
 
-USAGE_EXIT_CODE = 2  # bad arguments: retrying cannot help
 # pg_dump streams to a file under /tmp before upload; the emptyDir must hold the largest dump.
 SCRATCH = "8Gi"
+CRONJOB_NAME = "postgres-backup"
 
 
 @dataclass(frozen=True)
 class BackupOptions:
     """What a stack tunes (config keys `postgresBackup*`)."""
 
-    schedule: str = "30 2 * * *"
-    keep: int = 7
+    schedule: str = setting("postgresBackupSchedule")
+    keep: int = setting("postgresBackupKeep")
     resources: Resources = Resources("100m", "256Mi", "1Gi")
 
     def __post_init__(self) -> None:
@@ -97,15 +97,13 @@ def backup_env(endpoints: BackupEndpoints, secrets: BackupSecrets) -> list[Manif
 
 @dataclass(frozen=True)
 class PostgresBackupArgs:
-    namespace: str
-    environment: str
+    placement: Placement
     options: BackupOptions
     workloads_image: str
     endpoints: BackupEndpoints
     secrets: BackupSecrets
     databases: tuple[str, ...]
     bucket: str = "backups"
-    identity: PodIdentity = PodIdentity()
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
@@ -113,7 +111,8 @@ class PostgresBackupArgs:
             raise ArgError("databases", "must list at least one database to back up")
 
 
-def cronjob_spec(args: PostgresBackupArgs, pod_labels: dict[str, str]) -> Manifest:
+def backup_cronjob(args: PostgresBackupArgs, meta_labels: dict[str, str]) -> Manifest:
+    """CronJob `postgres-backup`: `python -m workloads.backup backup` of every database."""
     job = container(
         name="backup",
         image=args.workloads_image,
@@ -123,26 +122,25 @@ def cronjob_spec(args: PostgresBackupArgs, pod_labels: dict[str, str]) -> Manife
         volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],
     )
     # A missed night is better taken late than skipped: start up to 6 h late; give up after 3 h.
-    return scheduled_job_spec(
-        schedule=args.options.schedule, pod_labels=pod_labels, container_name="backup",
-        fail_on_exit_codes=[USAGE_EXIT_CODE], starting_deadline_seconds=6 * 3600, active_deadline_seconds=3 * 3600,
-        pod=pod_spec(identity=args.identity, containers=[job], volumes=[empty_dir("tmp", SCRATCH)], restart_policy="Never"),
+    return cron_job(
+        args.placement, name=CRONJOB_NAME, meta_labels=meta_labels, schedule=args.options.schedule, job=job,
+        volumes=[empty_dir("tmp", SCRATCH)], fail_on_exit_codes=[EXIT_USAGE],
+        starting_deadline_seconds=6 * 3600, active_deadline_seconds=3 * 3600,
     )
 
 
 class PostgresBackup(pulumi.ComponentResource):
+    """A nightly CronJob that dumps every platform database to the backups bucket, reads each dump
+    back before retention deletes old ones, and never overlaps itself."""
+
     selector: dict[str, str]
     cronjob_name: str
 
     def __init__(self, name: str, args: PostgresBackupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:PostgresBackup", name, None, opts)
+        placement = args.placement
         self.selector = selector_labels("postgres-backup", name)
-        self.cronjob_name = "postgres-backup"
-        meta_labels = labels("postgres-backup", name, "backup", args.environment)
-        k8s.batch.v1.CronJob(
-            f"{name}-cronjob",
-            metadata={"name": self.cronjob_name, "namespace": args.namespace, "labels": meta_labels},
-            spec=cronjob_spec(args, meta_labels),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.cronjob_name = CRONJOB_NAME
+        meta_labels = placement.labels("postgres-backup", name, "backup")
+        register(f"{name}-cronjob", backup_cronjob(args, meta_labels), pulumi.ResourceOptions(parent=self))
         self.register_outputs({"cronjob_name": self.cronjob_name})

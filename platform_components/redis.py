@@ -15,20 +15,21 @@ import pulumi_random as random
 
 from platform_components import images
 from platform_components.k8s import (
-    PodIdentity,
-    Resources,
-    container,
+    Manifest,
+    Placement,
+    StatefulServerOptions,
     empty_dir,
     exec_probe,
-    labels,
     pod_spec,
     secret_env,
     selector_labels,
-    single_statefulset_spec,
-    startup_variant,
+    server_container,
+    stateful_server,
     volume_claim,
 )
-from platform_components.validation import require_dns_label, require_pinned_image, require_quantity
+from platform_components.network_plan import Peer
+from platform_components.registration import register_objects
+from platform_components.validation import require_dns_label, require_pinned_image
 
 PORT = 6379
 CONFIG_DIR = "/etc/redis"
@@ -82,43 +83,70 @@ def ping_command(port: int = PORT) -> list[str]:
 
 
 @dataclass(frozen=True)
-class RedisOptions:
+class RedisOptions(StatefulServerOptions):
     """What a stack tunes (config keys `redis*`)."""
 
-    resources: Resources
-    storage_size: str = "2Gi"
-
-    def __post_init__(self) -> None:
-        require_quantity("storage_size", self.storage_size)
+    KEY_PREFIX = "redis"
 
 
 @dataclass(frozen=True)
 class RedisArgs:
-    namespace: str
-    environment: str
+    placement: Placement
     options: RedisOptions
-    storage_class: str | None = None
-    identity: PodIdentity = PodIdentity()
     image: str = images.REDIS
     service_name: str = "redis"
-    protect: bool = False
 
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
         require_pinned_image("image", self.image)
 
 
+def server_pod(args: RedisArgs, secret_name: pulumi.Input[str], config_map: pulumi.Input[str]) -> Manifest:
+    """redis-server with its config from a ConfigMap and the password include from the Secret."""
+    server = server_container(
+        name="redis",
+        image=args.image,
+        command=server_command(),
+        env=[secret_env("REDISCLI_AUTH", secret_name, "password")],
+        port_name="redis", port=PORT,
+        resources=args.options.resources,
+        volume_mounts=[
+            {"name": "data", "mountPath": DATA_DIR},
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+        # Loading a large AOF takes a while; do not kill Redis while it replays.
+        probe=exec_probe(ping_command()), startup_budget_seconds=600,
+    )
+    return pod_spec(
+        identity=args.placement.identity,
+        containers=[server],
+        volumes=[
+            {"name": "config", "configMap": {"name": config_map}},
+            {"name": "auth", "secret": {"secretName": secret_name, "defaultMode": 0o440}},
+            empty_dir("tmp", "16Mi"),
+        ],
+    )
+
+
 class RedisOnlineStore(pulumi.ComponentResource):
+    """Redis as Feast's online store: a single durable replica (AOF fsynced every second),
+    password from a generated Secret, `maxmemory` under the container limit with `noeviction`."""
+
     host: str
     port: int
     secret_name: pulumi.Output[str]
+    peer: Peer
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:RedisOnlineStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        meta_labels = labels("redis", name, "online-store", args.environment)
-        self.selector = selector_labels("redis", name)
-        self.host = f"{args.service_name}.{args.namespace}.svc.cluster.local"
+        placement = args.placement
+        meta_labels = placement.labels("redis", name, "online-store")
+        selector = selector_labels("redis", name)
+        self.peer = Peer("redis", selector=selector, port=PORT)
+        self.host = placement.service_host(args.service_name)
         self.port = PORT
 
         password = pulumi.Output.secret(
@@ -126,64 +154,22 @@ class RedisOnlineStore(pulumi.ComponentResource):
         )
         secret = k8s.core.v1.Secret(
             f"{name}-auth",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
+            metadata=placement.metadata(meta_labels),
             string_data={"password": password, "auth.conf": password.apply(auth_config)},
             opts=child,
         )
         self.secret_name = secret.metadata["name"]
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
-            metadata={"namespace": args.namespace, "labels": meta_labels},
+            metadata=placement.metadata(meta_labels),
             data={"redis.conf": redis_config(maxmemory=maxmemory_bytes(args.options.resources.memory_limit_bytes))},
             opts=child,
         )
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec={
-                "clusterIP": "None",
-                "selector": self.selector,
-                "ports": [{"name": "redis", "port": PORT, "targetPort": "redis"}],
-            },
-            opts=child,
+        objects = stateful_server(
+            placement, name=args.service_name, meta_labels=meta_labels, selector=selector,
+            pod=server_pod(args, self.secret_name, config.metadata["name"]),
+            claims=[volume_claim("data", args.options.storage_size, placement.storage_class)],
+            port_name="redis", port=PORT,
         )
-        ping = exec_probe(ping_command())
-        server = container(
-            name="redis",
-            image=args.image,
-            command=server_command(),
-            env=[secret_env("REDISCLI_AUTH", secret.metadata["name"], "password")],
-            ports=[{"name": "redis", "containerPort": PORT}],
-            resources=args.options.resources,
-            volume_mounts=[
-                {"name": "data", "mountPath": DATA_DIR},
-                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
-                {"name": "tmp", "mountPath": "/tmp"},
-            ],
-            readiness=ping,
-            liveness={**ping, "periodSeconds": 20, "failureThreshold": 6},
-            # Loading a large AOF takes a while; do not kill Redis while it replays.
-            startup=startup_variant(ping, budget_seconds=600),
-        )
-        k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
-            metadata={"name": args.service_name, "namespace": args.namespace, "labels": meta_labels},
-            spec=single_statefulset_spec(
-                service_name=args.service_name,
-                selector=self.selector,
-                pod_labels=meta_labels,
-                pod=pod_spec(
-                    identity=args.identity,
-                    containers=[server],
-                    volumes=[
-                        {"name": "config", "configMap": {"name": config.metadata["name"]}},
-                        {"name": "auth", "secret": {"secretName": secret.metadata["name"], "defaultMode": 0o440}},
-                        empty_dir("tmp", "16Mi"),
-                    ],
-                ),
-                claims=[volume_claim("data", args.options.storage_size, args.storage_class)],
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[service]),
-        )
+        register_objects(name, objects, parent=self, protect=placement.protect)
         self.register_outputs({"host": self.host, "port": self.port, "secret_name": self.secret_name})

@@ -5,13 +5,13 @@ from __future__ import annotations
 import yaml
 
 from platform_components.feature_store import (
-    BAD_INPUT_EXIT_CODES,
     apply_command,
     materialize_command,
     repository_files,
     serve_command,
 )
 from tests.unit.conftest import containers, env_of, objects, one, postgres_host, run_with
+from workloads.features.errors import FAIL_FAST_EXIT_CODES, OnlineStoreAuthError, SourceDataError
 
 
 def repository_config_map(run) -> dict:
@@ -79,7 +79,8 @@ def test_materialisation_schedule_and_safety_limits():
     job = spec["jobTemplate"]["spec"]
     assert job["backoffLimit"] == 2 and job["activeDeadlineSeconds"] == 3000
     rule = job["podFailurePolicy"]["rules"][0]
-    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == BAD_INPUT_EXIT_CODES
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == list(FAIL_FAST_EXIT_CODES)
+    assert set(FAIL_FAST_EXIT_CODES) == {SourceDataError.exit_code, OnlineStoreAuthError.exit_code} == {3, 4}
 
 
 def test_a_changed_repository_or_config_reruns_apply_and_rolls_the_server():

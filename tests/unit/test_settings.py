@@ -6,7 +6,15 @@ import pulumi
 import pytest
 
 from infra.offline import load_stack_config, run_offline
-from infra.settings import PROJECT, SettingsError, _Reader, declared_settings, load_settings
+from infra.settings import (
+    PROJECT,
+    SETTINGS_CLASSES,
+    SettingsError,
+    StackReader,
+    declared_settings,
+    keyed_fields,
+    load_settings,
+)
 
 
 def settings_error(stack: str = "dev", secrets: dict[str, str] | None = None, **overrides) -> str:
@@ -86,12 +94,42 @@ def test_settings_read_exactly_the_keys_declared_in_pulumi_yaml():
     read: set[str] = set()
     for stack in ("dev", "prod"):
         config, secret_keys = load_stack_config(stack)
-        reader = _Reader()
+        reader = StackReader()
         pulumi.runtime.set_mocks(_NoMocks(), project=PROJECT, stack=stack)
         pulumi.runtime.set_all_config(config, secret_keys)
         load_settings(reader)
-        read |= reader.read
+        read |= reader.read_keys
     assert read == set(declared_settings())
+
+
+PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean", tuple[str, ...]: "array", str | None: "string"}
+
+
+def test_each_key_is_declared_once_next_to_its_field_with_the_type_of_pulumi_yaml():
+    """Field metadata is the only map from fields to keys: every Pulumi.yaml key is set by exactly
+    one field of the settings classes, whose annotation agrees with the key's declared type."""
+    seen: dict[str, object] = {}
+    for cls in SETTINGS_CLASSES:
+        for key, hint in keyed_fields(cls).items():
+            assert key not in seen or seen[key] == hint, f"{key} declared with two types"
+            seen[key] = hint
+    declared = declared_settings()
+    assert set(seen) == set(declared)
+    for key, hint in seen.items():
+        expected = "string" if key == "kubeconfig" else PULUMI_TYPES[hint]
+        assert declared[key]["type"] == expected, key
+
+
+def test_option_classes_carry_no_default_of_their_own():
+    """Pulumi.yaml is the one home of a stack-tunable default: keyed fields have none."""
+    from dataclasses import MISSING, fields
+
+    from platform_components import stack_keys
+
+    for cls in SETTINGS_CLASSES:
+        for field in fields(cls):
+            if stack_keys.KEY in field.metadata or stack_keys.PREFIX in field.metadata:
+                assert field.default is MISSING and field.default_factory is MISSING, f"{cls.__name__}.{field.name}"
 
 
 def test_every_declared_setting_has_a_type_default_and_description():

@@ -99,16 +99,30 @@ def test_bucket_job_targets_the_object_store_endpoint_with_admin_credentials(sta
     assert container["image"] == workloads_image(stack_run)
 
 
-def test_s3_service_routes_to_the_engine_port():
-    for engine, target_port in (("minio", 9000), ("seaweedfs", 8333)):
+def test_both_s3_engines_listen_on_the_service_port():
+    """The s3 Service is headless (it governs the StatefulSet), so it maps no ports: each engine
+    listens on 9000 itself, and the policies open exactly that port."""
+    for engine in ("minio", "seaweedfs"):
         run = run_with(objectStoreEngine=engine)
         statefulset = one(run, "StatefulSet", "s3")
         (container,) = statefulset["spec"]["template"]["spec"]["containers"]
         assert container["name"] == engine
-        assert container["ports"] == [{"containerPort": target_port, "name": "s3"}]
-        assert one(run, "Service", "s3")["spec"]["ports"][0]["targetPort"] == "s3"
+        assert container["ports"] == [{"containerPort": 9000, "name": "s3"}]
+        assert one(run, "Service", "s3")["spec"]["ports"] == [{"name": "s3", "port": 9000, "targetPort": "s3"}]
         egress = one(run, "NetworkPolicy", "mlflow-to-object-store-egress")
-        assert egress["spec"]["egress"][0]["ports"] == [{"port": target_port, "protocol": "TCP"}]
+        assert egress["spec"]["egress"][0]["ports"] == [{"port": 9000, "protocol": "TCP"}]
+
+
+def test_every_statefulset_is_governed_by_a_headless_service_of_its_pods(stack_run):
+    """Stable pod DNS needs the StatefulSet's serviceName to be a headless Service selecting its
+    pods; headless Services do not map ports, so each port is one the pods listen on."""
+    for statefulset in objects(stack_run, "StatefulSet"):
+        governing = one(stack_run, "Service", statefulset["spec"]["serviceName"])["spec"]
+        pod = statefulset["spec"]["template"]
+        assert governing["clusterIP"] == "None"
+        assert governing["selector"].items() <= pod["metadata"]["labels"].items()
+        listening = {(p["name"], p["containerPort"]) for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        assert {(p["targetPort"], p["port"]) for p in governing["ports"]} <= listening
 
 
 def test_minio_gets_four_drives_for_erasure_coded_versioning():

@@ -22,6 +22,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from workloads import cli
 from workloads.backup import postgres, store
 from workloads.backup.errors import BackupError
 
@@ -47,7 +48,9 @@ def backup_one(s3, bucket: str, database: str, keep: int, workdir: Path) -> str:
             f"kept newest {keep}, deleted {len(deleted)}")
 
 
-def backup_command(args) -> int:
+def cmd_backup(args) -> int:
+    if args.keep < 1:
+        raise cli.UsageError("--keep must be at least 1 (a backup run never deletes its own dump)")
     s3, failed = s3_client(args.endpoint_url), []
     for database in args.database:
         with tempfile.TemporaryDirectory(prefix=f"backup-{database}-") as workdir:
@@ -59,7 +62,7 @@ def backup_command(args) -> int:
     return 1 if failed else 0
 
 
-def restore_command(args) -> int:
+def cmd_restore(args) -> int:
     bucket, key = store.parse_uri(args.source)
     s3 = s3_client(args.endpoint_url)
     with tempfile.TemporaryDirectory(prefix="restore-") as workdir:
@@ -75,7 +78,7 @@ def restore_command(args) -> int:
     return 0
 
 
-def list_command(args) -> int:
+def cmd_list(args) -> int:
     backups = store.list_backups(s3_client(args.endpoint_url), args.bucket, args.database)
     for backup in backups:
         print(f"{backup.database}\t{backup.created.isoformat()}\t{backup.size}\t{backup.uri}")
@@ -93,28 +96,20 @@ def parser() -> argparse.ArgumentParser:
     backup.add_argument("--bucket", required=True)
     backup.add_argument("--database", action="append", required=True)
     backup.add_argument("--keep", type=int, required=True, help="newest dumps kept per database (>= 1)")
-    backup.set_defaults(run=backup_command)
+    backup.set_defaults(handler=cmd_backup)
     restore = commands.add_parser("restore", help="restore one dump into an empty database")
     restore.add_argument("--from", dest="source", required=True, help="s3://bucket/postgres/<db>/<time>.dump")
     restore.add_argument("--to", dest="target", required=True, help="libpq connection string or URI, no password")
-    restore.set_defaults(run=restore_command)
+    restore.set_defaults(handler=cmd_restore)
     listing = commands.add_parser("list", help="list the dumps in the bucket")
     listing.add_argument("--bucket", required=True)
     listing.add_argument("--database")
-    listing.set_defaults(run=list_command)
+    listing.set_defaults(handler=cmd_list)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if getattr(args, "keep", 1) < 1:
-        print("backup: --keep must be at least 1 (a backup run never deletes its own dump)", file=sys.stderr)
-        return 2
-    try:
-        return args.run(args)
-    except BackupError as error:
-        print(f"{args.command}: {error}", file=sys.stderr)
-        return 1
+    return cli.main("backup", parser(), argv)
 
 
 if __name__ == "__main__":

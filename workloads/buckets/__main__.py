@@ -9,25 +9,33 @@ from __future__ import annotations
 import argparse
 import sys
 
+from workloads import cli
 from workloads.buckets.ensure import BucketSetupError, ensure_buckets
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_ensure(args) -> int:
+    try:
+        states = ensure_buckets(args.endpoint_url, args.bucket, args.region, args.wait_seconds)
+    except BucketSetupError as error:
+        raise BucketSetupError(f"bucket setup failed at {args.endpoint_url}: {error}") from error
+    for state in states:
+        action = "created" if state.created else "exists"
+        print(f"bucket {state.name}: {action}, versioning {state.versioning}, anonymous access denied")
+    return cli.EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workloads.buckets", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", required=True, help="S3 endpoint, e.g. http://s3.mlops.svc:9000")
     parser.add_argument("--bucket", action="append", required=True, help="bucket to ensure (repeatable)")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--wait-seconds", type=float, default=120, help="how long to wait for the endpoint")
-    args = parser.parse_args(argv)
-    try:
-        states = ensure_buckets(args.endpoint_url, args.bucket, args.region, args.wait_seconds)
-    except BucketSetupError as error:
-        print(f"bucket setup failed at {args.endpoint_url}: {error}", file=sys.stderr)
-        return 1
-    for state in states:
-        action = "created" if state.created else "exists"
-        print(f"bucket {state.name}: {action}, versioning {state.versioning}, anonymous access denied")
-    return 0
+    parser.set_defaults(handler=cmd_ensure)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main("buckets", parser(), argv)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from workloads.cli import WorkloadError
 
-class BucketSetupError(RuntimeError):
+
+class BucketSetupError(WorkloadError):
     """A bucket could not be brought to the wanted state; the message names bucket and cause."""
 
 

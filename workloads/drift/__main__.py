@@ -19,19 +19,20 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from workloads.drift.errors import DriftInputError
+from workloads import cli
+from workloads.drift.errors import INFRASTRUCTURE_FAILURE, DriftInputError
 from workloads.drift.settings import CORRECTIONS, DriftSettings
-
-INFRASTRUCTURE_FAILURE = 7
-log = logging.getLogger("drift")
 
 
 def _settings(args) -> DriftSettings:
-    return DriftSettings(alpha=args.alpha, correction=args.correction, mmd=not args.no_mmd,
-                         mmd_permutations=args.mmd_permutations, seed=args.seed)
+    try:
+        return DriftSettings(alpha=args.alpha, correction=args.correction, mmd=not args.no_mmd,
+                             mmd_permutations=args.mmd_permutations, seed=args.seed)
+    except ValueError as error:  # a setting out of range
+        raise cli.UsageError(str(error)) from None
 
 
-def compare_command(args) -> int:
+def cmd_compare(args) -> int:
     from workloads.drift.data import read_local
     from workloads.drift.engine import compare
     from workloads.drift.profile import build_profile
@@ -81,7 +82,7 @@ def _report(outcome) -> None:
     print(f"interval {outcome.interval}: {outcome.status} (run {outcome.run_id}): {drift}{hook}", flush=True)
 
 
-def run_command(args) -> int:
+def cmd_run(args) -> int:
     from workloads.drift.intervals import interval_ending, interval_for_scheduled_time
 
     if args.interval_end:
@@ -95,14 +96,13 @@ def run_command(args) -> int:
     return 0
 
 
-def backfill_command(args) -> int:
+def cmd_backfill(args) -> int:
     from workloads.drift.intervals import backfill_intervals
 
     try:
         intervals = backfill_intervals(args.start, args.end, datetime.now(UTC))
     except ValueError as error:
-        print(f"drift backfill: {error}", file=sys.stderr)
-        return 2
+        raise cli.UsageError(str(error)) from None
     job, first_failure = _job(args), 0
     for interval in intervals:
         try:
@@ -129,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--current", type=Path, required=True)
     cmp_.add_argument("--json", type=Path, required=True)
     cmp_.add_argument("--html", type=Path)
-    cmp_.set_defaults(handler=compare_command)
+    cmp_.set_defaults(handler=cmd_compare)
 
     job = argparse.ArgumentParser(add_help=False, parents=[common])
     job.add_argument("--model", required=True, help="registered model name")
@@ -144,12 +144,12 @@ def parser() -> argparse.ArgumentParser:
     when.add_argument("--interval-end", type=date.fromisoformat, help="YYYY-MM-DD: the interval [end-1d, end)")
     when.add_argument("--scheduled-time", type=datetime.fromisoformat,
                       help="ISO time of the scheduled run (default: now); its latest complete interval runs")
-    run.set_defaults(handler=run_command)
+    run.set_defaults(handler=cmd_run)
 
     back = sub.add_parser("backfill", parents=[job], help="every interval stamped --start..--end, in order")
     back.add_argument("--start", type=date.fromisoformat, required=True)
     back.add_argument("--end", type=date.fromisoformat, required=True)
-    back.set_defaults(handler=backfill_command)
+    back.set_defaults(handler=cmd_backfill)
     return top
 
 
@@ -157,19 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     # stdout carries one line per interval; MLflow would add "View run ..." lines to it.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    args = parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except DriftInputError as error:
-        print(f"drift {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
-        return error.exit_code
-    except ValueError as error:  # settings out of range
-        print(f"drift {args.command}: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # MLflow, S3 or hook failures: say what, keep the traceback in the log
-        log.exception("drift %s failed", args.command)
-        print(f"drift {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
-        return INFRASTRUCTURE_FAILURE
+    return cli.main("drift", parser(), argv, unexpected_exit_code=INFRASTRUCTURE_FAILURE)
 
 
 if __name__ == "__main__":

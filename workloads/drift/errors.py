@@ -1,9 +1,17 @@
-"""Bad input for the drift job: each kind has its own exit code and a message naming the culprit."""
+"""Errors of the drift job, each with its exit code and a message naming the culprit.
+
+Bad input (3-6) cannot be fixed by a retry: the CronJob fails at once on FAIL_FAST_EXIT_CODES.
+A failure of MLflow, S3 or the retrain hook exits INFRASTRUCTURE_FAILURE (7), which is retried.
+"""
 
 from __future__ import annotations
 
+from workloads.cli import WorkloadError, fail_fast_codes
 
-class DriftInputError(Exception):
+INFRASTRUCTURE_FAILURE = 7
+
+
+class DriftInputError(WorkloadError):
     exit_code = 3
 
 
@@ -30,3 +38,11 @@ class UnreadableFileError(DriftInputError):
 
     exit_code = 6
 
+
+class HookError(WorkloadError):
+    """The retrain hook refused the call or stayed unreachable after its retries."""
+
+    exit_code = INFRASTRUCTURE_FAILURE
+
+
+FAIL_FAST_EXIT_CODES = fail_fast_codes(NoDataError, SchemaMismatchError, UnusableColumnError, UnreadableFileError)

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import requests
 
+from workloads.drift.errors import HookError
+
+__all__ = ["HookError", "RetrainHook"]
 log = logging.getLogger("drift.hook")
-
-
-class HookError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

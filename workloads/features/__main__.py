@@ -20,7 +20,8 @@ import sys
 
 import pandas as pd
 
-from workloads.features.errors import ConfigError, FeatureJobError
+from workloads import cli
+from workloads.features.errors import ConfigError
 from workloads.features.stage import exec_feast, stage_repository
 
 
@@ -123,11 +124,11 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=int, default=7)
     generate.add_argument("--end", help="last observation, ISO 8601 UTC (default: this hour)")
     generate.add_argument("--seed", type=int, default=7)
-    generate.set_defaults(run=cmd_generate)
+    generate.set_defaults(handler=cmd_generate)
 
     feast = with_repo("feast", "run the Feast CLI in the staged repository")
     feast.add_argument("feast_args", nargs=argparse.REMAINDER, help="-- then Feast CLI arguments")
-    feast.set_defaults(run=cmd_feast)
+    feast.set_defaults(handler=cmd_feast)
 
     serve = with_repo("serve", "run the feature server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -135,33 +136,28 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--registry-ttl-seconds", type=int, default=60)
     serve.add_argument("--max-requests", type=int, default=0, help="recycle a worker after this many requests (0: never)")
-    serve.set_defaults(run=cmd_serve)
+    serve.set_defaults(handler=cmd_serve)
 
     mat = with_repo("materialize", "materialise new offline rows into the online store")
     mat.add_argument("--end", help="materialise up to this instant, ISO 8601 UTC (default: now)")
-    mat.set_defaults(run=cmd_materialize)
+    mat.set_defaults(handler=cmd_materialize)
 
     train = with_repo("train", "train, log and register the churn model")
     train.add_argument("--model", default="churn", help="registered model name")
     train.add_argument("--alias", default="champion")
     train.add_argument("--feature-service", default="churn_model_v1")
     train.add_argument("--data-uri", help="where labels/ lives (default: $FEATURE_DATA_URI)")
-    train.set_defaults(run=cmd_train)
+    train.set_defaults(handler=cmd_train)
 
     online = with_repo("online", "print online features as JSON")
     online.add_argument("--customer", type=int, action="append", required=True)
     online.add_argument("--feature-service", default="churn_model_v1")
-    online.set_defaults(run=cmd_online)
+    online.set_defaults(handler=cmd_online)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except FeatureJobError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+    return cli.main("features", parser(), argv)
 
 
 if __name__ == "__main__":

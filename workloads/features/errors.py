@@ -1,11 +1,13 @@
 """Failures of the feature-store jobs that retrying cannot fix, with their exit codes.
 
-The materialisation CronJob's podFailurePolicy fails the Job at once on these codes
-(platform_components/feature_store.py, BAD_INPUT_EXIT_CODES); other errors exit 1 and are retried.
+The materialisation CronJob's podFailurePolicy fails the Job at once on FAIL_FAST_EXIT_CODES
+(platform_components/feature_store.py imports them); other errors exit 1 and are retried.
 """
 
+from workloads.cli import EXIT_USAGE, WorkloadError, fail_fast_codes
 
-class FeatureJobError(Exception):
+
+class FeatureJobError(WorkloadError):
     exit_code = 1
 
 
@@ -24,4 +26,7 @@ class OnlineStoreAuthError(FeatureJobError):
 class ConfigError(FeatureJobError):
     """The repository or its config directory is missing or incomplete."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
+
+
+FAIL_FAST_EXIT_CODES = fail_fast_codes(SourceDataError, OnlineStoreAuthError)

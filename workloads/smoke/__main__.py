@@ -15,12 +15,13 @@ import os
 import sys
 import time
 
+from workloads import cli
 from workloads.smoke.checks import CheckFailed, LoggedRun, Target, checks_for
 
 REQUIRED_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workloads.smoke", description="Post-deploy smoke test.",
                                      epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mlflow-url", required=True)
@@ -30,19 +31,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feature-server-url", help="also check the Feast feature server (stack output featureServerUrl)")
     parser.add_argument("--artifacts-not-on-s3", action="store_true",
                         help="MLflow keeps artifacts outside the S3 store (mlflowArtifactStore azure-blob): skip s3-artifact")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per check
+    parser.set_defaults(handler=cmd_smoke)
+    return parser
+
+
+def target_from(args) -> Target:
+    """The deployment under test; credentials only from the environment (UsageError if missing)."""
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
     if missing:
-        print(f"smoke: missing environment variables: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    target = Target(
+        raise cli.UsageError(f"missing environment variables: {', '.join(missing)}")
+    return Target(
         mlflow_url=args.mlflow_url, s3_endpoint=args.s3_endpoint, redis_url=args.redis_url, bucket=args.bucket,
         mlflow_username=os.environ["MLFLOW_TRACKING_USERNAME"], mlflow_password=os.environ["MLFLOW_TRACKING_PASSWORD"],
         aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
         redis_password=os.environ.get("REDIS_PASSWORD") or None, feature_server_url=args.feature_server_url,
         artifacts_on_s3=not args.artifacts_not_on_s3,
     )
+
+
+def cmd_smoke(args) -> int:
+    target = target_from(args)
     checks = checks_for(target)
     run, failed = LoggedRun(), []
     for name, check in checks:
@@ -56,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ok   {name}: {detail} ({(time.perf_counter() - started) * 1000:.0f} ms)", flush=True)
     if failed:
         print(f"smoke: {len(failed)} of {len(checks)} checks failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
+        return cli.EXIT_FAILURE
     print(f"smoke: all {len(checks)} checks passed")
-    return 0
+    return cli.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per check
+    return cli.main("smoke", parser(), argv)
 
 
 if __name__ == "__main__":

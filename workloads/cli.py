@@ -1,0 +1,60 @@
+"""The convention every workload CLI follows: one error root carrying its exit code, one `main`.
+
+Exit codes, shared by every `python -m workloads.<job>`:
+  0  done
+  1  failed, and a retry may help (a server down, a timeout); the Job's backoff retries it
+  2  usage: bad arguments or configuration; retrying cannot help
+  3+ the job's own bad-input codes, listed in its `errors` module as FAIL_FAST_EXIT_CODES; its
+     CronJob's podFailurePolicy fails the Job at once on them (the components import that tuple)
+
+Errors print one line to stderr, `<prog> <command>: <ErrorType>: <message>`; an unexpected
+exception also logs its traceback (stderr, through `logging`) and exits `unexpected_exit_code`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import ClassVar
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class WorkloadError(Exception):
+    """Root of every workload's errors. `exit_code` tells Kubernetes whether a retry can help."""
+
+    exit_code: ClassVar[int] = EXIT_FAILURE
+
+
+class UsageError(WorkloadError):
+    """Bad arguments or configuration: nothing was done, and a retry would fail the same way."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
+def fail_fast_codes(*errors: type[WorkloadError]) -> tuple[int, ...]:
+    """The distinct exit codes of `errors`, sorted: what a podFailurePolicy lists."""
+    return tuple(sorted({error.exit_code for error in errors}))
+
+
+def main(prog: str, parser: argparse.ArgumentParser, argv: Sequence[str] | None = None, *,
+         unexpected_exit_code: int = EXIT_FAILURE) -> int:
+    """Parse `argv`, run the chosen command's `handler(args) -> int` and map errors to exit codes.
+
+    The parser's sub-commands set `handler` with `set_defaults` (and `dest="command"`); argparse
+    itself exits 2 on bad usage."""
+    args = parser.parse_args(argv)
+    label = " ".join(part for part in (prog, getattr(args, "command", None)) if part)
+    try:
+        return args.handler(args)
+    except WorkloadError as error:
+        print(f"{label}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return error.exit_code
+    except Exception as error:  # a server, the network, a bug: say what, keep the traceback in the log
+        logging.getLogger(prog).exception("%s failed", label)
+        print(f"{label}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return unexpected_exit_code
