@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov servers local-servers bench bench-drift bench-feast synth synth-all test lint unit manifests integration config-docs check-pipelines clean
+.PHONY: venv checkov kube-score servers local-servers bench bench-drift bench-feast synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
 	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
@@ -25,6 +25,10 @@ $(BENCH_VENV)/.installed: requirements-bench.txt
 
 venv: $(VENV)/.installed
 checkov: $(CHECKOV_VENV)/.installed
+
+# kube-score for the manifest tier, built once from the Go module proxy (cached by version).
+kube-score:
+	@tools/timed "kube-score (go build, cached)" tools/install/kube-score.sh
 
 # The real servers the integration tests start: Postgres and Redis from Debian, SeaweedFS built
 # from the Go module proxy at a pinned version (cached in ~/.cache/mlops-platform).
@@ -47,13 +51,13 @@ PIPELINE ?= azure-pipelines.yml
 check-pipelines: venv
 	$(PY) -m tools.pipelines $(PIPELINE)
 
-test: venv checkov servers lint check-pipelines
+test: venv checkov kube-score servers lint check-pipelines
 	$(PY) -m pytest
 
 unit: venv
 	$(PY) -m pytest tests/unit
 
-manifests: venv checkov
+manifests: venv checkov kube-score
 	$(PY) -m pytest tests/manifests
 
 integration: venv servers

@@ -22,6 +22,6 @@ REDIS = "docker.io/library/redis:8.2.2-bookworm"
 # published community image. New installations should prefer SeaweedFS (see docs/decisions.md).
 MINIO = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
 
-# Same release as the `weed` binary the integration tests build (tools/install_seaweedfs.sh).
+# Same release as the `weed` binary the integration tests build (tools/install/seaweedfs.sh).
 SEAWEEDFS_VERSION = "4.53"
 SEAWEEDFS = f"docker.io/chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"

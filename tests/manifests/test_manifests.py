@@ -1,4 +1,4 @@
-"""Synthesised manifests pass Kubernetes schema validation (strict, 1.34) and checkov."""
+"""Synthesised manifests pass Kubernetes schema validation (strict, 1.34), checkov and kube-score."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ import yaml
 from infra.offline import ROOT, available_stacks
 
 KUBERNETES_VERSION = "1.34.0"
-SKIPS_FILE = Path(__file__).with_name("checkov-skips.yaml")
+SKIPS_FILE = Path(__file__).with_name("skips.yaml")
+SKIPS = yaml.safe_load(SKIPS_FILE.read_text())
 CHECKOV = Path(os.environ.get("CHECKOV", ROOT / ".venv-checkov" / "bin" / "checkov"))
+CACHE = Path(os.environ.get("MLOPS_CACHE_DIR", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mlops-platform"))
+KUBE_SCORE = Path(os.environ.get("KUBE_SCORE", CACHE / "bin" / "kube-score"))
+OK_GRADE = 10  # kube-score grades: 10 ok, 5 warning, 1 critical
 
 
 @pytest.mark.parametrize("stack", available_stacks())
@@ -39,10 +43,9 @@ def test_strict_validation_rejects_an_unknown_field():
 
 def checkov_failures(directory: Path) -> tuple[list[dict], int]:
     assert CHECKOV.exists(), f"checkov not installed at {CHECKOV}: run `make checkov` (its own virtualenv)"
-    skips = yaml.safe_load(SKIPS_FILE.read_text())
     result = subprocess.run(
         [str(CHECKOV), "--directory", str(directory), "--framework", "kubernetes", "--skip-download",
-         "--quiet", "--compact", "--output", "json", "--skip-check", ",".join(skips)],
+         "--quiet", "--compact", "--output", "json", "--skip-check", ",".join(SKIPS["checkov"])],
         capture_output=True, text=True, check=False, timeout=600,
     )
     assert result.stdout.strip(), f"checkov printed nothing: {result.stderr[-2000:]}"
@@ -60,6 +63,51 @@ def test_manifests_pass_checkov(rendered, stack):
     assert not failed, "\n".join(f"{c['check_id']} {c['check_name']}: {c['resource']}" for c in failed)
 
 
+def kube_score_findings(directory: Path) -> tuple[list[str], int]:
+    """(`<check id>/<object>: <comment>` for every check below an OK grade, checks that ran)."""
+    assert KUBE_SCORE.exists(), f"kube-score not installed at {KUBE_SCORE}: run tools/install/kube-score.sh"
+    skips = SKIPS["kube-score"]
+    ignored = [arg for check in skips["checks"] for arg in ("--ignore-test", check)]
+    result = subprocess.run(
+        [str(KUBE_SCORE), "score", "--kubernetes-version", "v" + KUBERNETES_VERSION.rsplit(".", 1)[0],
+         "--output-format", "json", *skips["flags"], *ignored, *sorted(map(str, directory.glob("*.yaml")))],
+        capture_output=True, text=True, check=False, timeout=300,
+    )
+    assert result.stdout.startswith("["), f"kube-score printed no report: {result.stderr[-2000:]}"
+    findings, ran = [], 0
+    for scored in json.loads(result.stdout):
+        for check in scored["checks"]:
+            if check["skipped"]:
+                continue
+            ran += 1
+            if check["grade"] < OK_GRADE:
+                comments = "; ".join(f"{c.get('path', '')} {c['summary']}".strip() for c in check["comments"] or [])
+                findings.append(f"{check['check']['id']}/{scored['object_meta']['name']}: {comments}")
+    return findings, ran
+
+
+@pytest.fixture(scope="module")
+def kube_score(rendered) -> dict[str, tuple[list[str], int]]:
+    return {stack: kube_score_findings(directory) for stack, directory in rendered.items()}
+
+
+@pytest.mark.parametrize("stack", available_stacks())
+def test_manifests_pass_kube_score(kube_score, stack):
+    findings, ran = kube_score[stack]
+    assert ran > 100, "kube-score ran too few checks to mean anything"
+    objects = SKIPS["kube-score"]["objects"]
+    unexpected = [f for f in findings if f.split(":", 1)[0] not in objects]
+    assert not unexpected, "\n".join(unexpected)
+
+
+def test_every_object_level_kube_score_skip_is_still_needed(kube_score):
+    """An object skip that no stack needs any more is stale: delete it rather than keep a blind spot."""
+    failing = {f.split(":", 1)[0] for findings, _ in kube_score.values() for f in findings}
+    assert set(SKIPS["kube-score"]["objects"]) <= failing
+
+
 def test_every_skipped_check_has_a_reason():
-    skips = yaml.safe_load(SKIPS_FILE.read_text())
-    assert all(isinstance(reason, str) and len(reason) > 40 for reason in skips.values())
+    kube_score_skips = SKIPS["kube-score"]
+    reasons = [*SKIPS["checkov"].values(), *kube_score_skips["flags"].values(), *kube_score_skips["checks"].values(),
+               *kube_score_skips["objects"].values()]
+    assert all(isinstance(reason, str) and len(reason) > 40 for reason in reasons)

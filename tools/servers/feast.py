@@ -18,6 +18,7 @@ from mirakuru import HTTPExecutor
 from infra.settings import declared_settings
 from platform_components.feature_store import (
     PROJECT,
+    REGISTRY_DB,
     FeastEndpoints,
     FeastSecrets,
     FeastTuning,
@@ -30,13 +31,11 @@ from platform_components.feature_store import (
     serve_command,
 )
 from platform_components.k8s import resolve_env
+from platform_components.platform import FEATURE_DATA_URI
 from tools.servers.postgres import LocalPostgres
-from tools.servers.process import LocalServer, ManagedProcess, free_port, log_file, scratch_dir
+from tools.servers.process import ROOT, LocalServer, ManagedProcess, free_port, log_file, scratch_dir
 from tools.servers.redis import LocalRedis
 from tools.servers.seaweedfs import LocalSeaweedfs
-
-ROOT = Path(__file__).resolve().parents[2]
-REGISTRY_DB = "feast_registry"
 
 
 def default_key_ttl() -> int:
@@ -51,7 +50,7 @@ class LocalFeatureStore(LocalServer):
     redis: LocalRedis
     object_store: LocalSeaweedfs
     project: str = PROJECT
-    data_uri: str = "s3://features/churn"
+    data_uri: str = FEATURE_DATA_URI
     key_ttl_seconds: int = field(default_factory=default_key_ttl)
     s3_client: str = "feast"
     tuning: FeastTuning = field(default_factory=FeastTuning)

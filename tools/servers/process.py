@@ -12,6 +12,9 @@ from pathlib import Path
 from mirakuru import Executor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
+# The project's root: local servers run the workloads from it, as the image's WORKDIR.
+ROOT = Path(__file__).resolve().parents[2]
+
 
 class ServerError(RuntimeError):
     """A server could not be started; the message says which, why, and ends with its log."""

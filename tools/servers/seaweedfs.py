@@ -18,9 +18,7 @@ from platform_components.object_store import (
     seaweedfs_args,
     seaweedfs_s3_config,
 )
-from tools.servers.process import LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
-
-ROOT = Path(__file__).resolve().parents[2]
+from tools.servers.process import ROOT, LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
 
 
 def weed_binary() -> str:
