@@ -24,6 +24,7 @@ from botocore.config import Config
 
 from benchmarks.measure import best_of, save_results
 from platform_components.feature_store import FeastTuning, apply_command
+from platform_components.object_store import S3Grant
 from platform_components.platform import DATABASES, FEATURES_BUCKET
 from tools.servers.feast import LocalFeatureStore
 from tools.servers.postgres import LocalPostgres
@@ -131,7 +132,7 @@ def percentiles(call, iterations: int, warmup: int = 20) -> dict:
 
 def run(entities: int, repeats: int, iterations: int) -> dict:
     postgres, redis_server = LocalPostgres(), LocalRedis()
-    object_store = LocalSeaweedfs(clients={"feast": (FEATURES_BUCKET,)})
+    object_store = LocalSeaweedfs(clients={"feast": (S3Grant(FEATURES_BUCKET),)})
     started = []
     try:
         for server in (postgres, redis_server, object_store):

@@ -70,6 +70,7 @@ class Options:
 
     protect: bool
     retain_on_delete: bool
+    aliases: tuple[str, ...] = ()  # the earlier logical names an alias keeps (no replacement)
 
 
 @dataclass
@@ -217,7 +218,10 @@ _transformation_root: object | None = None
 def _record_options(args: pulumi.ResourceTransformationArgs) -> None:
     if _current_run is not None:
         opts = args.opts
-        _current_run.options[(args.type_, args.name)] = Options(bool(opts.protect), bool(opts.retain_on_delete))
+        aliases = tuple(alias.name for alias in opts.aliases or () if isinstance(alias, pulumi.Alias)
+                        and isinstance(alias.name, str))
+        _current_run.options[(args.type_, args.name)] = Options(bool(opts.protect), bool(opts.retain_on_delete),
+                                                                aliases)
     return None
 
 

@@ -55,6 +55,7 @@ def deploy() -> dict[str, Any]:
         "buckets": list(platform.buckets),
         "redisHost": platform.redis_host,
         "featureServerUrl": platform.feature_server_url,
+        "modelServerUrls": platform.model_server_urls,
         # For the post-deploy smoke test; stays encrypted in state and masked in CLI output.
         "mlflowAdminPassword": platform.mlflow_admin_password,
         "secretNames": platform.secret_names,

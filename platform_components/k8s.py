@@ -94,7 +94,7 @@ class PodIdentity:
     """Which UID pods run as. `run_as_user=None` leaves the choice to the platform, as OpenShift's
     restricted SCC requires (it assigns an arbitrary UID from the namespace range, GID 0)."""
 
-    run_as_user: int | None = 10001
+    run_as_user: int | None
 
     def __post_init__(self) -> None:
         if self.run_as_user is not None and self.run_as_user < 1:
@@ -109,7 +109,7 @@ class Placement:
 
     namespace: str
     environment: str
-    identity: PodIdentity = PodIdentity()
+    identity: PodIdentity
     storage_class: str | None = None  # None: the cluster's default StorageClass
     protect: bool = False
 

@@ -71,8 +71,8 @@ class NetworkPolicyPlan:
     ingress: tuple[ExternalIngress, ...] = ()
 
 
-# Who talks to whom, by name: (client, server). A client that is absent (no drift monitor
-# configured) has no links; "artifact-store" is the S3 store or Azure Blob's endpoint plus Entra ID.
+# Who talks to whom, by name: (client, server). A client that is not deployed (no drift models, no
+# served models) has no links; "artifact-store" is the S3 store or Azure Blob's endpoint plus Entra ID.
 PLATFORM_LINKS: tuple[tuple[str, str], ...] = (
     ("bucket-setup", "object-store"),
     ("postgres-bootstrap", "postgres"),
@@ -91,6 +91,11 @@ PLATFORM_LINKS: tuple[tuple[str, str], ...] = (
     ("feature-server", "postgres"),
     ("feature-server", "redis"),
     ("feature-clients", "feature-server"),
+    ("mlflow-access", "mlflow"),
+    ("model-server", "mlflow"),
+    ("model-server", "object-store"),
+    ("model-server", "feature-server"),
+    ("model-clients", "model-server"),
 )
 
 
@@ -102,21 +107,28 @@ def connect(client: str, selector: Labels, server: Peer) -> Link | ExternalEgres
     return ExternalEgress(name, selector, server.cidrs, server.port, server.excluding)
 
 
-def plan_links(clients: Mapping[str, Labels], servers: Mapping[str, Sequence[Peer]],
+def plan_links(clients: Mapping[str, Labels | None], servers: Mapping[str, Sequence[Peer]],
                links: Iterable[tuple[str, str]] = PLATFORM_LINKS,
                ingress: Iterable[ExternalIngress] = ()) -> NetworkPolicyPlan:
-    """Rules for every (client, server) in `links` whose client is present.
+    """Rules for every (client, server) in `links` whose client is deployed.
 
-    `clients` maps a client name to its pods' selector; `servers` maps a server name to the peers
-    behind it (one, or several for a role such as the artifact store). Raises ValueError naming
-    a server that `links` uses but `servers` lacks: a client must never lose a link silently."""
+    `clients` maps every client name of `links` to its pods' selector, or to None when it is not
+    deployed; `servers` maps a server name to the peers behind it (one, or several for a role such
+    as the artifact store). Raises ValueError for a client or server that `links` names but the
+    mappings lack, or a client they name that `links` does not: a typo must never drop a link."""
+    links = tuple(links)
+    named = {client for client, _ in links}
+    unknown, missing = sorted(set(clients) - named), sorted(named - set(clients))
+    if unknown or missing:
+        raise ValueError(f"clients not in the link table: {unknown}; clients of the table not given: {missing}")
     rules: list[Link | ExternalEgress] = []
     for client, server in links:
-        if client not in clients:
+        selector = clients[client]
+        if selector is None:
             continue
         if server not in servers:
             raise ValueError(f"{client!r} must reach {server!r}, which the platform does not define")
-        rules += [connect(client, clients[client], peer) for peer in servers[server]]
+        rules += [connect(client, selector, peer) for peer in servers[server]]
     return NetworkPolicyPlan(
         links=tuple(rule for rule in rules if isinstance(rule, Link)),
         egress=tuple(rule for rule in rules if isinstance(rule, ExternalEgress)),

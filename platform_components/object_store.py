@@ -65,14 +65,31 @@ class SeaweedfsPorts:
     s3_grpc: int = 18333
 
 
+BUCKET_ACTIONS = ("Read", "Write", "List", "Tagging")
+
+
+@dataclass(frozen=True)
+class S3Grant:
+    """What one client may do in one bucket: all of it, or only keys under `prefix`."""
+
+    bucket: str
+    prefix: str = ""
+    actions: tuple[str, ...] = BUCKET_ACTIONS
+
+    def seaweedfs_actions(self) -> list[str]:
+        """SeaweedFS's `Action:bucket` grants, or `Action:bucket/prefix*` (its wildcard match)."""
+        target = f"{self.bucket}/{self.prefix}*" if self.prefix else self.bucket
+        return [f"{action}:{target}" for action in self.actions]
+
+
 @dataclass(frozen=True)
 class S3Identity:
-    """One set of S3 credentials. `buckets=None` means admin (all buckets, create/configure)."""
+    """One set of S3 credentials. `grants=None` means admin (all buckets, create/configure)."""
 
     name: str
     access_key: str
     secret_key: str
-    buckets: tuple[str, ...] | None
+    grants: tuple[S3Grant, ...] | None
 
 
 def seaweedfs_s3_config(identities: list[S3Identity]) -> str:
@@ -80,10 +97,10 @@ def seaweedfs_s3_config(identities: list[S3Identity]) -> str:
     Ref: https://github.com/seaweedfs/seaweedfs/wiki/Amazon-S3-API#static-configuration"""
     entries = []
     for identity in identities:
-        if identity.buckets is None:
+        if identity.grants is None:
             actions = ["Admin", "Read", "Write", "List", "Tagging"]
         else:
-            actions = [f"{action}:{bucket}" for bucket in identity.buckets for action in ("Read", "Write", "List", "Tagging")]
+            actions = [action for grant in identity.grants for action in grant.seaweedfs_actions()]
         entries.append(
             {
                 "name": identity.name,
@@ -157,8 +174,8 @@ class ObjectStoreArgs:
     options: ObjectStoreOptions
     workloads_image: str
     buckets: tuple[str, ...] = ("mlflow-artifacts", "monitoring", "features", "backups")
-    # client name -> buckets it may use; each client gets its own credentials Secret.
-    clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # client name -> what it may do; each client gets its own credentials Secret.
+    clients: dict[str, tuple[S3Grant, ...]] = field(default_factory=dict)
     minio_image: str = images.MINIO
     seaweedfs_image: str = images.SEAWEEDFS
     service_name: str = "s3"
@@ -170,8 +187,8 @@ class ObjectStoreArgs:
         require_pinned_image("seaweedfs_image", self.seaweedfs_image)
         for bucket in self.buckets:
             require_dns_label("buckets", bucket)
-        for client, buckets in self.clients.items():
-            unknown = set(buckets) - set(self.buckets)
+        for client, grants in self.clients.items():
+            unknown = {grant.bucket for grant in grants} - set(self.buckets)
             if unknown:
                 raise ArgError("clients", f"client {client!r} names unknown buckets {sorted(unknown)}")
 
@@ -243,7 +260,7 @@ def bucket_job(args: ObjectStoreArgs, meta_labels: dict[str, str], endpoint: str
             secret_env("AWS_SECRET_ACCESS_KEY", admin_secret, "AWS_SECRET_ACCESS_KEY"),
             {"name": "HOME", "value": "/tmp"},
         ],
-        resources=Resources("50m", "128Mi", "256Mi"),
+        resources=Resources("50m", "64Mi", "256Mi"),
         volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],
     )
     return setup_job(args.placement, meta_labels=meta_labels, job=setup, volumes=[empty_dir("tmp", "64Mi")])
@@ -275,11 +292,11 @@ class ObjectStore(pulumi.ComponentResource):
         self.admin_secret_name = self._credentials_secret(name, args, "admin", admin_key, admin_secret)
         identities = [pulumi.Output.all(admin_key, admin_secret).apply(lambda ks: S3Identity("admin", ks[0], ks[1], None))]
         self.client_secret_names = {}
-        for client, client_buckets in args.clients.items():
+        for client, grants in args.clients.items():
             if args.options.engine == "seaweedfs":
                 key, secret_key = self._credentials(name, client)
                 identities.append(pulumi.Output.all(key, secret_key).apply(
-                    lambda ks, c=client, b=client_buckets: S3Identity(c, ks[0], ks[1], b)))
+                    lambda ks, c=client, g=grants: S3Identity(c, ks[0], ks[1], g)))
             else:
                 # MinIO users can only be created through its admin API, not S3; clients share
                 # the root credentials there (see docs/decisions.md).

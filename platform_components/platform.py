@@ -35,10 +35,19 @@ from platform_components.mlflow_server import (
     MlflowTrackingServer,
     S3Artifacts,
 )
+from platform_components.mlflow_users import MlflowUser, MlflowUsers, MlflowUsersArgs
+from platform_components.model_server import CLIENT_LABEL as MODEL_CLIENT_LABEL
+from platform_components.model_server import (
+    ModelServer,
+    ModelServerArgs,
+    ModelServingOptions,
+    ServingEndpoints,
+    ServingSecrets,
+)
 from platform_components.namespace import Namespace, NamespaceArgs
 from platform_components.network_plan import ExternalIngress, NetworkPolicyPlan, Peer, plan_links
 from platform_components.network_policies import NetworkPolicies, NetworkPolicyArgs
-from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions
+from platform_components.object_store import ObjectStore, ObjectStoreArgs, ObjectStoreOptions, S3Grant
 from platform_components.postgres import AppDatabase, ExternalServer, PostgresArgs, PostgresDatabase, PostgresOptions
 from platform_components.postgres_backup import (
     BackupEndpoints,
@@ -50,6 +59,7 @@ from platform_components.postgres_backup import (
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
 from platform_components.stack_keys import setting
 from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
+from workloads.mlflow_access.spec import Grant
 
 MONITORING_BUCKET = "monitoring"
 TRACKING_DB = "mlflow"
@@ -60,9 +70,10 @@ BACKUPS_BUCKET = "backups"
 FEATURE_DATA_URI = f"s3://{FEATURES_BUCKET}/churn"
 BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, BACKUPS_BUCKET)
 DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB), AppDatabase(FEATURE_REGISTRY_DB))
-# S3 client -> the buckets its own credentials may use (SeaweedFS; MinIO clients share the root user).
-S3_CLIENTS = {"mlflow": (ARTIFACTS_BUCKET,), "drift": (MONITORING_BUCKET,), "feast": (FEATURES_BUCKET,),
-              "backup": (BACKUPS_BUCKET,)}
+# S3 client -> what its own credentials may do (SeaweedFS; MinIO clients share the root user).
+S3_CLIENTS = {"mlflow": (S3Grant(ARTIFACTS_BUCKET),), "drift": (S3Grant(MONITORING_BUCKET),),
+              "feast": (S3Grant(FEATURES_BUCKET),), "backup": (S3Grant(BACKUPS_BUCKET),)}
+DRIFT_USER = "drift-monitor"  # the drift CronJobs' MLflow user
 HTTPS_PORT = 443
 # Microsoft Entra ID (token exchange for workload identity) has public addresses only.
 PUBLIC_INTERNET = ("0.0.0.0/0",)
@@ -95,7 +106,8 @@ class PlatformOptions:
         require_dns_label("namespace", self.namespace)
         require_k8s_minor_version("pod_security_version", self.pod_security_version)
         require_dns_label("ingress_controller_namespace", self.ingress_controller_namespace)
-        PodIdentity(self.run_as_user)
+        if not self.open_shift:  # the UID is OpenShift's choice then, and runAsUser ignored
+            PodIdentity(self.run_as_user)
         try:
             require_pinned_image("workloads_image", self.workloads_image)
         except ArgError as error:
@@ -126,7 +138,8 @@ class PlatformArgs:
     drift: DriftOptions
     feature_store: FeatureStoreOptions
     backup: BackupOptions
-    ingress_controller_namespace: str = "ingress-nginx"
+    serving: ModelServingOptions
+    ingress_controller_namespace: str
     external_postgres: ExternalServer | None = None  # a managed server instead of the StatefulSet
     azure_artifacts: AzureArtifactStore | None = None  # MLflow artifacts off the S3 store
 
@@ -136,13 +149,35 @@ class PlatformArgs:
         return tuple(b for b in BUCKETS if not (self.azure_artifacts and b == ARTIFACTS_BUCKET))
 
     @property
-    def s3_clients(self) -> dict[str, tuple[str, ...]]:
-        return {c: b for c, b in S3_CLIENTS.items() if not (self.azure_artifacts and c == "mlflow")}
+    def s3_clients(self) -> dict[str, tuple[S3Grant, ...]]:
+        """Each S3 client's grants; a model server may only write its own prediction log."""
+        clients = {c: b for c, b in S3_CLIENTS.items() if not (self.azure_artifacts and c == "mlflow")}
+        for model in self.serving.models:
+            clients[model.service_name] = prediction_log_grants(model.name)
+        return clients
 
-    def __post_init__(self) -> None:
-        require_k8s_minor_version("pod_security_version", self.pod_security_version)
-        require_dns_label("ingress_controller_namespace", self.ingress_controller_namespace)
-        require_pinned_image("workloads_image", self.workloads_image)
+    @property
+    def mlflow_users(self) -> tuple[MlflowUser, ...]:
+        return workload_users(tuple(model.name for model in self.serving.models), self.drift.models)
+
+
+def prediction_log_grants(model: str) -> tuple[S3Grant, ...]:
+    """A model server may only add files to its own prefix of the monitoring bucket."""
+    return (S3Grant(MONITORING_BUCKET, f"{model}/", ("Write",)),)
+
+
+def workload_users(served_models: tuple[str, ...], drift_models: tuple[str, ...]) -> tuple[MlflowUser, ...]:
+    """The workloads' own MLflow users: one per served model (READ on its model and on its training
+    experiment, where its artifacts live), and the drift monitor's (also EDIT on the monitoring
+    experiments it logs to)."""
+    def reads(model: str) -> tuple[Grant, ...]:
+        return Grant("registered_model", model, "READ"), Grant("experiment", f"training/{model}", "READ")
+
+    users = [MlflowUser(f"model-{model}", reads(model)) for model in served_models]
+    if drift_models:
+        grants = tuple(g for model in drift_models for g in (*reads(model), Grant("experiment", f"monitoring/{model}", "EDIT")))
+        users.append(MlflowUser(DRIFT_USER, grants))
+    return tuple(users)
 
 
 def mlflow_args(args: PlatformArgs, postgres: PostgresDatabase, object_store: ObjectStore) -> MlflowArgs:
@@ -167,10 +202,11 @@ def feature_store_args(args: PlatformArgs, postgres: PostgresDatabase, redis: Re
                             workloads_image=args.workloads_image, endpoints=endpoints, secrets=secrets)
 
 
-def drift_args(args: PlatformArgs, mlflow: MlflowTrackingServer, object_store: ObjectStore) -> DriftMonitorArgs:
+def drift_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: MlflowUsers,
+               object_store: ObjectStore) -> DriftMonitorArgs:
     return DriftMonitorArgs(
         placement=args.placement, options=args.drift, workloads_image=args.workloads_image,
-        mlflow_url=mlflow.url, mlflow_secret=mlflow.admin_secret_name, s3_endpoint=object_store.endpoint,
+        mlflow_url=mlflow.url, mlflow_secret=users.secret_names[DRIFT_USER], s3_endpoint=object_store.endpoint,
         s3_secret=object_store.client_secret_names["drift"], bucket=MONITORING_BUCKET,
     )
 
@@ -186,12 +222,73 @@ def backup_args(args: PlatformArgs, postgres: PostgresDatabase, object_store: Ob
     )
 
 
+def users_args(args: PlatformArgs, mlflow: MlflowTrackingServer) -> MlflowUsersArgs:
+    return MlflowUsersArgs(placement=args.placement, workloads_image=args.workloads_image, mlflow_url=mlflow.url,
+                           admin_secret=mlflow.admin_secret_name, users=args.mlflow_users)
+
+
+def model_server_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: MlflowUsers, object_store: ObjectStore,
+                      features: FeastFeatureStore) -> ModelServerArgs:
+    endpoints = ServingEndpoints(mlflow_url=mlflow.url, s3_endpoint_url=object_store.endpoint,
+                                 feature_server_url=features.url, log_bucket=MONITORING_BUCKET)
+    secrets = {model.name: ServingSecrets(users.secret_names[model.service_name],
+                                          object_store.client_secret_names[model.service_name])
+               for model in args.serving.models}
+    return ModelServerArgs(placement=args.placement, options=args.serving, workloads_image=args.workloads_image,
+                           endpoints=endpoints, secrets=secrets)
+
+
 def artifact_store_peers(args: PlatformArgs, object_store: ObjectStore) -> tuple[Peer, ...]:
     """Where MLflow's artifacts are: the S3 store, or Azure Blob's private endpoint plus Entra ID."""
     if not args.azure_artifacts:
         return (object_store.peer,)
     return (Peer("blob-endpoint", cidrs=(args.azure_artifacts.endpoint_cidr,), port=HTTPS_PORT),
             Peer("entra-id", cidrs=PUBLIC_INTERNET, port=HTTPS_PORT, excluding=PRIVATE_RANGES))
+
+
+@dataclass(frozen=True)
+class PlatformParts:
+    """The platform's components, once built: what the network plan and the outputs read."""
+
+    namespace: Namespace
+    postgres: PostgresDatabase
+    object_store: ObjectStore
+    redis: RedisOnlineStore
+    mlflow: MlflowTrackingServer
+    users: MlflowUsers
+    features: FeastFeatureStore
+    backup: PostgresBackup
+    drift: DriftMonitor | None
+    models: ModelServer | None
+
+
+def platform_network_plan(args: PlatformArgs, parts: PlatformParts) -> NetworkPolicyPlan:
+    """The allow rules between the parts: each client's selector and each server's peers, wired by
+    PLATFORM_LINKS. Optional parts that are not deployed appear as absent clients (None)."""
+    models = parts.models
+    clients = {
+        "bucket-setup": parts.object_store.job_selector,
+        "postgres-bootstrap": parts.postgres.job_selector,
+        "postgres-backup": parts.backup.selector,
+        "mlflow": parts.mlflow.selector,
+        "mlflow-access": parts.users.job_selector,
+        "feast-apply": parts.features.apply_selector,
+        "feast-materialize": parts.features.materialize_selector,
+        "feature-server": parts.features.server_selector,
+        "feature-clients": FEATURE_CLIENT_LABEL,
+        "drift": parts.drift.selector if parts.drift else None,
+        "model-server": models.selector if models else None,
+        "model-clients": MODEL_CLIENT_LABEL if models else None,
+    }
+    servers = {
+        "postgres": (parts.postgres.peer,), "object-store": (parts.object_store.peer,), "redis": (parts.redis.peer,),
+        "mlflow": (parts.mlflow.peer,), "feature-server": (parts.features.server_peer,),
+        "artifact-store": artifact_store_peers(args, parts.object_store),
+        "model-server": (models.peer,) if models else (),
+    }
+    ingress = ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace,
+                              parts.mlflow.selector, parts.mlflow.peer.port)
+    return plan_links(clients, servers, ingress=(ingress,))
 
 
 class MlopsPlatform(pulumi.ComponentResource):
@@ -205,6 +302,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     buckets: tuple[str, ...]
     redis_host: str
     feature_server_url: str
+    model_server_urls: dict[str, str]
     mlflow_admin_password: pulumi.Output[str]  # a Pulumi secret
     drift_cronjobs: list[str]
     backup_cronjob: str
@@ -214,6 +312,18 @@ class MlopsPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
         placement = args.placement
+        parts = self._build(name, args)
+        self.network_plan = platform_network_plan(args, parts)
+        NetworkPolicies(
+            f"{name}-network-policies",
+            NetworkPolicyArgs(placement, placement.labels("mlops-platform", name, "network-policy"), self.network_plan),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[parts.namespace]),
+        )
+        self._publish(parts)
+
+    def _build(self, name: str, args: PlatformArgs) -> PlatformParts:
+        """Every component, in dependency order, each fed the outputs of those before it."""
+        placement = args.placement
         namespace = Namespace(
             f"{name}-namespace",
             NamespaceArgs(placement, placement.labels("mlops-platform", name, "namespace"), args.pod_security_version),
@@ -221,7 +331,6 @@ class MlopsPlatform(pulumi.ComponentResource):
         )
         # Everything else lives in the namespace: create it first, delete it last.
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-
         postgres = PostgresDatabase(f"{name}-postgres", PostgresArgs(
             placement, DATABASES, args.postgres, external=args.external_postgres), opts=inside)
         object_store = ObjectStore(f"{name}-object-store", ObjectStoreArgs(
@@ -229,55 +338,33 @@ class MlopsPlatform(pulumi.ComponentResource):
             opts=inside)
         redis = RedisOnlineStore(f"{name}-redis", RedisArgs(placement, args.redis), opts=inside)
         mlflow = MlflowTrackingServer(f"{name}-mlflow", mlflow_args(args, postgres, object_store), opts=inside)
+        users = MlflowUsers(f"{name}-mlflow-users", users_args(args, mlflow), opts=inside)
         features = FeastFeatureStore(
             f"{name}-features", feature_store_args(args, postgres, redis, object_store),
             # `feast apply` needs the registry database, the bucket and Redis to exist.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, postgres, object_store, redis]),
         )
-        drift = (DriftMonitor(f"{name}-drift", drift_args(args, mlflow, object_store), opts=inside)
+        drift = (DriftMonitor(f"{name}-drift", drift_args(args, mlflow, users, object_store), opts=inside)
                  if args.drift.models else None)
+        models = (ModelServer(f"{name}-models", model_server_args(args, mlflow, users, object_store, features),
+                              opts=inside) if args.serving.models else None)
         backup = PostgresBackup(f"{name}-backup", backup_args(args, postgres, object_store), opts=inside)
+        return PlatformParts(namespace, postgres, object_store, redis, mlflow, users, features, backup, drift, models)
 
-        clients = {
-            "bucket-setup": object_store.job_selector,
-            "postgres-bootstrap": postgres.job_selector,
-            "postgres-backup": backup.selector,
-            "mlflow": mlflow.selector,
-            "feast-apply": features.apply_selector,
-            "feast-materialize": features.materialize_selector,
-            "feature-server": features.server_selector,
-            "feature-clients": FEATURE_CLIENT_LABEL,
-            **({"drift": drift.selector} if drift else {}),
-        }
-        servers = {
-            "postgres": (postgres.peer,), "object-store": (object_store.peer,), "redis": (redis.peer,),
-            "mlflow": (mlflow.peer,), "feature-server": (features.server_peer,),
-            "artifact-store": artifact_store_peers(args, object_store),
-        }
-        ingress = ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace,
-                                  mlflow.selector, mlflow.peer.port)
-        self.network_plan = plan_links(clients, servers, ingress=(ingress,))
-        NetworkPolicies(
-            f"{name}-network-policies",
-            NetworkPolicyArgs(placement, placement.labels("mlops-platform", name, "network-policy"), self.network_plan),
-            opts=inside,
-        )
-        self._publish(namespace, postgres, object_store, redis, mlflow, features, drift, backup)
-
-    def _publish(self, namespace: Namespace, postgres: PostgresDatabase, object_store: ObjectStore,
-                 redis: RedisOnlineStore, mlflow: MlflowTrackingServer, features: FeastFeatureStore,
-                 drift: DriftMonitor | None, backup: PostgresBackup) -> None:
+    def _publish(self, parts: PlatformParts) -> None:
         """Set the outputs and register them: the last step of the constructor."""
-        self.namespace = namespace.name
+        postgres, object_store, mlflow = parts.postgres, parts.object_store, parts.mlflow
+        self.namespace = parts.namespace.name
         self.mlflow_url = mlflow.url
         self.mlflow_external_url = mlflow.external_url
         self.s3_endpoint = object_store.endpoint
         self.buckets = object_store.buckets
-        self.redis_host = redis.host
-        self.feature_server_url = features.url
+        self.redis_host = parts.redis.host
+        self.feature_server_url = parts.features.url
+        self.model_server_urls = parts.models.urls if parts.models else {}
         self.mlflow_admin_password = mlflow.admin_password
-        self.drift_cronjobs = drift.cronjob_names if drift else []
-        self.backup_cronjob = backup.cronjob_name
+        self.drift_cronjobs = parts.drift.cronjob_names if parts.drift else []
+        self.backup_cronjob = parts.backup.cronjob_name
         s3_secrets = object_store.client_secret_names
         self.secret_names = {
             "postgresSuperuser": postgres.superuser_secret_name,
@@ -289,9 +376,10 @@ class MlopsPlatform(pulumi.ComponentResource):
             "objectStoreFeast": s3_secrets["feast"],
             "objectStoreBackup": s3_secrets["backup"],
             "featureRegistryDatabase": postgres.connections[FEATURE_REGISTRY_DB].secret_name,
-            "redis": redis.secret_name,
+            "redis": parts.redis.secret_name,
             # Not when MLflow's artifacts are in Azure Blob.
             **({"objectStoreMlflow": s3_secrets["mlflow"]} if "mlflow" in s3_secrets else {}),
+            **{f"mlflowUser:{user}": secret for user, secret in parts.users.secret_names.items()},
         }
         self.register_outputs(
             {
@@ -301,6 +389,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 "buckets": list(self.buckets),
                 "redis_host": self.redis_host,
                 "feature_server_url": self.feature_server_url,
+                "model_server_urls": self.model_server_urls,
                 "secret_names": self.secret_names,
             }
         )

@@ -23,7 +23,7 @@ from platform_components.k8s import (
     selector_labels,
 )
 from platform_components.registration import register
-from platform_components.stack_keys import setting
+from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_cron, require_min, require_pinned_image
 from workloads.cli import EXIT_USAGE
 
@@ -38,7 +38,7 @@ class BackupOptions:
 
     schedule: str = setting("postgresBackupSchedule")
     keep: int = setting("postgresBackupKeep")
-    resources: Resources = Resources("100m", "256Mi", "1Gi")
+    resources: Resources = setting_group("postgresBackup")
 
     def __post_init__(self) -> None:
         require_cron("schedule", self.schedule)

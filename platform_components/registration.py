@@ -7,7 +7,7 @@ replicated server) in one call with stable logical names `<component>-<role>`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -35,7 +35,7 @@ def register(logical_name: str, manifest: Manifest, opts: pulumi.ResourceOptions
 
 
 def register_objects(name: str, objects: Mapping[str, Manifest], *, parent: pulumi.Resource,
-                     protect: bool = False, workload_depends_on: list[pulumi.Resource] = (),
+                     protect: bool = False, workload_depends_on: Sequence[pulumi.Resource] = (),
                      renamed: Mapping[str, str] | None = None) -> dict[str, pulumi.CustomResource]:
     """Register a shape's objects as `<name>-<role>`, in order. A StatefulSet depends on the
     Services registered before it (its governing Service must exist) and alone takes `protect`

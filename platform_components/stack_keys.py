@@ -29,8 +29,8 @@ def setting_group(prefix: str = "") -> Any:
 
 
 def full_key(prefix: str, key: str) -> str:
-    """`("mlflow", "CpuRequest")` -> `mlflowCpuRequest`; `("", "namespace")` -> `namespace`."""
-    return f"{prefix}{key[:1].upper()}{key[1:]}" if prefix else key
+    """`("mlflow", "CpuRequest")` -> `mlflowCpuRequest`; `("", "CpuRequest")` -> `cpuRequest`."""
+    return f"{prefix}{key[:1].upper()}{key[1:]}" if prefix else f"{key[:1].lower()}{key[1:]}"
 
 
 def key_of(config_field: Field, prefix: str = "") -> str | None:

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from platform_components.platform import BUCKETS, DATABASES, S3_CLIENTS
+from platform_components.platform import BUCKETS, DATABASES, S3_CLIENTS, prediction_log_grants
 from tools.servers.mlflow import LocalMlflow
 from tools.servers.postgres import LocalPostgres
 from tools.servers.redis import LocalRedis
 from tools.servers.seaweedfs import LocalSeaweedfs
 
 PLATFORM_DATABASES = DATABASES
+# The model the serving tests serve: its server gets its own S3 identity, as in the cluster.
+SERVED_MODEL = "churn-serving"
 
 
 @dataclass
@@ -40,7 +42,8 @@ class Platform:
 
 
 def start_object_store() -> LocalSeaweedfs:
-    store = LocalSeaweedfs(clients=S3_CLIENTS).start()
+    clients = {**S3_CLIENTS, f"model-{SERVED_MODEL}": prediction_log_grants(SERVED_MODEL)}
+    store = LocalSeaweedfs(clients=clients).start()
     result = store.create_buckets(BUCKETS)
     if result.returncode != 0:
         store.destroy()

@@ -53,7 +53,10 @@ def test_drift_job_runs_the_latest_interval_against_mlflow_and_s3(stack_run):
     env = env_of(container)
     assert env["MLFLOW_TRACKING_URI"]["value"] == stack_run.outputs["mlflowUrl"][0]
     secrets = stack_run.outputs["secretNames"][0]
-    assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == secrets["mlflowAdmin"]
+    # Its own MLflow user (EDIT on its monitoring experiments, READ on the model), not the admin.
+    assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == secrets["mlflowUser:drift-monitor"]
+    assert env["MLFLOW_TRACKING_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == secrets["mlflowUser:drift-monitor"]
+    assert secrets["mlflowUser:drift-monitor"] != secrets["mlflowAdmin"]
     assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == secrets["objectStoreDrift"]
 
 

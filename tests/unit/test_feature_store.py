@@ -119,3 +119,11 @@ def test_only_feast_reaches_redis_and_only_labelled_clients_reach_the_feature_se
 def test_the_registry_database_is_bootstrapped(stack_run):
     (script,) = [c for c in objects(stack_run, "ConfigMap") if c["metadata"]["name"].startswith("mlops-postgres-bootstrap-")]
     assert "CREATE DATABASE %I OWNER %I', 'feast_registry', 'feast_registry'" in script["data"]["bootstrap.sql"]
+
+
+def test_the_feature_server_deployment_keeps_its_earlier_logical_name_as_an_alias():
+    """Renamed from mlops-features-server to the shared shape's <name>-deployment: without the
+    alias, `pulumi up` would replace the Deployment (a rollout from scratch)."""
+    run = run_with()
+    options = run.options[("kubernetes:apps/v1:Deployment", "mlops-features-deployment")]
+    assert options.aliases == ("mlops-features-server",)

@@ -26,6 +26,7 @@ IN_CLUSTER = {
     "redis": (Peer("redis", 6379, selector("redis")),),
     "mlflow": (Peer("mlflow", 5000, selector("mlflow")),),
     "feature-server": (Peer("feature-server", 6566, selector("feature-server")),),
+    "model-server": (Peer("model-server", 8080, selector("model-server")),),
 }
 IN_CLUSTER["artifact-store"] = IN_CLUSTER["object-store"]
 
@@ -62,10 +63,19 @@ def test_blob_artifacts_replace_the_object_store_for_mlflow_only():
     assert "feast-apply-to-object-store" in names(plan.links)
 
 
-def test_an_absent_client_has_no_links():
-    clients = {name: labels for name, labels in CLIENTS.items() if name != "drift"}
-    plan = plan_links(clients, IN_CLUSTER)
+def test_a_client_that_is_not_deployed_has_no_links():
+    plan = plan_links({**CLIENTS, "drift": None}, IN_CLUSTER)
     assert not any(link.name.startswith("drift-") for link in plan.links)
+    assert len(plan.links) == len(PLATFORM_LINKS) - 2
+
+
+@pytest.mark.parametrize("clients", [
+    {name: labels for name, labels in CLIENTS.items() if name != "drift"},  # forgotten
+    {**CLIENTS, "drfit": selector("drift")},  # misspelt
+])
+def test_a_client_missing_from_or_unknown_to_the_table_is_an_error(clients):
+    with pytest.raises(ValueError, match="link table"):
+        plan_links(clients, IN_CLUSTER)
 
 
 def test_a_link_to_an_undefined_server_is_an_error_not_a_silent_gap():

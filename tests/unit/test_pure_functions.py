@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from platform_components.k8s import PodIdentity, Resources, pod_security_context
 from platform_components.mlflow_server import auth_config_ini, cluster_allowed_hosts, postgres_uri
 from platform_components.network_policies import Link, link_policies
-from platform_components.object_store import S3Identity, SeaweedfsPorts, seaweedfs_args, seaweedfs_s3_config
+from platform_components.object_store import S3Grant, S3Identity, SeaweedfsPorts, seaweedfs_args, seaweedfs_s3_config
 from platform_components.postgres import AppDatabase, bootstrap_sql
 from platform_components.quantities import parse_quantity
 from platform_components.redis import maxmemory_bytes, redis_config
@@ -89,8 +91,12 @@ def test_redis_config_reserves_headroom_below_the_limit():
 
 
 def test_seaweedfs_has_no_anonymous_identity_and_explicit_ports():
-    config = seaweedfs_s3_config([S3Identity("admin", "k", "s", None), S3Identity("c", "k2", "s2", ("b",))])
+    config = seaweedfs_s3_config([S3Identity("admin", "k", "s", None), S3Identity("c", "k2", "s2", (S3Grant("b"),)),
+                                  S3Identity("w", "k3", "s3", (S3Grant("m", "churn/", ("Write",)),))])
     assert "anonymous" not in config
+    actions = {entry["name"]: entry["actions"] for entry in json.loads(config)["identities"]}
+    assert actions["c"] == ["Read:b", "Write:b", "List:b", "Tagging:b"]
+    assert actions["w"] == ["Write:m/churn/*"], "a prefix grant is a wildcard on that prefix only"
     args = seaweedfs_args(data_dir="/d", config_path="/c.json", ports=SeaweedfsPorts(s3=1, master=2, volume=3, filer=4, master_grpc=5, volume_grpc=6, filer_grpc=7, s3_grpc=8))
     assert {"-s3.port=1", "-master.port.grpc=5", "-filer.port.grpc=7", "-s3.port.grpc=8", "-s3.config=/c.json"} <= set(args)
 

@@ -6,15 +6,8 @@ import pulumi
 import pytest
 
 from infra.offline import load_stack_config, run_offline
-from infra.settings import (
-    PROJECT,
-    SETTINGS_CLASSES,
-    SettingsError,
-    StackReader,
-    declared_settings,
-    keyed_fields,
-    load_settings,
-)
+from infra.settings import PROJECT, SETTINGS_CLASSES, SettingsError, declared_settings, load_settings
+from infra.stack_reader import StackReader, entry_class, keyed_fields
 
 
 def settings_error(stack: str = "dev", secrets: dict[str, str] | None = None, **overrides) -> str:
@@ -94,7 +87,7 @@ def test_settings_read_exactly_the_keys_declared_in_pulumi_yaml():
     read: set[str] = set()
     for stack in ("dev", "prod"):
         config, secret_keys = load_stack_config(stack)
-        reader = StackReader()
+        reader = StackReader(PROJECT)
         pulumi.runtime.set_mocks(_NoMocks(), project=PROJECT, stack=stack)
         pulumi.runtime.set_all_config(config, secret_keys)
         load_settings(reader)
@@ -103,6 +96,10 @@ def test_settings_read_exactly_the_keys_declared_in_pulumi_yaml():
 
 
 PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean", tuple[str, ...]: "array", str | None: "string"}
+
+
+def pulumi_type(hint) -> str:
+    return "array" if entry_class(hint) is not None else PULUMI_TYPES[hint]
 
 
 def test_each_key_is_declared_once_next_to_its_field_with_the_type_of_pulumi_yaml():
@@ -116,20 +113,29 @@ def test_each_key_is_declared_once_next_to_its_field_with_the_type_of_pulumi_yam
     declared = declared_settings()
     assert set(seen) == set(declared)
     for key, hint in seen.items():
-        expected = "string" if key == "kubeconfig" else PULUMI_TYPES[hint]
+        expected = "string" if key == "kubeconfig" else pulumi_type(hint)
         assert declared[key]["type"] == expected, key
 
 
 def test_option_classes_carry_no_default_of_their_own():
     """Pulumi.yaml is the one home of a stack-tunable default: keyed fields have none."""
     from dataclasses import MISSING, fields
+    from typing import get_type_hints
 
     from platform_components import stack_keys
 
-    for cls in SETTINGS_CLASSES:
+    def check(cls) -> None:
+        hints = get_type_hints(cls)
         for field in fields(cls):
             if stack_keys.KEY in field.metadata or stack_keys.PREFIX in field.metadata:
                 assert field.default is MISSING and field.default_factory is MISSING, f"{cls.__name__}.{field.name}"
+            if stack_keys.PREFIX in field.metadata:
+                check(hints[field.name])  # a setting group (Resources, AksOptions, ...)
+            elif (entry := entry_class(hints[field.name])) is not None:
+                check(entry)  # the entries of a list setting (ServedModel)
+
+    for cls in SETTINGS_CLASSES:
+        check(cls)
 
 
 def test_every_declared_setting_has_a_type_default_and_description():
@@ -143,3 +149,20 @@ class _NoMocks(pulumi.runtime.Mocks):
 
     def call(self, args):
         return {}, None
+
+
+def test_a_bad_group_does_not_hide_the_other_problems_of_its_class():
+    message = settings_error(mlflowCpuRequest="lots", mlflowReplicas=0)
+    assert "mlops-platform:mlflowCpuRequest must be a Kubernetes quantity" in message
+    assert "mlops-platform:mlflowReplicas must be >= 1, got 0" in message
+
+
+def test_a_bad_store_choice_does_not_hide_the_aks_problems():
+    message = settings_error("prod", postgresEngine="bogus", aksSystemNodeCount=0)
+    assert "mlops-platform:postgresEngine must be one of" in message
+    assert "mlops-platform:aksSystemNodeCount must be >= 1, got 0" in message
+
+
+def test_openshift_ignores_run_as_user_as_documented():
+    run = run_offline("dev", {"openShift": True, "runAsUser": 0})
+    assert run.outputs["namespace"][0] == "mlops"

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pytest
 
-from infra.settings import PROJECT, StackReader
+from infra.settings import PROJECT
+from infra.stack_reader import StackReader
 from platform_components.k8s import Resources
 from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_min
@@ -37,7 +38,7 @@ VALID = {"exampleCpuRequest": "100m", "exampleMemoryRequest": "64Mi", "exampleMe
 def reader(secret_keys: tuple[str, ...] = (), **values: str) -> StackReader:
     config = {f"{PROJECT}:{key}": value for key, value in {**VALID, **values}.items()}
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secret_keys])
-    return StackReader(pulumi.Config(PROJECT))
+    return StackReader(PROJECT, pulumi.Config(PROJECT))
 
 
 def test_every_field_is_read_by_its_type_and_nested_groups_by_prefix():
@@ -91,7 +92,7 @@ def test_a_secret_in_plain_text_is_refused_and_an_encrypted_one_read():
 
 def test_given_values_fill_fields_the_stack_does_not_set():
     r = reader()
-    options = r.read(ExampleOptions, label="given")
+    options = r.read(ExampleOptions, given={"label": "given"})
     assert options.label == "given"
 
 

@@ -140,8 +140,9 @@ def test_seaweedfs_gives_mlflow_its_own_credentials_limited_to_its_bucket():
 
     config = json.loads(rpc.unwrap_rpc_secret(registration.inputs["stringData"])["s3.json"])
     by_name = {identity["name"]: identity for identity in config["identities"]}
-    assert set(by_name) == {"admin", "mlflow", "drift", "feast", "backup"}, "no anonymous identity"
+    assert set(by_name) == {"admin", "mlflow", "drift", "feast", "backup", "model-churn"}, "no anonymous identity"
     assert set(by_name["mlflow"]["actions"]) == {f"{a}:mlflow-artifacts" for a in ("Read", "Write", "List", "Tagging")}
+    assert by_name["model-churn"]["actions"] == ["Write:monitoring/churn/*"], "a model server only appends its own log"
     secrets = run.outputs["secretNames"][0]
     assert secrets["objectStoreMlflow"] != secrets["objectStoreAdmin"]
 
@@ -189,7 +190,7 @@ def test_changed_content_renames_auto_named_configmaps_so_pods_roll():
 def test_services_and_workloads_have_stable_explicit_names(stack_run):
     for kind in ("Service", "StatefulSet", "Deployment"):
         for manifest in objects(stack_run, kind):
-            assert manifest["metadata"]["name"] in {"postgres", "s3", "mlflow", "redis", "feature-server"}
+            assert manifest["metadata"]["name"] in {"postgres", "s3", "mlflow", "redis", "feature-server", "model-churn"}
 
 
 def test_every_object_carries_the_recommended_labels(stack_run):

@@ -12,6 +12,7 @@ from pathlib import Path
 from mirakuru import HTTPExecutor
 
 from platform_components.object_store import (
+    S3Grant,
     S3Identity,
     SeaweedfsPorts,
     bucket_job_args,
@@ -20,13 +21,15 @@ from platform_components.object_store import (
 )
 from tools.servers.process import ROOT, LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
 
+# Resolved once, at import: tests later run jobs with the containers' HOME=/tmp in the environment.
+CACHE = os.environ.get("MLOPS_CACHE_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlops-platform"
+)
+
 
 def weed_binary() -> str:
     """The pinned build from tools/install/seaweedfs.sh (or WEED_BIN)."""
-    cache = os.environ.get("MLOPS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlops-platform"
-    )
-    path = os.environ.get("WEED_BIN") or os.path.join(cache, "bin", "weed")
+    path = os.environ.get("WEED_BIN") or os.path.join(CACHE, "bin", "weed")
     if not os.access(path, os.X_OK):
         raise ServerError(f"SeaweedFS binary not found at {path}; run `make test` (tools/install/seaweedfs.sh builds it)")
     return path
@@ -38,9 +41,9 @@ def _credentials(name: str) -> tuple[str, str]:
 
 @dataclass
 class LocalSeaweedfs(LocalServer):
-    """`clients` maps a client name to the buckets it may use, as ObjectStoreArgs.clients does."""
+    """`clients` maps a client name to its grants, as ObjectStoreArgs.clients does."""
 
-    clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    clients: dict[str, tuple[S3Grant, ...]] = field(default_factory=dict)
     workdir: Path = field(default_factory=lambda: scratch_dir("seaweedfs"))
     ports: SeaweedfsPorts = field(
         default_factory=lambda: SeaweedfsPorts(*(free_port() for _ in range(8)))
@@ -51,9 +54,9 @@ class LocalSeaweedfs(LocalServer):
     def __post_init__(self) -> None:
         key, secret = _credentials("admin")
         self.identities["admin"] = S3Identity("admin", key, secret, None)
-        for client, buckets in self.clients.items():
+        for client, grants in self.clients.items():
             key, secret = _credentials(client)
-            self.identities[client] = S3Identity(client, key, secret, buckets)
+            self.identities[client] = S3Identity(client, key, secret, grants)
 
     @property
     def endpoint(self) -> str:

@@ -20,7 +20,7 @@ def dump_command(database: str, path: Path) -> list[str]:
     return ["pg_dump", "--format=custom", "--no-password", "--dbname", database, "--file", str(path)]
 
 
-def restore_command(target: str, path: Path) -> list[str]:
+def pg_restore_command(target: str, path: Path) -> list[str]:
     """Objects end up owned by the role that restores (the app's own role), all or nothing."""
     return ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
             "--no-password", "--dbname", target, str(path)]
@@ -58,4 +58,4 @@ def user_relations(target: str) -> int:
 
 
 def restore(target: str, path: Path) -> None:
-    run(restore_command(target, path), "restore")
+    run(pg_restore_command(target, path), "restore")

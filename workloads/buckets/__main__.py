@@ -10,14 +10,11 @@ import argparse
 import sys
 
 from workloads import cli
-from workloads.buckets.ensure import BucketSetupError, ensure_buckets
+from workloads.buckets.ensure import ensure_buckets
 
 
 def cmd_ensure(args) -> int:
-    try:
-        states = ensure_buckets(args.endpoint_url, args.bucket, args.region, args.wait_seconds)
-    except BucketSetupError as error:
-        raise BucketSetupError(f"bucket setup failed at {args.endpoint_url}: {error}") from error
+    states = ensure_buckets(args.endpoint_url, args.bucket, args.region, args.wait_seconds)
     for state in states:
         action = "created" if state.created else "exists"
         print(f"bucket {state.name}: {action}, versioning {state.versioning}, anonymous access denied")

@@ -36,7 +36,9 @@ def s3_client(endpoint_url: str, region: str, signed: bool = True):
 
 
 def wait_for_endpoint(client, timeout_seconds: float) -> None:
-    """The Job may start before the server accepts connections; wait instead of failing."""
+    """The Job may start before the server accepts connections; wait instead of failing. The
+    errors name the endpoint (`bucket setup failed at <url>: ...`)."""
+    where = f"bucket setup failed at {client.meta.endpoint_url}"
     deadline = time.monotonic() + timeout_seconds
     while True:
         try:
@@ -44,11 +46,11 @@ def wait_for_endpoint(client, timeout_seconds: float) -> None:
             return
         except EndpointConnectionError as error:
             if time.monotonic() > deadline:
-                raise BucketSetupError(f"S3 endpoint not reachable after {timeout_seconds:.0f}s: {error}") from error
+                raise BucketSetupError(f"{where}: S3 endpoint not reachable after {timeout_seconds:.0f}s: {error}") from error
             time.sleep(2)
         except ClientError as error:
             code = error.response["Error"]["Code"]
-            raise BucketSetupError(f"S3 endpoint rejected the admin credentials ({code}): check the Secret") from error
+            raise BucketSetupError(f"{where}: S3 endpoint rejected the admin credentials ({code}): check the Secret") from error
 
 
 def ensure_bucket(client, anonymous, name: str) -> BucketState:

@@ -22,6 +22,7 @@ from workloads.drift.job import REFERENCE_ARTIFACT
 from workloads.features.errors import SourceDataError
 
 LABEL = "churned"
+REFERENCE_PREDICTIONS_ARTIFACT = "reference/predictions.parquet"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ def service_features(store, feature_service: str) -> list[str]:
     return [feature.name for view in service.feature_view_projections for feature in view.features]
 
 
+def service_entity_keys(store, feature_service: str) -> list[str]:
+    """The join keys of the service's entities: what a model server looks its features up by."""
+    service = store.get_feature_service(feature_service)
+    keys: dict[str, None] = {}
+    for projection in service.feature_view_projections:
+        for entity in store.get_feature_view(projection.name).entities:
+            keys[store.get_entity(entity).join_key] = None
+    return list(keys)
+
+
 def build_pipeline(frame: pd.DataFrame, features: list[str]):
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
@@ -68,6 +79,12 @@ def build_pipeline(frame: pd.DataFrame, features: list[str]):
         ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
     ])
     return Pipeline([("prepare", prepare), ("classifier", LogisticRegression(max_iter=1000))])
+
+
+def reference_predictions(pipeline, features: pd.DataFrame) -> pd.DataFrame:
+    """`prediction` and the positive class's `probability`, as the model server logs them."""
+    return pd.DataFrame({"prediction": pipeline.predict(features),
+                         "probability": pipeline.predict_proba(features)[:, 1]})
 
 
 def train(store, data_uri: str, model_name: str, *, feature_service: str = "churn_model_v1",
@@ -92,13 +109,18 @@ def train(store, data_uri: str, model_name: str, *, feature_service: str = "chur
     mlflow.set_experiment(f"training/{model_name}")
     client = MlflowClient()
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
-        mlflow.set_tags({"feast.feature_service": feature_service, "feast.project": store.project})
+        mlflow.set_tags({"feast.feature_service": feature_service, "feast.project": store.project,
+                         "feast.entity_keys": ",".join(service_entity_keys(store, feature_service))})
         mlflow.log_params({"features": ",".join(features), "test_fraction": test_fraction, "seed": seed})
         mlflow.log_metrics({"test_auc": auc, "train_rows": len(train_set), "test_rows": len(test_set),
                             "dropped_rows": len(labels) - len(complete)})
         reference = Path(tmp) / Path(REFERENCE_ARTIFACT).name
         train_set[features].to_parquet(reference, index=False)
         client.log_artifact(run.info.run_id, str(reference), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
+        # What the model answers on its reference data: the baseline of prediction drift.
+        predictions = Path(tmp) / Path(REFERENCE_PREDICTIONS_ARTIFACT).name
+        reference_predictions(pipeline, train_set[features]).to_parquet(predictions, index=False)
+        client.log_artifact(run.info.run_id, str(predictions), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
         mlflow.sklearn.log_model(pipeline, name="model", input_example=train_set[features].head(5))
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name)
     client.set_registered_model_alias(model_name, alias, version.version)

@@ -1,0 +1,1 @@
+"""Per-workload MLflow users and their permissions, converged by a post-deploy Job."""

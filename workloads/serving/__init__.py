@@ -1,0 +1,1 @@
+"""Online serving: the champion model behind MLflow's scoring protocol, every prediction logged."""

@@ -1,0 +1,146 @@
+"""The model server's ASGI app: MLflow's scoring endpoints around a swappable model version.
+
+Endpoints, as `mlflow models serve` has them: `/ping` and `/health` (200 once a version is
+loaded, 503 before: the readiness probe), `/version` (MLflow's), `/invocations`; plus
+`/metrics` (Prometheus). Each worker process builds one app with its own model, feature-server
+session and prediction log; the lifespan starts the alias poller and the log flusher, and on
+shutdown (SIGTERM) flushes the log after the last request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
+from mlflow.version import VERSION
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from workloads.serving import metrics
+from workloads.serving.features import FeatureLookup
+from workloads.serving.model import ModelHolder
+from workloads.serving.prediction_log import PredictionLog, S3Sink, ScoredBatch
+from workloads.serving.scoring import score
+from workloads.serving.settings import ServingSettings
+
+log = logging.getLogger("serving")
+FIRST_LOAD_WAIT_SECONDS = 30.0
+
+
+def mlflow_client():
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient()
+
+
+def s3_client(endpoint: str | None):
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts: a slow store must only delay the flusher, and only a little.
+    config = Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10,
+                    retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=endpoint, config=config)
+
+
+def error_response(error: MlflowException, request_id: str) -> Response:
+    return Response(error.serialize_as_json(), status_code=error.get_http_status_code(),
+                    media_type="application/json", headers={"X-Request-ID": request_id})
+
+
+class Server:
+    """What one worker serves with: the model holder, the feature lookup and the prediction log."""
+
+    def __init__(self, settings: ServingSettings):
+        self.settings = settings
+        self.holder = ModelHolder(settings.model, settings.alias, mlflow_client, Path(settings.download_dir),
+                                  settings.poll_seconds)
+        self.lookup = FeatureLookup(settings.feature_server_url) if settings.feature_server_url else None
+        self.log = (PredictionLog(S3Sink(s3_client(settings.s3_endpoint), settings.log_bucket), settings.model,
+                                  flush_rows=settings.flush_rows, flush_seconds=settings.flush_seconds,
+                                  max_rows=settings.max_log_rows)
+                    if settings.log_bucket else None)
+
+    def start(self) -> None:
+        self.holder.start()
+        if self.log:
+            self.log.start()
+
+    def stop(self) -> None:
+        self.holder.stop()
+        if self.log:
+            self.log.close(self.settings.shutdown_seconds)
+
+    async def invocations(self, request: Request) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        model = self.holder.current
+        if model is None:
+            # With several workers the pod turns ready once one of them has loaded the version;
+            # a request reaching another one waits for its own load (seconds) rather than failing.
+            model = await asyncio.to_thread(self.holder.wait_loaded, FIRST_LOAD_WAIT_SECONDS)
+        if model is None:
+            reason = self.holder.last_error or "loading"
+            return error_response(MlflowException(f"no version of {self.settings.model}@{self.settings.alias} "
+                                                  f"is loaded yet ({reason})", TEMPORARILY_UNAVAILABLE), request_id)
+        body, content_type = await request.body(), request.headers.get("content-type")
+        try:
+            scored = await asyncio.to_thread(score, body, content_type, model, self.lookup)
+        except MlflowException as error:
+            return error_response(error, request_id)
+        if scored.features is not None:
+            metrics.ROWS_SCORED.inc(len(scored.features))
+            if self.log:
+                self.log.append(ScoredBatch(scored.features, scored.predictions, request_id, datetime.now(UTC), model))
+        return Response(scored.response, status_code=scored.status, media_type=scored.mimetype,
+                        headers={"X-Request-ID": request_id})
+
+
+def create_app(settings: ServingSettings) -> FastAPI:
+    server = Server(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        server.start()
+        yield
+        await asyncio.to_thread(server.stop)
+
+    app = FastAPI(lifespan=lifespan, title=f"{settings.model}@{settings.alias}")
+    app.state.server = server
+    timeout = MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get()
+
+    @app.middleware("http")
+    async def measured(request: Request, call_next):
+        started = time.perf_counter()
+        try:
+            response = await asyncio.wait_for(call_next(request), timeout=timeout)
+        except TimeoutError:  # as MLflow's scoring server answers
+            response = Response("Request processing time exceeded limit", status_code=504,
+                                media_type="application/json")
+        if request.url.path == "/invocations":
+            metrics.REQUESTS.labels("invocations", str(response.status_code)).inc()
+            metrics.LATENCY.labels("invocations").observe(time.perf_counter() - started)
+        return response
+
+    async def ping() -> Response:
+        return Response("\n", status_code=200 if server.holder.current else 503, media_type="application/json")
+
+    app.get("/ping")(ping)
+    app.get("/health")(ping)
+    app.get("/version")(lambda: Response(VERSION, media_type="application/json"))
+    app.get("/metrics")(lambda: Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST))
+    app.post("/invocations")(server.invocations)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory each worker process calls (settings from MLOPS_SERVING_SETTINGS)."""
+    return create_app(ServingSettings.from_env())

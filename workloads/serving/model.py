@@ -1,0 +1,147 @@
+"""The served model: one registered version loaded from MLflow, and the holder that swaps it.
+
+`ModelHolder` resolves `models:/<name>@<alias>`, loads that version in the background and swaps
+the reference atomically when the alias moves; a request that started on the old version ends on
+it. A failed load (MLflow down, a broken version) keeps the current version serving, is logged and
+counted. Until the first load succeeds there is no model, and the server is not ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workloads.serving import metrics
+
+log = logging.getLogger("serving.model")
+# Tags the training run records (workloads/features/train.py): how to look the inputs up online.
+FEATURE_SERVICE_TAG = "feast.feature_service"
+ENTITY_KEYS_TAG = "feast.entity_keys"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One registered version, ready to score. `pyfunc` is MLflow's PyFuncModel."""
+
+    name: str
+    version: str
+    run_id: str
+    pyfunc: Any
+    feature_service: str | None = None
+    entity_keys: tuple[str, ...] = ()
+    directory: Path | None = field(default=None, compare=False)  # its downloaded files
+
+    @property
+    def input_schema(self):
+        return self.pyfunc.metadata.get_input_schema()
+
+    @property
+    def feature_names(self) -> list[str]:
+        schema = self.input_schema
+        return [str(name) for name in schema.input_names()] if schema is not None else []
+
+    def feature_dtypes(self) -> dict[str, Any]:
+        """Column -> pandas dtype of the signature (the reference data's dtypes)."""
+        schema = self.input_schema
+        if schema is None or not schema.has_input_names():
+            return {}
+        dtypes = {}
+        for name, kind in schema.input_types_dict().items():
+            to_pandas = getattr(kind, "to_pandas", None)
+            if to_pandas is not None:
+                dtypes[str(name)] = to_pandas()
+        return dtypes
+
+    def positive_probability(self, features: pd.DataFrame) -> np.ndarray | None:
+        """P(positive class) from a binary classifier's `predict_proba`, else None."""
+        try:
+            raw = self.pyfunc.get_raw_model()
+        except Exception:  # a flavour without a raw model
+            return None
+        classes = getattr(raw, "classes_", None)
+        if not hasattr(raw, "predict_proba") or classes is None or len(classes) != 2:
+            return None
+        return np.asarray(raw.predict_proba(features))[:, 1]
+
+
+def load_version(client, name: str, version: str, download_root: Path) -> LoadedModel:
+    """Download and load `models:/<name>/<version>` with the lookup tags of its training run."""
+    import mlflow.pyfunc
+
+    model_version = client.get_model_version(name, version)
+    tags = client.get_run(model_version.run_id).data.tags if model_version.run_id else {}
+    directory = Path(tempfile.mkdtemp(prefix=f"{name}-v{version}-", dir=download_root))
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}", dst_path=str(directory))
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    keys = tuple(key for key in tags.get(ENTITY_KEYS_TAG, "").split(",") if key)
+    return LoadedModel(name, str(version), model_version.run_id or "", pyfunc, tags.get(FEATURE_SERVICE_TAG), keys,
+                       directory)
+
+
+class ModelHolder:
+    """The current `LoadedModel` of `name@alias`, refreshed every `poll_seconds`."""
+
+    def __init__(self, name: str, alias: str, client_factory, download_root: Path, poll_seconds: float):
+        self.name, self.alias, self.poll_seconds = name, alias, poll_seconds
+        self._client_factory, self._download_root = client_factory, download_root
+        self._stop = threading.Event()
+        self._loaded = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.current: LoadedModel | None = None  # replaced whole: readers never see a half-swap
+        self.last_error: str | None = None
+
+    def refresh(self) -> bool:
+        """Load the version the alias names if it is not the one served; True if it swapped.
+        Any failure keeps the current version and is logged and counted."""
+        try:
+            client = self._client_factory()
+            version = str(client.get_model_version_by_alias(self.name, self.alias).version)
+            if self.current is not None and self.current.version == version:
+                return False
+            loaded = load_version(client, self.name, version, self._download_root)
+        except Exception as error:
+            metrics.MODEL_LOADS.labels("failed").inc()
+            self.last_error = f"{type(error).__name__}: {error}"
+            serving = f"still serving v{self.current.version}" if self.current else "no model loaded yet"
+            log.warning("cannot load %s@%s (%s): %s", self.name, self.alias, serving, self.last_error)
+            return False
+        previous, self.current, self.last_error = self.current, loaded, None
+        self._loaded.set()
+        metrics.MODEL_LOADS.labels("loaded").inc()
+        metrics.MODEL_VERSION.set(float(loaded.version))
+        log.info("serving %s v%s (%s@%s)", self.name, loaded.version, self.name, self.alias)
+        if previous is not None and previous.directory is not None:
+            # The old version's objects stay in memory for requests still using it; files are not needed.
+            shutil.rmtree(previous.directory, ignore_errors=True)
+        return True
+
+    def wait_loaded(self, timeout: float) -> LoadedModel | None:
+        """The current version, waiting up to `timeout` seconds for a first one to load."""
+        self._loaded.wait(timeout)
+        return self.current
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh()
+            # Until a first version loads, retry sooner than the poll interval.
+            self._stop.wait(self.poll_seconds if self.current else min(self.poll_seconds, 5.0))

@@ -1,0 +1,100 @@
+"""Scoring one request: MLflow's own scoring protocol, plus entity-keyed feature lookup.
+
+Feature rows go through `mlflow.pyfunc.scoring_server.invocations`, the function `mlflow models
+serve` runs for `/invocations`: the same JSON (`dataframe_split`, `dataframe_records`,
+`instances`, `inputs`), CSV and parquet parsing, schema enforcement, responses and errors. A
+`Recorder` stands in for the model to keep what it scored, for the prediction log.
+
+A JSON request whose columns are exactly the model's entity keys (`{"dataframe_records":
+[{"customer_id": 17}]}`) is entity-keyed: the features come from the feature store, and the
+response is MLflow's (`{"predictions": [...]}`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from io import StringIO
+from typing import Any
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import scoring_server
+
+from workloads.serving.features import FeatureLookup, entity_frame
+from workloads.serving.model import LoadedModel
+
+JSON_FORMATS = ("dataframe_records", "dataframe_split", "instances", "inputs")
+
+
+class Recorder:
+    """The PyFuncModel as MLflow's scoring function sees it, remembering its input and output."""
+
+    def __init__(self, pyfunc):
+        self._pyfunc = pyfunc
+        self.metadata = pyfunc.metadata
+        self.data: Any = None
+        self.predictions: Any = None
+
+    def predict(self, data, params=None):
+        predictions = self._pyfunc.predict(data, params=params)
+        self.data, self.predictions = data, predictions
+        return predictions
+
+
+@dataclass(frozen=True)
+class Scored:
+    response: str
+    status: int
+    mimetype: str
+    features: pd.DataFrame | None = None  # what the model scored (None: nothing scored)
+    predictions: Any = None
+
+
+def request_columns(payload: Any) -> set[str] | None:
+    """The column names of a JSON scoring request, without building a frame (None: not tabular)."""
+    if not isinstance(payload, dict):
+        return None
+    data = next((payload[key] for key in JSON_FORMATS if key in payload), None)
+    if isinstance(data, dict):
+        return set(data.get("columns", [])) if "data" in data else set(data)
+    if isinstance(data, list) and data and all(isinstance(row, dict) for row in data):
+        return set().union(*data)
+    return None
+
+
+def entity_request(body: bytes, content_type: str | None, model: LoadedModel) -> pd.DataFrame | None:
+    """The entity rows of an entity-keyed request, or None for any other request."""
+    if not model.entity_keys or not (content_type or "").startswith("application/json"):
+        return None
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None  # MLflow's parser reports it
+    if request_columns(payload) != set(model.entity_keys):
+        return None
+    data = scoring_server.infer_and_parse_data({k: v for k, v in payload.items() if k != "params"})
+    return entity_frame(pd.DataFrame(data), model.entity_keys)
+
+
+def score(body: bytes, content_type: str | None, model: LoadedModel, lookup: FeatureLookup | None) -> Scored:
+    """Score a request as `mlflow models serve` would; raises MlflowException for a bad request."""
+    entities = entity_request(body, content_type, model)
+    if entities is not None:
+        if lookup is None or not model.feature_service:
+            raise MlflowException(
+                f"entity-keyed requests need the feature server and the model's feature service (tag "
+                f"feast.feature_service on its training run); send the features {model.feature_names} instead",
+                error_code=INVALID_PARAMETER_VALUE)
+        features = lookup.features_for(model.feature_service, entities, model.entity_keys, model.feature_names)
+        predictions = model.pyfunc.predict(features)
+        out = StringIO()
+        scoring_server.predictions_to_json(predictions, out)
+        return Scored(out.getvalue(), 200, "application/json", features, predictions)
+    recorder = Recorder(model.pyfunc)
+    result = scoring_server.invocations(body, content_type, recorder, model.input_schema)
+    features = recorder.data if isinstance(recorder.data, pd.DataFrame) else None
+    if result.status != 200:
+        return Scored(result.response, result.status, result.mimetype)
+    return Scored(result.response, result.status, result.mimetype, features, recorder.predictions)
