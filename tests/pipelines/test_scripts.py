@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.pipelines.flow import Flow
+from tools.pipelines.scripts import StepReader
+from tools.pipelines.tasks import default_catalog
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "pipelines" / "scripts"
 
@@ -82,9 +83,10 @@ def test_the_checker_reads_the_variables_an_export_step_sets():
     step = {"name": "exported", "task": "AzureCLI@2", "inputs": {"inlineScript": (
         'python pipelines/scripts/export_outputs.py "$outputs" namespace mlflowUrl mlflowAdminPassword=secret\n'
         'echo "##vso[task.setvariable variable=local]1"\n')}}
-    flow = Flow({"jobs": [{"job": "a", "steps": [step]}]}, SCRIPTS.parents[1])
-    (job,) = flow.stages["__default"].jobs.values()
-    assert job.steps[0].outputs == {"namespace": True, "mlflowUrl": True, "mlflowAdminPassword": True, "local": False}
+    sets = StepReader(SCRIPTS.parents[1], default_catalog()).sets(step, "linux")
+    assert {name: is_output for name, is_output in sets.variables.values()} == {
+        "namespace": True, "mlflowUrl": True, "mlflowAdminPassword": True, "local": False}
+    assert sets.unknown == [] and sets.maybe == {}
 
 
 def test_apply_secret_builds_the_secret_from_env_without_printing_values(capsys):
