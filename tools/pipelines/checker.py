@@ -89,15 +89,20 @@ def check(path: Path, options: Options | None = None) -> Result:
             done.add(use.file)
             findings.extend(validate_template_file(use.kind, use.doc))
     catalog = _catalog(options.extensions)
+    reported: set[str] = set()
     for step in _task_steps({k: v for k, v in expansion.pipeline.items() if k in ("stages", "jobs", "steps")}):
-        check_step(step, catalog, findings)
+        check_step(step, catalog, findings, reported)
     reader = StepReader(repositories.root, catalog, None if repositories.certain else path.resolve().parent)
     model = Model(expansion.pipeline, reader, findings)
-    Flow(model, findings).check()
+    flow = Flow(model, findings)
+    flow.check()
     jobs = sum(len(variants) for stage in model.stages.values() for s in stage for variants in s.jobs.values())
     files = len({use.file for use in expansion.templates})
     summary = f"{sum(len(v) for v in model.stages.values())} stages, {jobs} jobs, " \
               f"{len(expansion.templates)} template uses ({files} files)"
+    total = sum(flow.counts.values())
+    if total:
+        summary += f"; {total} output references: " + ", ".join(f"{n} {k}" for k, n in flow.counts.items() if n)
     if expansion.unread_extends:
         summary += f"; extends template {expansion.unread_extends} not read"
     return Result(path, findings.items, summary)

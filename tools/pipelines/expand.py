@@ -28,7 +28,7 @@ from tools.pipelines import variables
 from tools.pipelines.expressions import UNKNOWN_MARK, Scope, evaluate, render
 from tools.pipelines.findings import CheckError, Findings
 from tools.pipelines.parameters import bind, declarations, runtime_values
-from tools.pipelines.source import LDict, LList, LStr, load, located, where
+from tools.pipelines.source import LDict, LList, LStr, UnknownText, load, located, unknown_text, where
 from tools.pipelines.templates import Repositories
 from tools.pipelines.values import ExpressionError, Unknown, to_bool
 
@@ -38,12 +38,6 @@ DIRECTIVE = re.compile(r"^\s*\$\{\{\s*(if|elseif|else|each|insert)\b(.*)\}\}\s*$
 EACH = re.compile(r"^\s*(\w+)\s+in\s+(.+)$", re.DOTALL)
 LIST_KINDS = ("stages", "jobs", "steps", "variables")
 MAX_DEPTH = 100  # Azure DevOps: at most 100 levels of template nesting
-
-
-class UnknownText(LStr):
-    """A string with a part that cannot be known offline (shown as <?>); `reason` says why."""
-
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,15 +186,10 @@ class Expander:
                 return render(value)
 
             result = INLINE.sub(one, text)
-            if unknown:
-                result = UnknownText(result)
-                result.reason = unknown[0]
-            return located(result, file, line)
+            return unknown_text(Unknown(unknown[0]), result, text) if unknown else located(result, file, line)
         except ExpressionError as error:
             self.findings.error(text, f"{error} (in `{text.strip()[:120]}`)", "expression")
-            result = UnknownText(text)
-            result.reason = str(error)
-            return located(result, file, line)
+            return unknown_text(Unknown(str(error)), text, text)
         finally:
             self._notes(scope, text)
 
@@ -212,9 +201,7 @@ class Expander:
     @staticmethod
     def _placed(value: Any, file: str, line: int) -> Any:
         if isinstance(value, Unknown):
-            text = located(UnknownText(UNKNOWN_MARK), file, line)
-            text.reason = value.reason
-            return text
+            return unknown_text(value, UNKNOWN_MARK, located("", file, line))
         if isinstance(value, (LStr, LDict, LList)):
             return value  # a parameter's value keeps the place it was written, where a fix would go
         return located(value, file, line) if isinstance(value, (str, dict, list)) else value

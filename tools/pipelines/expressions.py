@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from tools.pipelines import functions
+from tools.pipelines.source import UnknownText
 from tools.pipelines.values import ExpressionError, Unknown, Version, to_string, try_string
 
 TOKEN = re.compile(r"""\s*(?:(?P<string>'(?:[^']|'')*')|(?P<punct>[()\[\],*])|(?P<dot>\.(?![0-9]))
@@ -78,7 +79,18 @@ def _literal(kind: str, text: str) -> Any:
     raise ExpressionError(f"unrecognized value `{text}`")
 
 
+def known(value: Any) -> Any:
+    """A value read from the pipeline as the expression sees it: an unknown string is Unknown."""
+    if isinstance(value, UnknownText):
+        return value.unknown if str(value) == UNKNOWN_MARK and value.unknown else Unknown(value.reason)
+    return value
+
+
 def _member(value: Any, key: Any) -> Any:
+    return known(_lookup(value, key))
+
+
+def _lookup(value: Any, key: Any) -> Any:
     if isinstance(value, Unknown):
         return Unknown(value.reason)
     if isinstance(value, Variables):
@@ -146,7 +158,7 @@ class _Parser:
     def named(self, name: str) -> Any:
         lower = name.lower()
         if lower in self.scope.names:
-            return self.scope.names[lower]
+            return known(self.scope.names[lower])
         if lower == "parameters":
             return _Parameters(self.scope)
         if lower == "variables":

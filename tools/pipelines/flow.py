@@ -25,19 +25,20 @@ Problems = list[tuple[str, str]]
 
 
 def strings(value: Any, skip: tuple[str, ...] = ()):
-    """Every string in `value`, also those of mapping keys that undecided `${{ if }}` branches set."""
+    """Every string in `value`, also those of mapping keys that undecided `${{ if }}` branches set;
+    not below the keys in `skip`, at any depth."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
+        alternatives = getattr(value, "alternatives", None) or {} if isinstance(value, LDict) else {}
         for key, item in value.items():
             if key not in skip:
-                yield from strings(item)
-        for items in (getattr(value, "alternatives", None) or {}).values() if isinstance(value, LDict) else ():
-            for item in items:
-                yield from strings(item)
+                yield from strings(item, skip)
+                for other in alternatives.get(key, ()):
+                    yield from strings(other, skip)
     elif isinstance(value, list):
         for item in value:
-            yield from strings(item)
+            yield from strings(item, skip)
 
 
 def _best(results: list[Problems]) -> Problems:
@@ -51,14 +52,20 @@ def _best(results: list[Problems]) -> Problems:
 class Flow:
     def __init__(self, model: Model, findings: Findings):
         self.model, self.findings = model, findings
+        self.counts = {"verified": 0, "not checked": 0, "wrong": 0}  # output references, by outcome
+
+    def _count(self, problems: Problems) -> None:
+        severities = {severity for severity, _ in problems}
+        self.counts["wrong" if ERROR in severities else "not checked" if severities else "verified"] += 1
 
     def check(self) -> None:
         for variants in self.model.stages.values():
             for stage in variants:
                 self._depends(stage)
+                alternatives = getattr(stage.spec, "alternatives", None) or {}
                 for key, value in stage.spec.items():
-                    if key != "jobs":
-                        for text in strings(value):
+                    for item in (value, *alternatives.get(key, ())) if key != "jobs" else ():
+                        for text in strings(item):
                             self._stage_text(text, stage, str(key))
                 for jobs in stage.jobs.values():
                     for job in jobs:
@@ -99,6 +106,7 @@ class Flow:
                 problems = self._job_dependency(reference, stage, job)
             else:
                 problems = self._stage_dependency(reference, stage, f"job {job.name}")
+            self._count(problems)
             self._report(text, problems)
         if unreadable:
             self._report(text, [(WARNING, f"not checked: an output reference the checker cannot read: "
@@ -136,6 +144,7 @@ class Flow:
                                     f"'{'.'.join(reference.names[1:] + (reference.key,))}']")]
             else:
                 problems = self._stage_dependency(reference, stage, f"stage {stage.name}")
+            self._count(problems)
             self._report(text, problems)
         if unreadable:
             self._report(text, [(WARNING, f"not checked: an output reference the checker cannot read: "
@@ -230,5 +239,6 @@ class Flow:
             return [(WARNING, f"not checked: {shown}: whether step {step.name} sets {variable!r}: "
                               f"{sets.unknown[0]}")]
         names = ", ".join(sorted(name for name, _ in sets.variables.values())) or "nothing the checker can see"
+        why = f": {sets.unprinted[variable.lower()]}" if variable.lower() in sets.unprinted else ""
         return [(ERROR, f"{shown}: step {step.name} of job {producer.name} does not set {variable!r} "
-                        f"(it sets: {names})")]
+                        f"(it sets: {names}){why}")]

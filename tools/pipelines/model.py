@@ -18,10 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.pipelines.expand import UnknownText
 from tools.pipelines.findings import Findings
 from tools.pipelines.scripts import Sets, StepReader
-from tools.pipelines.source import key_line, located, where
+from tools.pipelines.source import UnknownText, key_line, located, where
 
 HOOKS = ("preDeploy", "deploy", "routeTraffic", "postRouteTraffic")
 OUTCOMES = ("success", "failure")
@@ -130,7 +129,7 @@ class Model:
     def _add(self, table: dict, item: Any, what: str, where: str) -> None:
         variants = table.setdefault(item.name.lower(), [])
         if variants and not item.alternative and not any(v.alternative for v in variants) \
-                and not isinstance(item.name, UnknownText):
+                and "<?>" not in item.name:
             self.findings.error(located("", *key_line(item.spec, what if what in item.spec else "deployment")),
                                 f"{where} has two {what}s named {item.name!r}", "dependency")
         variants.append(item)

@@ -3,11 +3,15 @@
 From Microsoft's "Template parameters" and "Runtime parameters" docs (data types table:
 learn.microsoft.com/azure/devops/pipelines/process/template-parameters):
 - `string`: a scalar; `number`: any number-like string; `boolean`: true or false;
-  `object`: anything; `step`, `job`, `deployment`, `stage`: one mapping; `stepList`, `jobList`,
-  `deploymentList`, `stageList`, `stringList`: a sequence. `values:` restricts the allowed values.
-- The legacy form `parameters: {name: default}` declares untyped parameters: values pass as given.
-- Passing a parameter the template does not declare, leaving out one without a default, or a
-  value of the wrong type or outside `values:` fails the pipeline's compilation: errors here.
+  `object`: anything; `step`, `job`, `deployment`, `stage`, `container`: one mapping; `stepList`,
+  `jobList`, `deploymentList`, `stageList`, `stringList`, `containerList`: a sequence; the other
+  types the schema names (environment, filePath, pool, secureFile, serviceConnection,
+  legacyObject) are not checked. `values:` restricts the allowed values.
+- The legacy form `parameters: {name: default}` declares untyped parameters: values pass as given,
+  and a caller may pass parameters it does not declare (Arcade's and ML.NET's templates rely on it).
+- With the typed list form, passing a parameter the template does not declare ("Unexpected
+  parameter"), leaving out one without a default, or a value of the wrong type or outside
+  `values:` fails the pipeline's compilation: errors here.
 - A runtime parameter without a default is unknown offline: one of its `values:` (or true/false
   for a boolean), or anything.
 """
@@ -19,13 +23,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tools.pipelines.expressions import UNKNOWN_MARK
 from tools.pipelines.findings import Findings
-from tools.pipelines.source import LDict, key_line, located, where
+from tools.pipelines.source import LDict, UnknownText, key_line, located, where
 from tools.pipelines.values import Unknown, try_number, try_string
 
-MAPPING_TYPES = ("step", "job", "deployment", "stage")
-LIST_TYPES = ("stepList", "jobList", "deploymentList", "stageList", "stringList")
-KNOWN_TYPES = ("string", "number", "boolean", "object", *MAPPING_TYPES, *LIST_TYPES)
+MAPPING_TYPES = ("step", "job", "deployment", "stage", "container")
+LIST_TYPES = ("stepList", "jobList", "deploymentList", "stageList", "stringList", "containerList")
 RUNTIME = ("$(", "$[")
 
 
@@ -55,11 +59,7 @@ def declarations(declared: Any, at: Any, findings: Findings) -> list[Declaration
         if not isinstance(item, dict) or "name" not in item:
             findings.error(item if where(item)[1] else declared, "each parameter needs a `name:`", "template")
             continue
-        kind = str(item.get("type", "string"))
-        if kind not in KNOWN_TYPES:
-            findings.error(located("", *key_line(item, "type")), f"parameter {item['name']!r} has type {kind!r}, "
-                           f"which is not one of: {', '.join(KNOWN_TYPES)}", "template")
-            kind = "object"
+        kind = str(item.get("type", "string"))  # the schema check reports a type that does not exist
         result.append(Declaration(str(item["name"]), kind, item.get("default"), "default" in item,
                                   item.get("values"), item))
     return result
@@ -95,6 +95,8 @@ def typed(declaration: Declaration, value: Any, shown: str, at: Any, findings: F
     """`value` as the declared type; an error finding (and the value unchanged) when it does not fit."""
     if declaration.type is None or isinstance(value, Unknown):
         return value
+    if isinstance(value, UnknownText):
+        return value.unknown if str(value) == UNKNOWN_MARK and value.unknown else Unknown(value.reason)
     if isinstance(value, str) and any(marker in value for marker in RUNTIME) and declaration.type != "string":
         findings.warning(at, f"not checked: parameter {declaration.name!r} of {shown} is a {declaration.type} but gets "
                              f"the runtime value {value!r}, which Azure DevOps expands only after the type check")
@@ -119,8 +121,9 @@ def bind(declared: list[Declaration], passed: Any, shown: str, at: Any, findings
     for the rest. Unknown or missing parameters are error findings."""
     passed = passed if isinstance(passed, dict) else {}
     by_name = {d.name.casefold(): d for d in declared}
+    legacy = bool(declared) and all(d.type is None for d in declared)
     for name in passed:
-        if str(name).casefold() not in by_name:
+        if str(name).casefold() not in by_name and not legacy:
             close = difflib.get_close_matches(str(name), [d.name for d in declared], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             findings.error(located("", *key_line(passed, name)), f"template parameter {name!r} does not exist in "
@@ -139,6 +142,10 @@ def bind(declared: list[Declaration], passed: Any, shown: str, at: Any, findings
                            "template")
             value, place = Unknown(f"parameter {declaration.name} is missing"), at
         bound[declaration.name] = typed(declaration, value, shown, place, findings)
+    if legacy:  # the legacy form takes parameters it does not declare, too
+        for name, value in passed.items():
+            if str(name).casefold() not in by_name:
+                bound[str(name)] = value
     return bound
 
 

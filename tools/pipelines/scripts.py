@@ -23,13 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.pipelines.invocations import (
+    SHELL_OF,
+    cd_targets,
+    js_requires,
+    python_imports,
+    python_modules,
+    runners,
+    script_paths,
+)
 from tools.pipelines.shells import live_text
 from tools.pipelines.tasks import Catalog
 
 SET_VARIABLE = re.compile(r"##vso\[task\.setvariable\s+([^\]\n]*)\]", re.IGNORECASE)
-SCRIPT_FILE = re.compile(r"""(?:^|(?<=[\s"'=(]))((?:\$\([\w.]+\)|\$\{?\w+\}?|\$env:\w+|%\w+%|\.{1,2})?"""
-                         r"""[\\/]?(?:[\w.\-]+[\\/])*[\w.\-]+\.(?:sh|bash|ps1|psm1|py|cmd|bat))\b""", re.IGNORECASE)
-PYTHON_MODULE = re.compile(r"\bpython[\d.]*(?:\.exe)?\s+(?:-\w+\s+)*-m\s+([\w.]+)")
 EXPORT_SCRIPT = re.compile(r"export_outputs\.py\s+(.*)")
 ROOT_PREFIXES = re.compile(r"^(?:\$\((?:Build\.SourcesDirectory|System\.DefaultWorkingDirectory|"
                            r"Build\.Repository\.LocalPath)\)|\$\{?(?:BUILD_SOURCESDIRECTORY|"
@@ -37,15 +43,13 @@ ROOT_PREFIXES = re.compile(r"^(?:\$\((?:Build\.SourcesDirectory|System\.DefaultW
                            r"\$env:(?:BUILD_SOURCESDIRECTORY|SYSTEM_DEFAULTWORKINGDIRECTORY)|"
                            r"%(?:BUILD_SOURCESDIRECTORY|SYSTEM_DEFAULTWORKINGDIRECTORY)%|"
                            r"\$\((?:Pipeline\.Workspace|Agent\.BuildDirectory)\)/s)(?=/|$)", re.IGNORECASE)
-EXTENSION_SHELL = {".sh": "bash", ".bash": "bash", ".ps1": "pwsh", ".psm1": "pwsh", ".py": "python",
-                   ".cmd": "cmd", ".bat": "cmd"}
 STEP_SHELL = {"script": "script", "bash": "bash", "pwsh": "pwsh", "powershell": "pwsh"}
 TASK_SHELL = {"bash": "bash", "shellscript": "bash", "powershell": "pwsh", "azurepowershell": "pwsh",
               "pythonscript": "python", "cmdline": "script", "batchscript": "cmd"}
 CLI_SHELL = {"bash": "bash", "ps": "pwsh", "pscore": "pwsh", "batch": "cmd"}
 INLINE_INPUTS = ("script", "inlineScript", "Inline")
 FILE_INPUTS = ("filePath", "scriptPath", "ScriptPath", "filename", "scriptName")
-MAX_DEPTH = 3
+MAX_DEPTH = 6
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Sets:
     variables: dict[str, tuple[str, bool]] = field(default_factory=dict)
     maybe: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
+    unprinted: dict[str, str] = field(default_factory=dict)  # name -> why its command never runs
     visited: set = field(default_factory=set)
 
     def add(self, name: str, is_output: bool) -> None:
@@ -74,7 +79,23 @@ def _commands(text: str, shell: str) -> list[dict]:
     return result
 
 
+def _unprinted(text: str, shell: str, sets: Sets, origin: str) -> None:
+    """Note the logging commands written in `text` that the shell never runs, and why."""
+    live = {c.get("variable", "").lower() for c in _commands(text, shell)}
+    for match in SET_VARIABLE.finditer(text):
+        name = match.group(1).partition("variable=")[2].split(";")[0].strip()
+        if not name or name.lower() in live:
+            continue
+        line = text[text.rfind("\n", 0, match.start()) + 1:match.start()]
+        if shell in ("bash", "script") and re.search(r"(^|[\s;&|])(echo|printf)\s+$", line):
+            why = "bash reads an unquoted `#` as the start of a comment: quote the logging command"
+        else:
+            why = "it is commented out or after the script exits"
+        sets.unprinted.setdefault(name.lower(), f"{origin} writes it, but {why}")
+
+
 def _scan(text: str, shell: str, sets: Sets, origin: str) -> None:
+    _unprinted(text, shell, sets, origin)
     if shell == "script":
         bash = {c.get("variable", "").lower(): c for c in _commands(text, "bash")}
         for command in _commands(text, "cmd"):
@@ -158,50 +179,77 @@ class StepReader:
         if "inline" not in selector:
             for key in FILE_INPUTS:
                 if isinstance(inputs.get(key), str):
-                    self._file(inputs[key], sets, workdir, 0, shell)
+                    self._file(inputs[key], sets, self._bases(workdir, None, []), 0, None if shell == "other" else shell)
 
     def _text(self, text: str, shell: str, sets: Sets, origin: str, workdir: Any, depth: int,
               here: Path | None = None) -> None:
+        """Scan `text` and read what it runs."""
         _scan(text, shell, sets, origin)
         code = live_text(text, shell if shell != "script" else "bash")
         exported = depth == 0 and _exported(code, sets)
-        for match in SCRIPT_FILE.finditer(code):
-            if not (exported and match.group(1).endswith("export_outputs.py")):
-                self._file(match.group(1), sets, workdir, depth + 1, None, here)
-        for match in PYTHON_MODULE.finditer(code):
-            module = match.group(1).replace(".", "/")
-            found = self._find(f"{module}.py", workdir, here) or self._find(f"{module}/__main__.py", workdir, here)
-            if found is None:
-                sets.unknown.append(f"python -m {match.group(1)} is not a module the checker found")
-            else:
-                self._read(found, "python", sets, workdir, depth + 1)
+        bases = self._bases(workdir, here, cd_targets(code))
+        read = set()
+        for written in script_paths(code):
+            skip = exported and written.endswith("export_outputs.py")
+            if not skip and self._file(written, sets, bases, depth + 1):
+                read.add(written)
+        for module in python_modules(code):
+            if not self._module(module, sets, bases, depth + 1):
+                sets.unknown.append(f"python -m {module.replace('/', '.')} is not a module the checker found")
+        if shell == "python":  # local modules it imports; others are libraries
+            for module in python_imports(code):
+                self._module(module, sets, bases, depth + 1)
+        if shell == "js":
+            for module in js_requires(code):
+                self._file(module if Path(module).suffix else f"{module}.js", sets, bases, depth + 1, quiet=True)
+        for command in runners(code):
+            if not any(written in command for written in read):
+                sets.unknown.append(f"{origin} runs `{command[:60]}`, whose output the checker does not read")
 
-    def _file(self, written: str, sets: Sets, workdir: Any, depth: int, shell: str | None,
-              here: Path | None = None) -> None:
-        found = self._find(written, workdir, here)
+    def _module(self, module: str, sets: Sets, bases: list[Path], depth: int) -> bool:
+        for candidate in (f"{module}.py", f"{module}/__main__.py", f"{module}/__init__.py"):
+            if self._file(candidate, sets, bases, depth, quiet=True):
+                return True
+        return False
+
+    def _file(self, written: str, sets: Sets, bases: list[Path], depth: int, shell: str | None = None,
+              quiet: bool = False) -> bool:
+        """Read the file `written` names (True), or note that it cannot be read (False)."""
+        found = self._find(written, bases)
         if found is None:
-            sets.unknown.append(f"script {written} is not a file the checker can read")
-            return
-        self._read(found, shell or EXTENSION_SHELL.get(found.suffix.lower(), "other"), sets, workdir, depth)
+            if not quiet:
+                sets.unknown.append(f"script {written} is not a file the checker can read")
+            return False
+        if depth > MAX_DEPTH:
+            sets.unknown.append(f"script {written} is more than {MAX_DEPTH} scripts deep")
+            return True
+        if found not in sets.visited:
+            sets.visited.add(found)
+            if found not in self.cache:
+                self.cache[found] = found.read_text(errors="replace")
+            shell = shell or SHELL_OF.get(found.suffix.lower(), "other")
+            self._text(self.cache[found], shell, sets, f"script {found.name}", None, depth, found.parent)
+        return True
 
-    def _read(self, path: Path, shell: str, sets: Sets, workdir: Any, depth: int) -> None:
-        if depth > MAX_DEPTH or path in sets.visited:
-            return
-        sets.visited.add(path)
-        if path not in self.cache:
-            self.cache[path] = path.read_text(errors="replace")
-        text = self.cache[path]
-        self._text(text, shell, sets, f"script {path.name}", workdir, depth, path.parent)
+    def _bases(self, workdir: Any, here: Path | None, cds: list[str]) -> list[Path]:
+        """Folders a relative path may start from: the working directory, the script's own folder, the
+        folders the script changes into, and (root not certain) the folders above the pipeline."""
+        first = self._base(workdir)
+        bases = [b for b in (first, here) if b is not None]
+        for target in cds:
+            folder = self._base(target) if not target.startswith(("/", "$", "%", "~")) else None
+            if folder is not None:
+                bases += [folder, *((b / target) for b in bases[:2])]
+        if self.start is not None:
+            bases += [self.start, *self.start.parents]
+        return bases
 
-    def _find(self, written: str, workdir: Any, here: Path | None) -> Path | None:
+    def _find(self, written: str, bases: list[Path]) -> Path | None:
         """The file a path written in a step or script means, or None."""
         path = str(written).strip().strip("'\"").replace("\\", "/")
         path = ROOT_PREFIXES.sub("", path).lstrip("/") if ROOT_PREFIXES.match(path) else path
         if "$" in path or "%" in path or path.startswith("/"):
             return None
-        bases = [self._base(workdir), here] if here else [self._base(workdir)]
-        if self.start is not None:
-            bases += [self.start, *self.start.parents]
         for base in bases:
             if base is not None and (base / path).is_file():
                 return (base / path).resolve()

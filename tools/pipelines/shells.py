@@ -5,8 +5,8 @@ standard output. Text the shell never runs does not: comments, lines after a top
 in bash, an unquoted `echo ##vso[...]`, where `#` starts a comment (the doc's samples quote it; its
 Windows samples use cmd.exe, where `echo ##vso[...]` is printed). Heredoc bodies are printed text.
 
-`live_text(text, shell)` returns the text that runs, for shell in bash, pwsh, python, cmd; any
-other shell returns the text unchanged.
+`live_text(text, shell)` returns the text that runs, for shell in bash, pwsh, python, cmd and js
+(JavaScript: without its comments); any other shell returns the text unchanged.
 """
 
 from __future__ import annotations
@@ -136,7 +136,12 @@ def _cmd(text: str) -> str:
     return "\n".join(live)
 
 
-SHELLS = {"bash": _bash, "pwsh": _pwsh, "python": _python, "cmd": _cmd}
+def _js(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+
+
+SHELLS = {"bash": _bash, "pwsh": _pwsh, "python": _python, "cmd": _cmd, "js": _js}
 
 
 def live_text(text: str, shell: str) -> str:

@@ -37,6 +37,21 @@ class LStr(str):
     line: int = 0
 
 
+class UnknownText(LStr):
+    """A string with a part that cannot be known offline (shown as <?>); `unknown` is the
+    `values.Unknown` it stands for when the whole string is unknown."""
+
+    unknown: Any = None
+    reason: str = ""
+
+
+def unknown_text(unknown: Any, text: str, at: Any) -> UnknownText:
+    result = UnknownText(text)
+    result.file, result.line = where(at)
+    result.unknown, result.reason = unknown, getattr(unknown, "reason", str(unknown))
+    return result
+
+
 class LInt(int):
     file: str = "?"
     line: int = 0
@@ -55,7 +70,7 @@ class LFloat(float):
         return self.text or float.__repr__(self)
 
 
-LOCATED = (LDict, LList, LStr, LInt, LFloat)
+LOCATED = (LDict, LList, LStr, LInt, LFloat)  # UnknownText is an LStr
 
 
 def located(value: Any, file: str, line: int) -> Any:

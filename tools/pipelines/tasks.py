@@ -10,8 +10,12 @@ Sources, later ones adding to earlier ones:
    and optionally `outputs`.
 
 Azure DevOps resolves task names, input names and input values case-insensitively (the schema's
-`ignoreCase`), and accepts an input under any of its aliases. A task found in none of the sources
-is a marketplace task the checker cannot check: a warning, never an error.
+`ignoreCase`), and accepts an input under any of its aliases. Azure DevOps does not check task
+inputs when it compiles a pipeline: an input the task does not have is ignored (dotnet/SqlClient's
+pipeline passes DotNetCoreCLI@2 a `verbosity` it does not have), a value outside the input's type
+or options reaches the task, and `required` is enforced by the task itself, if at all (Microsoft's
+own samples leave out inputs the definitions mark required). So every input finding is a warning.
+A task found in none of the sources is a marketplace task the checker cannot check: a warning too.
 """
 
 from __future__ import annotations
@@ -89,8 +93,7 @@ def _from_data(name: str, entry: dict) -> TaskSpec:
         inputs = {key: TaskInput(key, tuple(spec.get("aliases", ())), spec.get("type", "string"),
                                  tuple(spec["options"]) if "options" in spec else None)
                   for key, spec in entry["inputs"].items()}
-    required = tuple(k for k, spec in (entry.get("inputs") or {}).items() if spec.get("required"))
-    return TaskSpec(name, inputs, required, tuple(entry.get("outputs", ())))
+    return TaskSpec(name, inputs, tuple(entry.get("required", ())), tuple(entry.get("outputs", ())))
 
 
 def _from_extension(name: str, entry: dict) -> TaskSpec:
@@ -118,6 +121,11 @@ class Catalog:
                 self.tasks[name.casefold()] = _from_data(name, entry)
             else:
                 known.outputs = tuple(entry.get("outputs", ()))
+                known.required = tuple(entry.get("required", known.required))
+                for name in entry.get("editable", ()):
+                    canonical = known.canonical(name)
+                    if canonical:
+                        known.inputs[canonical].options = None
         for name, entry in ((extensions or {}).get("tasks") or {}).items():
             self.tasks[name.casefold()] = _from_extension(name, entry)
         self.by_name: dict[str, list[str]] = {}
@@ -161,14 +169,19 @@ def _value_problem(spec: TaskInput, value: Any) -> str | None:
     return None
 
 
-def check_step(step: dict, catalog: Catalog, findings: Findings) -> None:
-    """Findings for one `task:` step: its name and version, and its inputs against the task's definition."""
+def check_step(step: dict, catalog: Catalog, findings: Findings, reported: set | None = None) -> None:
+    """Findings for one `task:` step: its name and version, and its inputs against the task's definition.
+    A task the checker does not know is reported once per `reported` set."""
     reference = step.get("task")
     if not isinstance(reference, str) or _undecidable(reference):
         return
     spec = catalog.lookup(reference)
     at = located("", *key_line(step, "task"))
+    if spec is None and reported is not None and reference.casefold() in reported:
+        return
     if spec is None:
+        if reported is not None:
+            reported.add(reference.casefold())
         name = reference.partition("@")[0].strip()
         versions = catalog.by_name.get(name.casefold())
         if versions:
@@ -186,7 +199,8 @@ def check_step(step: dict, catalog: Catalog, findings: Findings) -> None:
         _check_required(spec, set(), step, findings)
         return
     if not isinstance(inputs, dict):
-        findings.error(located("", *key_line(step, "inputs")), f"task {spec.name}: `inputs` must be a mapping", "task")
+        findings.warning(located("", *key_line(step, "inputs")), f"task {spec.name}: `inputs` must be a mapping",
+                         "task")
         return
     given = _check_inputs(spec, inputs, findings)
     _check_required(spec, given, step, findings)
@@ -202,21 +216,23 @@ def _check_inputs(spec: TaskSpec, inputs: dict, findings: Findings) -> set[str]:
                 continue
             close = difflib.get_close_matches(str(key), list(spec.inputs), n=1, cutoff=0.6)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
-            findings.error(at, f"task {spec.name} has no input `{key}`{hint}; its inputs: "
-                               f"{', '.join(spec.inputs) or 'none'}", "task")
+            findings.warning(at, f"task {spec.name} has no input `{key}`{hint}, so the task ignores it; its "
+                                 f"inputs: {', '.join(spec.inputs) or 'none'}", "task")
             continue
         given.add(canonical)
         problem = _value_problem(spec.inputs[canonical], value)
         if problem:
             shown = canonical if str(key) == canonical else f"{key}` (`{canonical}`)"
-            findings.error(at, f"task {spec.name}: input `{shown}` {problem}", "task")
+            findings.warning(at, f"task {spec.name}: input `{shown}` {problem}", "task")
     return given
 
 
 def _check_required(spec: TaskSpec, given: set[str], step: dict, findings: Findings) -> None:
-    missing = [name for name in spec.required if name not in given]
+    missing = [spec.canonical(name) or name for name in spec.required if (spec.canonical(name) or name) not in given]
     if missing:
         aliases = {name: spec.inputs[name].aliases for name in missing if spec.inputs and name in spec.inputs}
         shown = ", ".join(f"`{n}`" + (f" (or {', '.join(aliases[n])})" if aliases.get(n) else "") for n in missing)
         plural = "s" if len(missing) > 1 else ""
-        findings.error(located("", *key_line(step, "task")), f"task {spec.name} needs the input{plural} {shown}", "task")
+        findings.warning(located("", *key_line(step, "task")), f"not checked: task {spec.name} may need the "
+                         f"input{plural} {shown}: its definition marks {'them' if plural else 'it'} required, but "
+                         "whether the task fails without it is up to the task", "task")
