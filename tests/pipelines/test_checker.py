@@ -257,9 +257,11 @@ def test_an_extension_task_is_checked_once_it_is_described():
     check_step({"task": "pulumi@1", "inputs": {"Command": "up"}}, catalog, right)
     check_step({"task": "Pulumi@1", "inputs": {"comand": "up"}}, catalog, wrong)
     assert right.items == []
-    assert [f.message for f in wrong.items] == [
-        "task Pulumi@1 has no input `comand` (did you mean `command`?); its inputs: command",
-        "task Pulumi@1 needs the input `command`"]
+    assert [(f.severity, f.message) for f in wrong.items] == [
+        ("warning", "task Pulumi@1 has no input `comand` (did you mean `command`?), so the task ignores it; its "
+                    "inputs: command"),
+        ("warning", "not checked: task Pulumi@1 may need the input `command`: its definition marks it required, but "
+                    "whether the task fails without it is up to the task")]
     assert catalog.lookup("PULUMI@1").outputs == ("stackOutputs",)
 
 

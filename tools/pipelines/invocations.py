@@ -15,7 +15,8 @@ EXTENSIONS = "sh|bash|ps1|psm1|py|cmd|bat|js|mjs|cjs|ts"
 SCRIPT_FILE = re.compile(r"""(?:^|(?<=[\s"'=(]))((?:\$\([\w.]+\)|\$\{?\w+\}?|\$env:\w+|%\w+%|\.{1,2})?"""
                          rf"""[\\/]?(?:[\w.\-]+[\\/])*[\w.\-]+\.(?:{EXTENSIONS}))\b""", re.IGNORECASE)
 PYTHON_MODULE = re.compile(r"\bpython[\d.]*(?:\.exe)?\s+(?:-\w+\s+)*-m\s+([\w.]+)")
-PYTHON_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import|import\s+([\w.]+(?:\s*,\s*[\w.]+)*))", re.MULTILINE)
+PYTHON_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[\w \t,]+)"
+                           r"|import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*))", re.MULTILINE)
 JS_REQUIRE = re.compile(r"""(?:require\(\s*|from\s+|import\s+)['"](\.{1,2}/[^'"]+)['"]""")
 RUNNER = re.compile(r"(?:^|[;&|({]|\b(?:then|do|else|exec|time|sudo|call)\b)\s*"
                     r"((?:node|nodejs|npm|npx|yarn|pnpm|make|ruby|perl|php|java|dotnet|go|cargo|gradle|mvn|deno|bun"
@@ -35,16 +36,19 @@ def python_modules(code: str) -> list[str]:
 
 
 def python_imports(code: str) -> list[str]:
-    """Modules a Python file imports, as paths without extension; relative imports keep their dots."""
+    """Modules a Python file imports, as paths without extension (`from a import b` may import the
+    module a/b); relative imports start from the file's folder."""
     found = []
     for match in PYTHON_IMPORT.finditer(code):
         if match.group(1) is not None:
             dots = len(match.group(1)) - len(match.group(1).lstrip("."))
-            name = match.group(1).lstrip(".")
-            found.append("../" * max(dots - 1, 0) + name.replace(".", "/") if dots else name.replace(".", "/"))
+            base = "../" * max(dots - 1, 0) + match.group(1).lstrip(".").replace(".", "/")
+            found.append(base)
+            names = [n.strip().split()[0] for n in match.group(2).strip("()").split(",") if n.strip()]
+            found += [f"{base}/{name}".lstrip("/") for name in names]
         else:
-            found += [part.strip().replace(".", "/") for part in match.group(2).split(",")]
-    return [f for f in found if f]
+            found += [part.strip().replace(".", "/") for part in match.group(3).split(",")]
+    return [f for f in found if f and not f.endswith("/")]
 
 
 def js_requires(code: str) -> list[str]:

@@ -179,7 +179,8 @@ class StepReader:
         if "inline" not in selector:
             for key in FILE_INPUTS:
                 if isinstance(inputs.get(key), str):
-                    self._file(inputs[key], sets, self._bases(workdir, None, []), 0, None if shell == "other" else shell)
+                    # a task's script path is relative to $(System.DefaultWorkingDirectory), the root
+                    self._file(inputs[key], sets, self._bases(None, None, []), 0, None if shell == "other" else shell)
 
     def _text(self, text: str, shell: str, sets: Sets, origin: str, workdir: Any, depth: int,
               here: Path | None = None) -> None:

@@ -222,8 +222,8 @@ def _check_inputs(spec: TaskSpec, inputs: dict, findings: Findings) -> set[str]:
         given.add(canonical)
         problem = _value_problem(spec.inputs[canonical], value)
         if problem:
-            shown = canonical if str(key) == canonical else f"{key}` (`{canonical}`)"
-            findings.warning(at, f"task {spec.name}: input `{shown}` {problem}", "task")
+            shown = f"`{key}`" if str(key) == canonical else f"`{key}` (`{canonical}`)"
+            findings.warning(at, f"task {spec.name}: input {shown} {problem}", "task")
     return given
 
 
