@@ -105,4 +105,12 @@ def check(path: Path, options: Options | None = None) -> Result:
         summary += f"; {total} output references: " + ", ".join(f"{n} {k}" for k, n in flow.counts.items() if n)
     if expansion.unread_extends:
         summary += f"; extends template {expansion.unread_extends} not read"
-    return Result(path, findings.items, summary)
+    return Result(path, _ordered(findings.items), summary)
+
+
+def _ordered(items: list[Finding]) -> list[Finding]:
+    """By file (in the order files were first reported) and line."""
+    rank: dict[str, int] = {}
+    for finding in items:
+        rank.setdefault(finding.file, len(rank))
+    return sorted(items, key=lambda f: (rank[f.file], f.line))

@@ -49,7 +49,8 @@ def as_sarif(results: list[Result]) -> str:
     sarif_results = []
     for result in results:
         for finding in result.findings:
-            location = {"artifactLocation": {"uri": finding.file, "uriBaseId": "%SRCROOT%"}}
+            location = {"artifactLocation": {"uri": finding.file if finding.file != "?" else str(result.path),
+                                             "uriBaseId": "%SRCROOT%"}}
             if finding.line:
                 location["region"] = {"startLine": finding.line}
             sarif_results.append({

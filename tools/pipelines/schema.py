@@ -4,7 +4,9 @@ The schema is compiled once per process. It is read as Azure DevOps reads YAML:
 - a value the schema types as a string may be any scalar (`1` is "1"); a boolean may be `true`
   or the string "true"; an integer may be `10` or "10"; a value with `$( )`, `$[ ]` or an unknown
   part (`<?>`) cannot be decided offline and passes;
-- `pattern` and `enum` compare case-insensitively where the schema says `ignoreCase`;
+- `pattern` and `enum` compare case-insensitively (the schema says `ignoreCase` for most keywords;
+  Azure DevOps reads the others, such as a repository's `type: GitHub`, in any case too), and an
+  `enum` beside a `$ref` is enforced (checkout `clean: true|false`, workspace `clean`);
 - tasks (`task:` steps) are checked by `tasks.py` against each task's own definition, so the
   step schema here only checks the properties every task step has.
 
@@ -73,8 +75,7 @@ def _pattern(validator, pattern, instance, schema):
     text = _scalar_text(instance)
     if text is None or _undecidable(instance):
         return
-    flags = re.IGNORECASE if schema.get("ignoreCase") in ("value", "all") else 0
-    if not re.search(pattern, text, flags):
+    if not re.search(pattern, text, re.IGNORECASE):  # Azure DevOps reads keywords in any case
         yield ValidationError(f"{text!r} does not match {pattern!r}")
 
 
@@ -82,9 +83,8 @@ def _enum(validator, enums, instance, schema):
     text = _scalar_text(instance)
     if _undecidable(instance) or (text is None and instance in enums):
         return
-    fold = schema.get("ignoreCase") in ("value", "all")
-    options = {(_scalar_text(e) or "").casefold() if fold else _scalar_text(e) for e in enums}
-    if text is None or (text.casefold() if fold else text) not in options:
+    options = {(_scalar_text(e) or "").casefold() for e in enums}
+    if text is None or text.casefold() not in options:
         yield ValidationError(f"{text!r} is not one of {enums!r}")
 
 
@@ -101,11 +101,25 @@ def _generic_task(definitions: dict) -> dict:
     return {"type": "object", "properties": properties, "additionalProperties": False, "required": ["task"]}
 
 
+def _siblings_of_ref(node: Any) -> Any:
+    """A copy where an `enum` beside a `$ref` is enforced too (Draft 7 ignores keywords beside `$ref`;
+    the schema uses them for checkout `clean`, repository `type` and workspace `clean`)."""
+    if isinstance(node, list):
+        return [_siblings_of_ref(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _siblings_of_ref(value) for key, value in node.items()}
+    if "$ref" in node and "enum" in node:
+        rest = {k: v for k, v in node.items() if k not in ("$ref", "enum")}
+        return {**rest, "allOf": [{"$ref": node["$ref"]}, {"enum": node["enum"]}]}
+    return node
+
+
 @cache
 def compiled_schema() -> dict:
     schema = dict(raw_schema())
-    definitions = dict(schema["definitions"])
-    definitions["task"] = _generic_task(definitions)
+    definitions = {name: _siblings_of_ref(value) for name, value in schema["definitions"].items() if name != "task"}
+    definitions["task"] = _generic_task(schema["definitions"])
     schema["definitions"] = definitions
     return schema
 
@@ -154,8 +168,8 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     for sub in error.context:
         branches[sub.relative_schema_path[0]].append(sub)
     options = error.schema[error.validator]
-    if not isinstance(error.instance, (dict, list)) and all(_scalar_choice(_resolve(o)) for o in options):
-        return [error]  # a choice of scalar values: one message listing them
+    if all(not sub.relative_path and sub.validator in ("type", "pattern", "enum") for sub in error.context):
+        return [error]  # the value itself fits no alternative: one message listing them
     best = max(branches, key=lambda i: _branch_score(error.instance, options[i], branches[i]))
     return [leaf for sub in branches[best] for leaf in _leaves(sub)]
 
@@ -208,8 +222,16 @@ def _message(error: ValidationError) -> tuple[str, Any]:
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         return f"{where_text} must be {' or '.join(TYPE_WORDS.get(t, t) for t in wanted)}, not {_describe(instance)}", None
     if error.validator in ("anyOf", "oneOf"):
-        choices = [c for o in error.schema[error.validator] for c in (_scalar_choice(_resolve(o)) or [])]
-        return f"{where_text} must be one of {', '.join(choices)}; got {_describe(instance)}", None
+        options = [_resolve(o) for o in error.schema[error.validator]]
+        choices = [c for o in options for c in (_scalar_choice(o) or [])]
+        if choices and all(_scalar_choice(o) for o in options):
+            return f"{where_text} must be one of {', '.join(choices)}; got {_describe(instance)}", None
+        kinds = []
+        for option in options:
+            word = "one of " + ", ".join(_scalar_choice(option)) if _scalar_choice(option) else \
+                TYPE_WORDS.get(option.get("type"), "something else")
+            kinds += [word] if word not in kinds else []
+        return f"{where_text} must be {' or '.join(kinds)}, not {_describe(instance)}", None
     if error.validator in ("enum", "pattern"):
         choices = _scalar_choice(error.schema) or []
         expected = f"one of {', '.join(choices)}" if choices else f"text matching {error.validator_value}"
