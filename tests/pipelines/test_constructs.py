@@ -134,7 +134,8 @@ EXTENDS = {
 def test_extends_with_a_steplist_an_inserted_mapping_and_each_over_an_object(tmp_path):
     found = run(tmp_path, EXTENDS)
     assert errors(found) == ["templates/pipeline.yml:29: error: stageDependencies.Build.build.outputs["
-                             "'version.approved']: step version of job build does not set 'approved' (it sets: version)"]
+                             "'version.approved']: step version of job build does not set 'approved' "
+                             "(it sets: version)"]
 
 
 def test_extends_from_another_repository_checks_what_it_is_given(tmp_path):

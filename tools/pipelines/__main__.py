@@ -28,7 +28,8 @@ def _repository(text: str) -> tuple[str, Path]:
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.pipelines", description=__doc__.split("\n\n")[0])
-    parser.add_argument("pipelines", nargs="*", type=Path, default=[DEFAULT], help="pipeline files (default: %(default)s)")
+    parser.add_argument("pipelines", nargs="*", type=Path, default=[DEFAULT],
+                        help="pipeline files (default: %(default)s)")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--root", type=Path, help="the repository root, for /absolute template paths and scripts "

@@ -14,8 +14,10 @@ ERROR, WARNING = "error", "warning"
 
 RULES = {
     "yaml": "The file is not valid YAML, or a key is written twice.",
-    "template": "A template reference or template parameter is wrong: not found, not declared, missing, of the wrong type.",
-    "expression": "A template expression (${{ }}) cannot be evaluated: wrong syntax, wrong arguments, a failed conversion.",
+    "template": "A template reference or template parameter is wrong: not found, not declared, missing, of the "
+                "wrong type.",
+    "expression": "A template expression (${{ }}) cannot be evaluated: wrong syntax, wrong arguments, a failed "
+                  "conversion.",
     "schema": "The expanded pipeline does not match the official Azure Pipelines schema.",
     "task": "A task reference or one of its inputs does not match the task's definition.",
     "dependency": "A dependsOn names a job or stage that does not exist, or a name is used twice.",

@@ -86,8 +86,10 @@ def main(argv: list[str]) -> int:
     checkout, commit = Path(argv[0]), (argv[1] if len(argv) > 1 else "unknown")
     data = generate(checkout, commit)
     OUT.parent.mkdir(exist_ok=True)
-    lines = [f"  {json.dumps(name)}: {json.dumps(entry, separators=(',', ':'))}" for name, entry in data["tasks"].items()]
-    OUT.write_text(f'{{\n "$comment": {json.dumps(data["$comment"])},\n "tasks": {{\n' + ",\n".join(lines) + "\n }\n}\n")
+    lines = [f"  {json.dumps(name)}: {json.dumps(entry, separators=(',', ':'))}"
+             for name, entry in data["tasks"].items()]  # one task a line, for readable diffs
+    head = f'{{\n "$comment": {json.dumps(data["$comment"])},\n "tasks": {{\n'
+    OUT.write_text(head + ",\n".join(lines) + "\n }\n}\n")
     print(f"{OUT}: {len(data['tasks'])} tasks")
     return 0
 

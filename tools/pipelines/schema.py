@@ -220,7 +220,8 @@ def _message(error: ValidationError) -> tuple[str, Any]:
         return f"{where_text} is missing `{', '.join(missing)}`", None
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        return f"{where_text} must be {' or '.join(TYPE_WORDS.get(t, t) for t in wanted)}, not {_describe(instance)}", None
+        words = " or ".join(TYPE_WORDS.get(t, t) for t in wanted)
+        return f"{where_text} must be {words}, not {_describe(instance)}", None
     if error.validator in ("anyOf", "oneOf"):
         options = [_resolve(o) for o in error.schema[error.validator]]
         choices = [c for o in options for c in (_scalar_choice(o) or [])]
