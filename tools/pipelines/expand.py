@@ -121,6 +121,7 @@ class Expander:
         self.repos = repositories
         self.findings = findings
         self.paths: dict[str, Path] = {}
+        self.documents: dict[str, Any] = {}
         self.templates: list[TemplateUse] = []
         self.depth = 0
         self.unread_extends = ""
@@ -136,9 +137,12 @@ class Expander:
             return str(path)
 
     def load(self, path: Path) -> Any:
+        """The document at `path`, parsed once per expansion (expansion never changes it)."""
         shown = self.display(path)
         self.paths[shown] = path.resolve()
-        return load(path, shown)
+        if shown not in self.documents:
+            self.documents[shown] = load(path, shown)
+        return self.documents[shown]
 
     def pipeline(self, path: Path) -> Expansion:
         """The expanded pipeline at `path`. Raises CheckError when the file itself cannot be read."""

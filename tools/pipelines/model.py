@@ -136,7 +136,8 @@ class Model:
 
     def _job(self, spec: dict, pool: Any) -> Job:
         deployment = "deployment" in spec
-        name = str(spec.get("deployment") if deployment else spec.get("job") or "Job")
+        unnamed = f"<unnamed job at line {getattr(spec, 'line', 0)}>"  # Azure DevOps names it; nothing can read it
+        name = str(spec.get("deployment") if deployment else spec.get("job") or unnamed)
         job = Job(name, spec, deployment, depends_on=names(spec.get("dependsOn")),
                   alternative=bool(getattr(spec, "alternative", False)))
         os = os_of(spec.get("pool", pool))

@@ -8,7 +8,8 @@ learn.microsoft.com/azure/devops/pipelines/process/template-parameters):
   types the schema names (environment, filePath, pool, secureFile, serviceConnection,
   legacyObject) are not checked. `values:` restricts the allowed values.
 - The legacy form `parameters: {name: default}` declares untyped parameters: values pass as given,
-  and a caller may pass parameters it does not declare (Arcade's and ML.NET's templates rely on it).
+  and a caller may pass parameters it does not declare; so may it to a template that declares none
+  (Arcade's templates forward theirs with `${{ each parameter in parameters }}`).
 - With the typed list form, passing a parameter the template does not declare ("Unexpected
   parameter"), leaving out one without a default, or a value of the wrong type or outside
   `values:` fails the pipeline's compilation: errors here.
@@ -121,7 +122,7 @@ def bind(declared: list[Declaration], passed: Any, shown: str, at: Any, findings
     for the rest. Unknown or missing parameters are error findings."""
     passed = passed if isinstance(passed, dict) else {}
     by_name = {d.name.casefold(): d for d in declared}
-    legacy = bool(declared) and all(d.type is None for d in declared)
+    legacy = all(d.type is None for d in declared)  # no declarations, or the untyped mapping form
     for name in passed:
         if str(name).casefold() not in by_name and not legacy:
             close = difflib.get_close_matches(str(name), [d.name for d in declared], n=1)

@@ -66,8 +66,8 @@ TYPES = Draft7Validator.TYPE_CHECKER.redefine_many({
                                                                            or _undecidable(v))),
     "integer": lambda _, v: _is_integer(v),
     "number": lambda _, v: _is_integer(v) or isinstance(v, (float, Decimal)),
-    "object": lambda _, v: isinstance(v, dict),
-    "array": lambda _, v: isinstance(v, list),
+    "object": lambda _, v: v is None or isinstance(v, dict),  # an empty `key:` is null: nothing given
+    "array": lambda _, v: v is None or isinstance(v, list),
 })
 
 

@@ -115,8 +115,8 @@ _FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]
                     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with the YAML 1.2 core schema for plain scalars."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader (libyaml's when installed) with the YAML 1.2 core schema for plain scalars."""
 
 
 _Loader.yaml_implicit_resolvers = {}
@@ -177,7 +177,7 @@ def load(path: Path, display: str) -> Any:
     except OSError as error:
         raise CheckError(None, f"cannot read {display}: {error.strerror}") from None
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
