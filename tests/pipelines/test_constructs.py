@@ -560,3 +560,59 @@ def test_depends_on_a_job_that_does_not_exist_is_an_error_unless_the_list_is_inc
     assert errors(found) == []
     assert any("not checked: job b depends on 'lint', which is not a job of stage __default the checker read" in f
                for f in found), found
+
+
+def test_templates_without_typed_declarations_take_any_parameter_and_forward_them(tmp_path):
+    """Arcade's wrappers declare nothing and forward with `${{ each parameter in parameters }}`."""
+    found = run(tmp_path, {
+        "azure-pipelines.yml": """
+            jobs:
+            - template: wrapper.yml
+              parameters:
+                name: build
+                extra: value
+            - job:
+              steps:
+              - script: echo one
+            - job:
+              steps:
+              - script: echo two
+        """,
+        "wrapper.yml": """
+            jobs:
+            - template: core.yml
+              parameters:
+                ${{ each parameter in parameters }}:
+                  ${{ parameter.key }}: ${{ parameter.value }}
+        """,
+        "core.yml": """
+            parameters:
+              name: ''
+            jobs:
+            - job: ${{ parameters.name }}
+              steps:
+              - script: echo ${{ parameters.extra }}
+        """})
+    assert found == []
+
+
+def test_a_job_reading_a_stage_through_dependencies_is_told_to_use_stage_dependencies(tmp_path):
+    found = run(tmp_path, {"azure-pipelines.yml": """
+        stages:
+        - stage: A
+          jobs:
+          - job: build
+            steps:
+            - bash: echo "##vso[task.setvariable variable=x;isOutput=true]1"
+              name: set
+        - stage: B
+          jobs:
+          - job: b
+            variables:
+              x: $[ dependencies.A.outputs['build.set.x'] ]
+            steps:
+            - script: echo
+    """})
+    assert errors(found) == [
+        "azure-pipelines.yml:12: error: job b reads dependencies.A, which is not a job of stage B; A is a stage: in a "
+        "job, use stageDependencies.A.<job>.outputs['<step>.<var>'] and make the stage depend on it"]

@@ -123,6 +123,9 @@ class Flow:
             elsewhere = [s.name for v in self.model.stages.values() for s in v if name.lower() in s.jobs]
             hint = (f"; it is in stage {elsewhere[0]}: use stageDependencies.{elsewhere[0]}.{name}.outputs['{key}']"
                     if elsewhere else suggest(name, [j[0].name for j in stage.jobs.values()]))
+            if not elsewhere and self.model.variants(name):
+                hint = (f"; {name} is a stage: in a job, use stageDependencies.{name}.<job>.outputs['<step>.<var>'] "
+                        "and make the stage depend on it")
             message = f"job {job.name} reads dependencies.{name}, which is not a job of stage {stage.name}{hint}"
             return [(WARNING, f"not checked: {message} the checker read ({stage.incomplete})")
                     if stage.incomplete and not elsewhere else (ERROR, message)]
