@@ -616,3 +616,86 @@ def test_a_job_reading_a_stage_through_dependencies_is_told_to_use_stage_depende
     assert errors(found) == [
         "azure-pipelines.yml:12: error: job b reads dependencies.A, which is not a job of stage B; A is a stage: in a "
         "job, use stageDependencies.A.<job>.outputs['<step>.<var>'] and make the stage depend on it"]
+
+
+def test_repository_paths_start_at_the_repository_root(tmp_path):
+    """microsoft/terminal writes `./build/pipelines/templates-v2/x.yml@self` inside build/pipelines/templates-v2/."""
+    found = run(tmp_path, {
+        "build/pipelines/ci.yml": """
+            stages:
+            - template: templates-v2/stages.yml
+        """,
+        "build/pipelines/templates-v2/stages.yml": """
+            stages:
+            - stage: build
+              jobs:
+              - template: ./build/pipelines/templates-v2/job.yml@self
+              - template: build/pipelines/templates-v2/missing.yml@self
+        """,
+        "build/pipelines/templates-v2/job.yml": "jobs:\n- job: a\n  steps:\n  - script: echo\n",
+    }, pipeline="build/pipelines/ci.yml")
+    assert found == ["build/pipelines/templates-v2/stages.yml:5: error: template "
+                     "build/pipelines/templates-v2/missing.yml@self not found (looked for "
+                     "build/pipelines/templates-v2/missing.yml, from the repository root)"]
+
+
+def test_a_missing_template_under_an_undecidable_condition_is_a_warning(tmp_path):
+    """PowerShell's CI includes a template only when a queue-time variable is set."""
+    found = run(tmp_path, {"azure-pipelines.yml": """
+        steps:
+        - ${{ if ne(variables['UseAzDevOpsFeed'], '') }}:
+          - template: /tools/insert-nuget-config.yml
+        - ${{ if eq(1, 1) }}:
+          - template: /tools/other.yml
+    """})
+    assert found == [
+        "azure-pipelines.yml:3: warning: not checked: template /tools/insert-nuget-config.yml not found (looked for "
+        "tools/insert-nuget-config.yml, from the repository root); it is included only when "
+        "`if ne(variables['UseAzDevOpsFeed'], '')`, which the checker cannot decide, and may exist where that holds",
+        "azure-pipelines.yml:5: error: template /tools/other.yml not found (looked for tools/other.yml, from the "
+        "repository root)"]
+
+
+def test_a_logging_command_assembled_at_run_time_is_not_judged(tmp_path):
+    """PowerShell's release pipeline builds "vso[...]" in a variable and prints "##$command"."""
+    found = run(tmp_path, {"azure-pipelines.yml": """
+        jobs:
+        - job: a
+          steps:
+          - pwsh: |
+              $command = "vso[task.setvariable variable=releaseTag;isOutput=true]$tag"
+              Write-Host -Object "##$command"
+            name: OutputReleaseTag
+        - job: b
+          dependsOn: a
+          variables:
+            tag: $[ dependencies.a.outputs['OutputReleaseTag.releaseTag'] ]
+          steps:
+          - script: echo $(tag)
+    """})
+    assert found == [
+        "azure-pipelines.yml:11: warning: not checked: dependencies.a.outputs['OutputReleaseTag.releaseTag']: whether "
+        "step OutputReleaseTag sets 'releaseTag': the pwsh of this step assembles a logging command at run time "
+        "(`vso[task.setvariable` without `##` in the text)"]
+
+
+def test_directives_in_a_template_top_level_are_left_to_the_expansion(tmp_path):
+    found = run(tmp_path, {
+        "azure-pipelines.yml": "extends:\n  template: base.yml\n  parameters: {official: true}\n",
+        "base.yml": """
+            parameters:
+            - name: official
+              type: boolean
+            extends:
+              template: inner.yml
+              ${{ if eq(parameters.official, true) }}:
+                parameters:
+                  stages:
+                  - stage: a
+                    jobs:
+                    - job: a
+                      steps:
+                      - script: echo
+        """,
+        "inner.yml": "parameters:\n- name: stages\n  type: stageList\nstages: ${{ parameters.stages }}\n"})
+    assert found == []

@@ -125,6 +125,7 @@ class Expander:
         self.templates: list[TemplateUse] = []
         self.depth = 0
         self.unread_extends = ""
+        self.undecided: list[str] = []  # the undecidable `${{ if }}` conditions around what is expanded
 
     def display(self, path: Path) -> str:
         path = path.resolve()
@@ -297,7 +298,15 @@ class Expander:
         evaluated = word == "if" or (word == "elseif" and chain.state != "taken")
         condition = self._condition(rest, scope, key) if evaluated else True
         include, alternative = chain.step(word, condition)
-        return [(self.node(body, scope, path, kind), alternative)] if include else []
+        if not include:
+            return []
+        if alternative:
+            self.undecided.append(key.strip()[3:-2].strip() if word != "else" else "else")
+        try:
+            return [(self.node(body, scope, path, kind), alternative)]
+        finally:
+            if alternative:
+                self.undecided.pop()
 
     def _condition(self, text: str, scope: Scope, key: str) -> Any:
         try:
@@ -361,7 +370,8 @@ class Expander:
     def _template(self, reference: str, including: Path, item: Any, kind: str,
                   empty: LList) -> tuple[Any, Path | None]:
         """(document, path) of a template used as a list of `kind`, or (None, None) after a finding."""
-        target = self.repos.resolve(reference, including, item, self.findings, self.display)
+        target = self.repos.resolve(reference, including, item, self.findings, self.display,
+                                    self.undecided[-1] if self.undecided else "")
         if target is None:
             empty.incomplete = f"template {reference} was not read"
             return None, None

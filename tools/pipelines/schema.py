@@ -296,14 +296,28 @@ def validate(document: Any, definition: str | None = None) -> list[Finding]:
     return findings
 
 
+def _literal(value: Any) -> Any:
+    """`value` without its `${{ }}` directives and expressions, which the expansion reads instead."""
+    if isinstance(value, dict):
+        result = LDict({k: _literal(v) for k, v in value.items() if not (isinstance(k, str) and "${{" in k)})
+        result.file, result.line = where(value)
+        result.key_lines = getattr(value, "key_lines", {})
+        return result
+    if isinstance(value, list):
+        return LList(_literal(v) for v in value
+                     if not (isinstance(v, dict) and len(v) == 1 and "${{" in str(next(iter(v)))))
+    return value
+
+
 def validate_template_file(kind: str, doc: Any) -> list[Finding]:
     """Errors in a template file's top level: its keys and its `parameters:` declarations."""
     definition = TEMPLATE_DEFINITIONS.get(kind)
     if definition is None or not isinstance(doc, dict):
         return []
-    shell = LDict({k: ([] if k in ("stages", "jobs", "steps", "variables", "extends") else v) for k, v in doc.items()
-                   if not (isinstance(k, str) and k.lstrip().startswith("${{"))})
-    shell.file, shell.line, shell.key_lines = doc.file, doc.line, getattr(doc, "key_lines", {})
-    if kind == "extends" and "extends" in doc:
-        shell["extends"] = doc["extends"] if isinstance(doc["extends"], dict) else {}
+    shell = _literal(doc)
+    for key in ("stages", "jobs", "steps", "variables"):
+        if key in shell:
+            shell[key] = []  # the expanded body is validated with the pipeline
+    if kind == "extends" and "extends" in shell and isinstance(shell["extends"], dict):
+        shell["extends"] = LDict({k: v for k, v in shell["extends"].items() if k == "template"})
     return validate(shell, definition)

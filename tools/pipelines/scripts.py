@@ -36,6 +36,7 @@ from tools.pipelines.shells import live_text
 from tools.pipelines.tasks import Catalog
 
 SET_VARIABLE = re.compile(r"##vso\[task\.setvariable\s+([^\]\n]*)\]", re.IGNORECASE)
+ASSEMBLED = re.compile(r"(?<!##)vso\[task\.setvariable", re.IGNORECASE)
 EXPORT_SCRIPT = re.compile(r"export_outputs\.py\s+(.*)")
 ROOT_PREFIXES = re.compile(r"^(?:\$\((?:Build\.SourcesDirectory|System\.DefaultWorkingDirectory|"
                            r"Build\.Repository\.LocalPath)\)|\$\{?(?:BUILD_SOURCESDIRECTORY|"
@@ -106,6 +107,9 @@ def _scan(text: str, shell: str, sets: Sets, origin: str) -> None:
         commands = list(bash.values())
     else:
         commands = _commands(text, shell)
+    if ASSEMBLED.search(live_text(text, shell if shell != "script" else "bash")):
+        sets.unknown.append(f"{origin} assembles a logging command at run time (`vso[task.setvariable` without "
+                            "`##` in the text)")
     for command in commands:
         name, output = command.get("variable", ""), command.get("isoutput", "false")
         if not name:

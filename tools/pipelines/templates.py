@@ -3,10 +3,14 @@
 
 - `path.yml`: relative to the file that holds the reference;
 - `/path.yml`: relative to the root of the repository that holds that file;
-- `path.yml@self`: in the repository that holds the pipeline;
+- `path.yml@self`: in the repository that holds the pipeline, from its root (microsoft/terminal
+  writes `./build/pipelines/templates-v2/x.yml@self` in build/pipelines/templates-v2/);
 - `path.yml@alias`: in the repository the pipeline declares as `resources.repositories` with
-  `repository: alias`; the checker reads it from a local checkout given as `--repository alias=PATH`,
-  otherwise it reports the template as not checked (a warning) and checks the rest.
+  `repository: alias`, from that repository's root; the checker reads it from a local checkout
+  given as `--repository alias=PATH`, otherwise it reports the template as not checked (a
+  warning) and checks the rest.
+A missing template is an error, except under an `${{ if }}` the checker cannot decide: the branch
+may compile only where the file exists (a branch of the repository), so that is a warning.
 
 The repository root is `--root`, else the enclosing git checkout. Without either, a `/path` is
 looked for in each folder above the pipeline, nearest first.
@@ -47,26 +51,27 @@ class Repositories:
     def candidates(self, path: str, including: Path, repository: str | None) -> list[Path]:
         """Files `path` may mean, most likely first; [] when its repository has no local checkout."""
         if repository and repository.lower() != "self":
-            checkout = next((p for alias, p in self.checkouts.items() if alias.lower() == repository.lower()), None)
-            if checkout is None:
+            root = next((p for alias, p in self.checkouts.items() if alias.lower() == repository.lower()), None)
+            if root is None:
                 return []
-            root, base = checkout, checkout if path.startswith("/") else including.parent
-            if not including.is_relative_to(checkout):
-                base = checkout  # a relative path into another repository starts at its root
-        elif repository:
-            root, base = self.root, self.root if path.startswith("/") else including.parent
         else:
-            root, base = self.root_of(including), including.parent
-        if not path.startswith("/"):
-            return [(base / path).resolve()]
+            root = self.root if repository else self.root_of(including)
+        if not path.startswith("/") and not repository:
+            return [(including.parent / path).resolve()]
+        # `/path`, and any `path@repository` (microsoft/terminal's `./build/...@self` in build/pipelines/),
+        # start at the repository's root; a relative one is also tried beside the including file
         found = [(root / path.lstrip("/")).resolve()]
+        if repository and not path.startswith("/"):
+            found.append((including.parent / path).resolve())
         if not self.certain:
             found += [(folder / path.lstrip("/")).resolve() for folder in (including.parent, *including.parents)]
         return found
 
-    def resolve(self, reference: str, including: Path, at: Any, findings: Findings, display) -> Path | None:
-        """The file `reference` names, or None after a finding: an error when it is missing, a warning
-        when it lives in a repository without a local checkout."""
+    def resolve(self, reference: str, including: Path, at: Any, findings: Findings, display,
+                undecided: str = "") -> Path | None:
+        """The file `reference` names, or None after a finding: an error when it is missing (a warning when
+        it is included only under the undecided condition `undecided`: the file may exist where that
+        holds), a warning when it lives in a repository without a local checkout."""
         path, _, repository = str(reference).strip().rpartition("@") if "@" in str(reference) else (reference, "", "")
         path = str(path).strip().replace("\\", "/")
         options = self.candidates(path, including, repository or None)
@@ -77,7 +82,12 @@ class Repositories:
         for option in options:
             if option.is_file():
                 return option
-        findings.error(at, f"template {reference} not found (looked for {display(options[0])}, "
-                           + ("from the repository root)" if path.startswith("/") else
-                              f"relative to {display(including)})"), "template")
+        where = ("from the repository root" if path.startswith("/") or repository
+                 else f"relative to {display(including)}")
+        message = f"template {reference} not found (looked for {display(options[0])}, {where})"
+        if undecided:
+            findings.warning(at, f"not checked: {message}; it is included only when `{undecided}`, which the "
+                                 "checker cannot decide, and may exist where that holds")
+        else:
+            findings.error(at, message, "template")
         return None
