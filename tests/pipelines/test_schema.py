@@ -192,3 +192,30 @@ def test_an_extensions_file_describes_a_marketplace_task(tmp_path):
         "so the task ignores it; its inputs: target",
         "azure-pipelines.yml:12: error: dependencies.a.outputs['deploy.other']: step deploy of job a does not set "
         "'other' (it sets: url)"]
+
+
+def test_an_empty_mapping_and_integer_keys_are_read_as_azure_devops_reads_them(tmp_path):
+    assert findings(tmp_path, """
+        resources:
+        variables:
+        jobs:
+        - job: a
+          strategy:
+            matrix:
+              1: {python: '3.11'}
+              2: {python: '3.12'}
+          steps:
+          - script: echo $(python)
+    """) == []
+
+
+def test_a_failure_of_the_checker_is_a_warning_not_a_traceback(tmp_path, capsys, monkeypatch):
+    from tools.pipelines import __main__ as cli
+
+    def broken(path, options):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "check", broken)
+    (tmp_path / "azure-pipelines.yml").write_text("steps: []\n")
+    assert cli.main([str(tmp_path / "azure-pipelines.yml")]) == 0
+    assert "warning: not checked: the checker failed on this pipeline (RuntimeError: boom)" in capsys.readouterr().out

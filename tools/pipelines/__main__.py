@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from tools.pipelines import report
-from tools.pipelines.checker import Options, check
+from tools.pipelines.checker import Options, Result, check
+from tools.pipelines.findings import Finding
 
 DEFAULT = Path(__file__).resolve().parents[2] / "azure-pipelines.yml"
 
@@ -41,10 +42,19 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check(path: Path, options: Options) -> Result:
+    """`check`, with a failure of the checker itself reported as a warning on the pipeline, not a traceback."""
+    try:
+        return check(path, options)
+    except Exception as error:  # noqa: BLE001 - one pipeline the checker cannot read must not stop the others
+        message = f"not checked: the checker failed on this pipeline ({type(error).__name__}: {error}); please report it"
+        return Result(path, [Finding(str(path), 0, message, "warning", "not-checked")], "not read")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     options = Options(args.root, dict(args.repository), args.extensions)
-    results = [check(path, options) for path in args.pipelines]
+    results = [_check(path, options) for path in args.pipelines]
     if args.format == "json":
         sys.stdout.write(report.as_json(results))
     elif args.format == "sarif":

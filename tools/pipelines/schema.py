@@ -66,8 +66,8 @@ TYPES = Draft7Validator.TYPE_CHECKER.redefine_many({
                                                                            or _undecidable(v))),
     "integer": lambda _, v: _is_integer(v),
     "number": lambda _, v: _is_integer(v) or isinstance(v, (float, Decimal)),
-    "object": lambda _, v: v is None or isinstance(v, dict),  # an empty `key:` is null: nothing given
-    "array": lambda _, v: v is None or isinstance(v, list),
+    "object": lambda _, v: isinstance(v, dict),
+    "array": lambda _, v: isinstance(v, list),
 })
 
 
@@ -256,6 +256,18 @@ def _location(document: Any, error: ValidationError, key: Any) -> tuple[str, int
     return found
 
 
+def _empty_collection(error: ValidationError) -> bool:
+    """An empty `key:` (null) where a mapping or a list goes: nothing is given, which Azure DevOps takes."""
+    if error.instance is not None:
+        return False
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return set(wanted) <= {"object", "array"}
+    if error.validator in ("anyOf", "oneOf"):
+        return all(_resolve(o).get("type") in ("object", "array") for o in error.schema[error.validator])
+    return False
+
+
 def _inside_unknown(document: Any, error: ValidationError) -> bool:
     node = document
     for part in error.absolute_path:
@@ -276,12 +288,28 @@ def _lenient(error: ValidationError) -> str | None:
     return None
 
 
+def _string_keys(value: Any) -> Any:
+    """`value` with every mapping key a string, as Azure DevOps reads keys (`1:` is "1")."""
+    if isinstance(value, dict):
+        result = LDict({(k if isinstance(k, str) else _scalar_text(k)): _string_keys(v) for k, v in value.items()})
+        result.file, result.line = where(value)
+        result.key_lines = {(k if isinstance(k, str) else _scalar_text(k)): n
+                            for k, n in (getattr(value, "key_lines", None) or {}).items()}
+        return result
+    if isinstance(value, list):
+        result = LList(_string_keys(v) for v in value)
+        result.file, result.line = where(value)
+        return result
+    return value
+
+
 def validate(document: Any, definition: str | None = None) -> list[Finding]:
     """Every schema error in `document` (a pipeline, or `definition` of the schema), as findings."""
     findings, seen = [], set()
+    document = _string_keys(document)
     for error in validator(definition).iter_errors(document):
         for leaf in _leaves(error):
-            if _inside_unknown(document, leaf):
+            if _inside_unknown(document, leaf) or _empty_collection(leaf):
                 continue
             message, key = _message(leaf)
             file, line = _location(document, leaf, key)
