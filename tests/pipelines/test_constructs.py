@@ -699,3 +699,30 @@ def test_directives_in_a_template_top_level_are_left_to_the_expansion(tmp_path):
         """,
         "inner.yml": "parameters:\n- name: stages\n  type: stageList\nstages: ${{ parameters.stages }}\n"})
     assert found == []
+
+
+def test_names_known_only_at_compile_time_are_not_judged(tmp_path):
+    found = run(tmp_path, {"azure-pipelines.yml": """
+        stages:
+        - stage: A
+          jobs:
+          - job: a
+            steps:
+            - bash: echo "##vso[task.setvariable variable=x;isOutput=true]1"
+              name: ${{ variables['Build.DefinitionName'] }}
+        - stage: B
+          dependsOn: ${{ variables['Upstream'] }}
+          jobs:
+          - job: b
+            dependsOn: ${{ variables['Previous'] }}
+            variables:
+              x: $[ stageDependencies.A.a.outputs['set.x'] ]
+            steps:
+            - script: echo
+    """})
+    assert errors(found) == []
+    warnings = [f.split(": warning: ")[1] for f in found]
+    assert "not checked: whether stage B depends on stage A: its dependsOn is known only when Azure DevOps " \
+           "compiles" in warnings
+    assert any(w.startswith("not checked: stageDependencies.A.a.outputs['set.x']: job a has no step named 'set'")
+               and "a step name is known only when Azure DevOps compiles" in w for w in warnings), warnings

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tools.pipelines.expressions import UNKNOWN_MARK
 from tools.pipelines.findings import Findings
 from tools.pipelines.model import Job, Model, Stage
 from tools.pipelines.references import ERROR, WARNING, Reference, job_key, references, suggest
@@ -81,22 +82,22 @@ class Flow:
 
     # -- structure -------------------------------------------------------------------------------
     def _depends(self, stage: Stage) -> None:
-        for name in stage.depends_on:
-            if not self.model.variants(name):
-                message = f"stage {stage.name} depends on {name!r}, which is not a stage" \
-                          f"{suggest(name, [s[0].name for s in self.model.stages.values()])}"
-                self._report(stage.spec.get("dependsOn", stage.spec), [
-                    (WARNING, f"not checked: {message} the checker read ({self.model.incomplete})")
-                    if self.model.incomplete else (ERROR, message)])
+        stages = [s[0].name for s in self.model.stages.values()]
+        self._exist(stage.depends_on, stages, f"stage {stage.name}", "a stage", self.model.incomplete,
+                    stage.spec.get("dependsOn", stage.spec))
         for jobs in stage.jobs.values():
             for job in jobs:
-                for name in job.depends_on:
-                    if str(name).lower() not in stage.jobs:
-                        message = f"job {job.name} depends on {name!r}, which is not a job of stage {stage.name}" \
-                                  f"{suggest(name, [j[0].name for j in stage.jobs.values()])}"
-                        self._report(job.spec.get("dependsOn", job.spec), [
-                            (WARNING, f"not checked: {message} the checker read ({stage.incomplete})")
-                            if stage.incomplete else (ERROR, message)])
+                self._exist(job.depends_on, [j[0].name for j in stage.jobs.values()], f"job {job.name}",
+                            f"a job of stage {stage.name}", stage.incomplete, job.spec.get("dependsOn", job.spec))
+
+    def _exist(self, names: list[str], known: list[str], who: str, what: str, incomplete: str, at: Any) -> None:
+        """Each of `names` (a dependsOn) must be one of `known`; a warning when the list was not fully read."""
+        for name in names:
+            if str(name).lower() in {k.lower() for k in known} or UNKNOWN_MARK in str(name):
+                continue
+            message = f"{who} depends on {name!r}, which is not {what}{suggest(name, known)}"
+            self._report(at, [(WARNING, f"not checked: {message} the checker read ({incomplete})") if incomplete
+                              else (ERROR, message)])
 
     # -- references in a job ---------------------------------------------------------------------
     def _job_text(self, text: str, stage: Stage, job: Job) -> None:
@@ -130,7 +131,10 @@ class Flow:
             return [(WARNING, f"not checked: {message} the checker read ({stage.incomplete})")
                     if stage.incomplete and not elsewhere else (ERROR, message)]
         problems: Problems = []
-        if not any(str(d).lower() == name.lower() for d in job.depends_on):
+        if any(UNKNOWN_MARK in str(d) for d in job.depends_on):
+            problems.append((WARNING, f"not checked: whether job {job.name} depends on job {name}: its dependsOn is "
+                                      "known only when Azure DevOps compiles"))
+        elif not any(str(d).lower() == name.lower() for d in job.depends_on):
             problems.append((ERROR, f"job {job.name} reads outputs of job {name} but does not depend on it: "
                                     f"add `dependsOn: {producers[0].name}` to job {job.name}"))
         return problems + _best([self._output(p, key.split("."), shown) for p in producers])
@@ -164,6 +168,9 @@ class Flow:
             return [], [(ERROR, f"{consumer} reads outputs of its own stage {stage.name} as another stage's: "
                                 "use dependencies.<job>.outputs['<step>.<var>'] and `dependsOn: <job>`")]
         depends = [d.lower() for d in stage.depends_on + stage.maybe_previous]
+        if name.lower() not in depends and any(UNKNOWN_MARK in d for d in depends):
+            return sources, [(WARNING, f"not checked: whether stage {stage.name} depends on stage {sources[0].name}: "
+                                       "its dependsOn is known only when Azure DevOps compiles")]
         if name.lower() not in depends:
             return sources, [(ERROR, f"stage {stage.name} reads outputs of stage {sources[0].name} but does not "
                                      f"depend on it: add {sources[0].name} to the `dependsOn` of stage {stage.name}")]

@@ -188,7 +188,9 @@ class Model:
             if not isinstance(spec, dict):
                 continue
             step = Step(str(spec["name"]) if spec.get("name") else None, self.reader.sets(spec, os), spec)
-            if step.name:
+            if step.name and "<?>" in step.name:
+                job.incomplete = job.incomplete or f"a step name is known only when Azure DevOps compiles ({step.name})"
+            elif step.name:
                 other = seen.get(step.name.lower())
                 if other is not None and not getattr(spec, "alternative", False) \
                         and not getattr(other.spec, "alternative", False):

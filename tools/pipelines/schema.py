@@ -19,7 +19,6 @@ reported, so a boolean two levels down is reported as such.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -31,7 +30,7 @@ from jsonschema.exceptions import ValidationError
 
 from tools.pipelines.findings import Finding
 from tools.pipelines.source import LDict, LList, key_line, where
-from tools.pipelines.tasks import SCHEMA_DIR, raw_schema
+from tools.pipelines.tasks import raw_schema
 
 RUNTIME = ("$(", "$[", "${{", "<?>")
 TEMPLATE_DEFINITIONS = {"stages": "stagesTemplate", "jobs": "jobsTemplate", "steps": "stepsTemplate",
@@ -131,11 +130,6 @@ def validator(definition: str | None = None) -> Validator:
     if definition is not None:
         schema = {**{k: v for k, v in schema.items() if k != "oneOf"}, "$ref": f"#/definitions/{definition}"}
     return Validator(schema)
-
-
-def extensions() -> dict:
-    path = SCHEMA_DIR / "extensions.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 # -- error selection -----------------------------------------------------------------------------------
