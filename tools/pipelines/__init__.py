@@ -1,8 +1,9 @@
 """Offline checker for Azure DevOps pipelines (`make check-pipelines`, docs/pipelines.md).
 
 It compiles a pipeline the way Azure DevOps does, then checks it:
-1. `expand.py` (with `templates.py`, `parameters.py`, `variables.py`, `expressions.py`,
-   `functions.py`, `values.py`): templates, extends, parameters, `${{ }}` expressions and
+1. `expand.py` (with `includes.py`, `directives.py`, `templates.py`, `parameters.py`,
+   `variables.py`, `expressions.py`, `functions.py`, `values.py`): templates, extends,
+   parameters, `${{ }}` expressions and
    directives, compile-time variables; what cannot be known offline stays `Unknown`, and an
    `${{ if }}` on it keeps every branch.
 2. `schema.py`: the vendored official schema, read as Azure DevOps reads YAML (`source.py`).

@@ -2,9 +2,10 @@
 expressions" docs: learn.microsoft.com/azure/devops/pipelines/process/templates and
 .../template-expressions).
 
-Read: `template:` items in `stages`, `jobs`, `steps` and `variables` lists (files found by
-`templates.Repositories`), `extends:` templates (nested too), declared parameters (`parameters.py`),
-`${{ expression }}` in values and keys, `${{ if }}` / `${{ elseif }}` / `${{ else }}`,
+Read: `template:` items in `stages`, `jobs`, `steps` and `variables` lists and `extends:`
+templates, nested too (`includes.py`, files found by `templates.Repositories`), declared parameters
+(`parameters.py`), `${{ expression }}` in values and keys, `${{ if }}` / `${{ elseif }}` /
+`${{ else }}` (`directives.py`),
 `${{ each x in list-or-object }}`, `${{ insert }}`, and a list parameter inserted as one item
 (`- ${{ parameters.steps }}`: "when an array is inserted into an array, the nested array is
 flattened"). Compile-time `variables` come from `variables:` sections (`variables.py`).
@@ -25,29 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from tools.pipelines import variables
+from tools.pipelines.directives import Chain, merge, new_mapping
 from tools.pipelines.expressions import UNKNOWN_MARK, Scope, evaluate, render
 from tools.pipelines.findings import CheckError, Findings
-from tools.pipelines.parameters import bind, declarations, runtime_values
+from tools.pipelines.includes import MAX_DEPTH, Includes, TemplateUse
+from tools.pipelines.parameters import declarations, runtime_values
 from tools.pipelines.source import LDict, LList, LStr, UnknownText, load, located, unknown_text, where
 from tools.pipelines.templates import Repositories
-from tools.pipelines.values import ExpressionError, Unknown, to_bool
+from tools.pipelines.values import ExpressionError, Unknown
 
 WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 INLINE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 DIRECTIVE = re.compile(r"^\s*\$\{\{\s*(if|elseif|else|each|insert)\b(.*)\}\}\s*$", re.DOTALL)
 EACH = re.compile(r"^\s*(\w+)\s+in\s+(.+)$", re.DOTALL)
 LIST_KINDS = ("stages", "jobs", "steps", "variables")
-MAX_DEPTH = 100  # Azure DevOps: at most 100 levels of template nesting
-
-
-@dataclass(frozen=True)
-class TemplateUse:
-    """One template file read: its display name, how it was used (stages, jobs, steps, variables,
-    extends) and its document as written (for the schema check of its top level)."""
-
-    file: str
-    kind: str
-    doc: Any
 
 
 @dataclass
@@ -57,64 +49,7 @@ class Expansion:
     unread_extends: str = ""
 
 
-class _Chain:
-    """The state of an `${{ if }}` / `${{ elseif }}` / `${{ else }}` chain."""
-
-    def __init__(self):
-        self.state: str | None = None  # None, "open" (all false so far), "maybe" (one unknown), "taken"
-
-    def reset(self) -> None:
-        self.state = None
-
-    def step(self, word: str, condition: Any) -> tuple[bool, bool]:
-        """(include the branch, as an alternative) for `word` whose condition evaluated to `condition`."""
-        if word == "if":
-            self.state = "open"
-        if self.state == "taken":
-            self.state = None if word == "else" else "taken"
-            return False, False
-        if word == "else":
-            alternative, self.state = self.state == "maybe", None
-            return True, alternative
-        decided = _decided(condition)
-        if decided is None:
-            self.state = "maybe"
-            return True, True
-        if decided:
-            alternative, self.state = self.state == "maybe", "taken"
-            return True, alternative
-        return False, False
-
-
-def _decided(value: Any) -> bool | None:
-    if not isinstance(value, Unknown):
-        return to_bool(value)
-    if value.candidates:
-        outcomes = {to_bool(c) for c in value.candidates}
-        if len(outcomes) == 1:
-            return outcomes.pop()
-    return None
-
-
-def _merge(result: LDict, part: dict, alternative: bool) -> None:
-    for key, value in part.items():
-        if key in result and (alternative or key in getattr(result, "conditional", ())):
-            result.alternatives = getattr(result, "alternatives", None) or {}
-            result.alternatives.setdefault(key, []).append(value)
-            continue
-        result[key] = value
-        result.key_lines[key] = (getattr(part, "key_lines", None) or {}).get(key, getattr(part, "line", 0))
-        if alternative:
-            result.conditional = getattr(result, "conditional", set()) | {key}
-
-
-def _new_mapping(value: Any) -> LDict:
-    result = located({}, *where(value))
-    result.key_lines = {}
-    return result
-
-
-class Expander:
+class Expander(Includes):
     """Expands one pipeline file; problems go to `findings`."""
 
     def __init__(self, repositories: Repositories, findings: Findings):
@@ -212,19 +147,19 @@ class Expander:
         return located(value, file, line) if isinstance(value, (str, dict, list)) else value
 
     def mapping(self, value: dict, scope: Scope, path: Path, skip: tuple = ()) -> LDict:
-        result = _new_mapping(value)
+        result = new_mapping(value)
         expanded_variables = None
         if isinstance(value.get("variables"), (dict, list)) and "variables" not in skip:
             expanded_variables = self.node(value["variables"], scope, path, "variables")
             scope = replace(scope, variables=variables.read(expanded_variables, scope.variables))
-        chain = _Chain()
+        chain = Chain()
         lines = getattr(value, "key_lines", None) or {}
         for key, item in value.items():
             directive = DIRECTIVE.match(key) if isinstance(key, str) else None
             if directive and key not in skip:
                 for part, alternative in self.directive(directive, chain, item, scope, path, key):
                     if isinstance(part, dict):
-                        _merge(result, part, alternative)
+                        merge(result, part, alternative)
                     elif part is not None:
                         self.findings.error(key, f"`{key.strip()}` inside a mapping must hold a mapping", "expression")
                 continue
@@ -242,7 +177,7 @@ class Expander:
 
     def sequence(self, value: list, scope: Scope, path: Path, kind: str | None) -> LList:
         result = located([], *where(value))
-        chain = _Chain()
+        chain = Chain()
         for item in value:
             key = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else None
             directive = DIRECTIVE.match(key) if isinstance(key, str) else None
@@ -284,7 +219,7 @@ class Expander:
             result.append(value)
 
     # -- directives ----------------------------------------------------------------------------
-    def directive(self, match: re.Match, chain: _Chain, body: Any, scope: Scope, path: Path, key: str,
+    def directive(self, match: re.Match, chain: Chain, body: Any, scope: Scope, path: Path, key: str,
                   kind: str | None = None, into: LList | None = None) -> list[tuple[Any, bool]]:
         """The parts a directive contributes, each with whether it is an alternative."""
         word, rest = match.group(1), match.group(2).strip()
@@ -338,107 +273,3 @@ class Expander:
                                 "expression")
             return []
         return [self.node(body, scope.bind(each.group(1), item), path, kind) for item in items]
-
-    # -- templates -----------------------------------------------------------------------------
-    def include(self, item: dict, scope: Scope, path: Path, kind: str) -> LList:
-        """The items a `template:` reference in a list of `kind` expands to."""
-        reference = self.string(item["template"], scope) if isinstance(item["template"], str) else item["template"]
-        empty = located([], *where(item))
-        extra = sorted(str(k) for k in item if k not in ("template", "parameters"))
-        if extra:
-            self.findings.error(item, f"a template reference takes `template` and `parameters`, not "
-                                      f"{', '.join(extra)}", "schema")
-        if not isinstance(reference, str) or isinstance(reference, UnknownText):
-            self.findings.warning(item, f"not checked: the template name {reference!r} is not known offline")
-            empty.incomplete = "a template whose name is not known offline"
-            return empty
-        passed = self.node(item.get("parameters") or {}, scope, path)
-        including = self.paths.get(where(item["template"])[0], path)
-        doc, target = self._template(reference, including, item, kind, empty)
-        if doc is None:
-            return empty
-        shown = self.display(target)
-        bound = bind(declarations(doc.get("parameters"), doc, self.findings), passed, shown, item, self.findings)
-        self.depth += 1
-        body = self.node(doc[kind], Scope(parameters=bound, variables=scope.variables), target, kind)
-        self.depth -= 1
-        self.templates.append(TemplateUse(shown, kind, doc))
-        if kind == "variables" and isinstance(body, dict):
-            body = located([located({"name": k, "value": v}, *where(body)) for k, v in body.items()], *where(body))
-        return body if isinstance(body, list) else empty
-
-    def _template(self, reference: str, including: Path, item: Any, kind: str,
-                  empty: LList) -> tuple[Any, Path | None]:
-        """(document, path) of a template used as a list of `kind`, or (None, None) after a finding."""
-        target = self.repos.resolve(reference, including, item, self.findings, self.display,
-                                    self.undecided[-1] if self.undecided else "")
-        if target is None:
-            empty.incomplete = f"template {reference} was not read"
-            return None, None
-        if self.depth >= MAX_DEPTH:
-            self.findings.error(item, f"template {reference}: more than {MAX_DEPTH} levels of templates", "template")
-            return None, None
-        try:
-            doc = self.load(target)
-        except CheckError as error:
-            self.findings.add(error.finding)
-            empty.incomplete = f"template {reference} could not be read"
-            return None, None
-        if not isinstance(doc, dict) or kind not in doc:
-            self.findings.error(item, f"template {reference} is used as a list of {kind} but has no `{kind}:`",
-                                "template")
-            empty.incomplete = f"template {reference} has no {kind}"
-            return None, None
-        return doc, target
-
-    def extends(self, doc: LDict, scope: Scope, path: Path) -> LDict:
-        """The pipeline `doc` with its `extends:` template expanded into it (nested extends too)."""
-        spec = doc["extends"]
-        merged = _new_mapping(doc)
-        for key, value in doc.items():
-            if key != "extends":
-                merged[key] = value
-                merged.key_lines[key] = doc.key_lines.get(key, doc.line)
-        if not isinstance(spec, dict) or not isinstance(spec.get("template"), str):
-            self.findings.error(spec, "`extends:` needs `template:` (and optionally `parameters:`)", "schema")
-            return merged
-        target = self.repos.resolve(spec["template"], path, spec, self.findings, self.display)
-        if target is None:
-            return self._unread_extends(merged, spec)
-        try:
-            template = self.load(target)
-        except CheckError as error:
-            self.findings.add(error.finding)
-            return self._unread_extends(merged, spec)
-        shown = self.display(target)
-        bound = bind(declarations(template.get("parameters"), template, self.findings), spec.get("parameters"),
-                     shown, spec, self.findings)
-        inner = Scope(parameters=bound, variables=scope.variables)
-        body = self.mapping(template, inner, target, skip=("parameters",))
-        self.templates.append(TemplateUse(shown, "extends", template))
-        if "extends" in body and self.depth < MAX_DEPTH:
-            self.depth += 1
-            body = self.extends(body, inner, target)
-            self.depth -= 1
-        for key, value in body.items():
-            if key == "parameters":
-                continue
-            if key == "variables" and isinstance(merged.get(key), list) and isinstance(value, list):
-                value = located([*merged[key], *value], *where(value))
-            merged[key] = value
-            merged.key_lines[key] = body.key_lines.get(key, body.line)
-        return merged
-
-    def _unread_extends(self, merged: LDict, spec: dict) -> LDict:
-        """Best effort when the extends template cannot be read: the stages, jobs or steps passed to it
-        as a parameter are checked as the pipeline's, with every list marked incomplete."""
-        self.unread_extends = str(spec["template"])
-        parameters = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
-        for kind, keys in (("stages", ("stage",)), ("jobs", ("job", "deployment")),
-                           ("steps", ("script", "bash", "pwsh", "powershell", "task", "checkout"))):
-            for value in parameters.values():
-                if isinstance(value, list) and any(isinstance(i, dict) and set(keys) & set(i) for i in value):
-                    value.incomplete = f"the extends template {spec['template']} was not read"
-                    merged[kind] = value
-                    return merged
-        return merged

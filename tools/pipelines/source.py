@@ -24,6 +24,8 @@ class LDict(dict):
     line: int = 0
     key_lines: dict
     alternative: bool = False  # inserted by an `${{ if }}` the checker could not decide
+    alternatives: dict | None = None  # key -> the values other undecided branches gave it
+    conditional: frozenset = frozenset()  # keys an undecided branch set
 
 
 class LList(list):
