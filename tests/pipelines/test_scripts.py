@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tools.pipelines.scripts import StepReader
+from tools.pipelines.shells import live_text
 from tools.pipelines.tasks import default_catalog
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "pipelines" / "scripts"
@@ -121,3 +123,20 @@ def test_install_pulumi_is_valid_bash_and_verifies_the_checksum():
     pipeline = (SCRIPTS.parents[1] / "azure-pipelines.yml").read_text()
     pin = next(line.split("==")[1] for line in requirements.splitlines() if line.startswith("pulumi=="))
     assert f'pulumiVersion\n    value: "{pin}"' in pipeline, "the CLI and the SDK must be the same version"
+
+
+@pytest.mark.parametrize(("shell", "text", "printed"), [
+    ("bash", 'echo "##vso[x]" # echo ##vso[y]', ['"##vso[x]"']),
+    ("bash", "echo ##vso[y]", []),  # `#` starts a comment at the start of a word
+    ("bash", "echo ${#items[@]} '##vso[x]'", ["'##vso[x]'"]),
+    ("bash", "cat <<EOF\n##vso[x]\nEOF\nexit 0\necho '##vso[y]'", ["##vso[x]"]),
+    ("bash", "read -r v <<< \"$in\"\necho '##vso[x]'", ["'##vso[x]'"]),
+    ("bash", "if [ -z \"$a\" ]; then\n  exit 1\nfi\necho '##vso[x]'", ["'##vso[x]'"]),
+    ("pwsh", "<#\nWrite-Host '##vso[y]'\n#>\nWrite-Host \"##vso[x]\" # '##vso[z]'", ['"##vso[x]"']),
+    ("python", "# print('##vso[y]')\nprint('##vso[x]')  # ##vso[z]\nsys.exit(0)\nprint('##vso[w]')", ["'##vso[x]'"]),
+    ("cmd", "REM echo ##vso[y]\n:: echo ##vso[z]\necho ##vso[x]", ["##vso[x]"]),
+    ("js", "// console.log('##vso[y]')\n/* '##vso[z]' */\nconsole.log('##vso[x]')", ["'##vso[x]'"]),
+])
+def test_only_what_a_shell_runs_prints_logging_commands(shell, text, printed):
+    live = live_text(text, shell)
+    assert re.findall(r"['\"]?##vso\[\w\]['\"]?", live) == printed

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_]\w*)\2")
+HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_]\w*)\2")  # not a <<< here-string
 BLOCK_OPEN = {"if", "case", "for", "while", "until", "select", "{"}
 BLOCK_CLOSE = {"fi", "esac", "done", "}"}
 
