@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         out, err = report.text(results)
         sys.stdout.write(out)
+        sys.stdout.flush()  # the findings before the status lines on stderr
         sys.stderr.write(err)
     failed = any(r.errors or (args.strict and r.warnings) for r in results)
     return 1 if failed else 0
