@@ -45,11 +45,12 @@ synth-all: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-# Azure DevOps pipelines checked offline: schema, template expansion, output-variable flow.
-# PIPELINE=path/to/azure-pipelines.yml checks another repository's (templates relative to it).
+# Azure DevOps pipelines checked offline: template expansion, schema, tasks, output-variable flow.
+# PIPELINE=path/to/azure-pipelines.yml checks another repository's (templates relative to it);
+# PIPELINE_ARGS passes options: --strict, --format json|sarif, --root DIR, --repository NAME=DIR.
 PIPELINE ?= azure-pipelines.yml
 check-pipelines: venv
-	$(PY) -m tools.pipelines $(PIPELINE)
+	$(PY) -m tools.pipelines $(PIPELINE) $(PIPELINE_ARGS)
 
 test: venv checkov kube-score servers lint check-pipelines
 	$(PY) -m pytest

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tools.pipelines.flow import Flow
+from tools.pipelines.scripts import StepReader
+from tools.pipelines.shells import live_text
+from tools.pipelines.tasks import default_catalog
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "pipelines" / "scripts"
 
@@ -82,9 +85,10 @@ def test_the_checker_reads_the_variables_an_export_step_sets():
     step = {"name": "exported", "task": "AzureCLI@2", "inputs": {"inlineScript": (
         'python pipelines/scripts/export_outputs.py "$outputs" namespace mlflowUrl mlflowAdminPassword=secret\n'
         'echo "##vso[task.setvariable variable=local]1"\n')}}
-    flow = Flow({"jobs": [{"job": "a", "steps": [step]}]}, SCRIPTS.parents[1])
-    (job,) = flow.stages["__default"].jobs.values()
-    assert job.steps[0].outputs == {"namespace": True, "mlflowUrl": True, "mlflowAdminPassword": True, "local": False}
+    sets = StepReader(SCRIPTS.parents[1], default_catalog()).sets(step, "linux")
+    assert {name: is_output for name, is_output in sets.variables.values()} == {
+        "namespace": True, "mlflowUrl": True, "mlflowAdminPassword": True, "local": False}
+    assert sets.unknown == [] and sets.maybe == {}
 
 
 def test_apply_secret_builds_the_secret_from_env_without_printing_values(capsys):
@@ -119,3 +123,20 @@ def test_install_pulumi_is_valid_bash_and_verifies_the_checksum():
     pipeline = (SCRIPTS.parents[1] / "azure-pipelines.yml").read_text()
     pin = next(line.split("==")[1] for line in requirements.splitlines() if line.startswith("pulumi=="))
     assert f'pulumiVersion\n    value: "{pin}"' in pipeline, "the CLI and the SDK must be the same version"
+
+
+@pytest.mark.parametrize(("shell", "text", "printed"), [
+    ("bash", 'echo "##vso[x]" # echo ##vso[y]', ['"##vso[x]"']),
+    ("bash", "echo ##vso[y]", []),  # `#` starts a comment at the start of a word
+    ("bash", "echo ${#items[@]} '##vso[x]'", ["'##vso[x]'"]),
+    ("bash", "cat <<EOF\n##vso[x]\nEOF\nexit 0\necho '##vso[y]'", ["##vso[x]"]),
+    ("bash", "read -r v <<< \"$in\"\necho '##vso[x]'", ["'##vso[x]'"]),
+    ("bash", "if [ -z \"$a\" ]; then\n  exit 1\nfi\necho '##vso[x]'", ["'##vso[x]'"]),
+    ("pwsh", "<#\nWrite-Host '##vso[y]'\n#>\nWrite-Host \"##vso[x]\" # '##vso[z]'", ['"##vso[x]"']),
+    ("python", "# print('##vso[y]')\nprint('##vso[x]')  # ##vso[z]\nsys.exit(0)\nprint('##vso[w]')", ["'##vso[x]'"]),
+    ("cmd", "REM echo ##vso[y]\n:: echo ##vso[z]\necho ##vso[x]", ["##vso[x]"]),
+    ("js", "// console.log('##vso[y]')\n/* '##vso[z]' */\nconsole.log('##vso[x]')", ["'##vso[x]'"]),
+])
+def test_only_what_a_shell_runs_prints_logging_commands(shell, text, printed):
+    live = live_text(text, shell)
+    assert re.findall(r"['\"]?##vso\[\w\]['\"]?", live) == printed

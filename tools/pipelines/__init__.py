@@ -1,12 +1,18 @@
 """Offline checker for Azure DevOps pipelines (`make check-pipelines`, docs/pipelines.md).
 
-1. Template expansion (`expand.py`) of the constructs the project uses: `template:` with
-   `parameters`, `${{ parameters.x }}`, `${{ each }}`, `${{ if }}` / `elseif` / `else`. Anything
-   else written in `${{ }}` stops the check with a message instead of passing unread.
-2. Schema validation (`schema.py`) of the expanded pipeline, and of each template as used, against
-   the vendored official Azure Pipelines schema (`pipelines/schema/`).
-3. Output-variable flow (`flow.py`): every `dependencies.<job>.outputs['<step>.<var>']` and
-   `stageDependencies.<stage>.<job>.outputs[...]` must name a job or stage the consumer depends on,
-   a step with that name, which sets the variable with `isOutput=true` (with the job-name prefix
-   for runOnce deployment jobs). Azure DevOps turns a wrong reference into an empty string.
+It compiles a pipeline the way Azure DevOps does, then checks it:
+1. `expand.py` (with `includes.py`, `directives.py`, `templates.py`, `parameters.py`,
+   `variables.py`, `expressions.py`, `functions.py`, `values.py`): templates, extends,
+   parameters, `${{ }}` expressions and
+   directives, compile-time variables; what cannot be known offline stays `Unknown`, and an
+   `${{ if }}` on it keeps every branch.
+2. `schema.py`: the vendored official schema, read as Azure DevOps reads YAML (`source.py`).
+3. `tasks.py`: task names and inputs against the tasks' definitions (schema, `data/tasks.json`,
+   extensions).
+4. `model.py`, `references.py`, `flow.py` (with `scripts.py`, `shells.py`, `invocations.py`):
+   every `dependencies`/`stageDependencies` output reference must point at a variable a step
+   really sets with `isOutput=true`. Azure DevOps turns a wrong reference into an empty string.
+`checker.py` runs one pipeline; `findings.py` and `report.py` say what was found (text, JSON,
+SARIF 2.1.0). Errors only where the pipeline is provably wrong; warnings, with the reason, for
+what cannot be decided offline.
 """

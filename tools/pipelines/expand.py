@@ -1,227 +1,275 @@
-"""Template expansion as Azure DevOps compiles a pipeline, for the constructs the checker knows.
+"""Template expansion as Azure DevOps compiles a pipeline (Microsoft's "Templates" and "Template
+expressions" docs: learn.microsoft.com/azure/devops/pipelines/process/templates and
+.../template-expressions).
 
-`template:` items in `stages`, `jobs` and `steps` lists (paths relative to the including file),
-their declared `parameters` (unknown, missing, wrongly typed or disallowed values are errors),
-`${{ expression }}` in values and keys, and `${{ if }}` / `${{ elseif }}` / `${{ else }}` /
-`${{ each x in list }}` in mappings and lists. Runtime syntax (`$[ ]`, `$( )`) is left as it is.
+Read: `template:` items in `stages`, `jobs`, `steps` and `variables` lists and `extends:`
+templates, nested too (`includes.py`, files found by `templates.Repositories`), declared parameters
+(`parameters.py`), `${{ expression }}` in values and keys, `${{ if }}` / `${{ elseif }}` /
+`${{ else }}` (`directives.py`),
+`${{ each x in list-or-object }}`, `${{ insert }}`, and a list parameter inserted as one item
+(`- ${{ parameters.steps }}`: "when an array is inserted into an array, the nested array is
+flattened"). Compile-time `variables` come from `variables:` sections (`variables.py`).
+
+What cannot be known offline is `Unknown`: an `${{ if }}` on it keeps every branch, marked as an
+alternative (`LDict.alternative`, or `LDict.alternatives` for a mapping key two branches set), so
+the later checks see each pipeline Azure DevOps may compile; an unknown value written into the
+pipeline is an `UnknownText`; a list some of whose items could not be read (an `${{ each }}` over an
+unknown, a template in another repository) carries the reason in `LList.incomplete`.
+Runtime syntax (`$[ ]`, `$( )`) is left as it is.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tools.pipelines.expressions import ExpressionError, evaluate, render, truthy
-from tools.pipelines.source import CheckError, LDict, LList, LStr, load, located, where
+from tools.pipelines import variables
+from tools.pipelines.directives import Chain, merge, new_mapping
+from tools.pipelines.expressions import UNKNOWN_MARK, Scope, evaluate, render
+from tools.pipelines.findings import CheckError, Findings
+from tools.pipelines.includes import MAX_DEPTH, Includes, TemplateUse
+from tools.pipelines.parameters import declarations, runtime_values
+from tools.pipelines.source import LDict, LList, LStr, UnknownText, load, located, unknown_text, where
+from tools.pipelines.templates import Repositories
+from tools.pipelines.values import ExpressionError, Unknown
 
 WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 INLINE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 DIRECTIVE = re.compile(r"^\s*\$\{\{\s*(if|elseif|else|each|insert)\b(.*)\}\}\s*$", re.DOTALL)
 EACH = re.compile(r"^\s*(\w+)\s+in\s+(.+)$", re.DOTALL)
-LIST_KINDS = ("stages", "jobs", "steps")
-SCALAR_TYPES = {"string": (str, int, float, bool), "number": (int, float), "boolean": (bool,)}
-LIST_TYPES = ("stepList", "jobList", "deploymentList", "stageList")
-
-
-@dataclass(frozen=True)
-class TemplateUse:
-    """One inclusion of a template, expanded: what the schema check validates per template file."""
-
-    file: str
-    kind: str
-    declared: Any
-    body: Any
-    at: Any
+LIST_KINDS = ("stages", "jobs", "steps", "variables")
 
 
 @dataclass
 class Expansion:
     pipeline: Any
     templates: list[TemplateUse] = field(default_factory=list)
+    unread_extends: str = ""
 
 
-class Expander:
-    def __init__(self, root: Path):
-        self.root = root.resolve().parent
+class Expander(Includes):
+    """Expands one pipeline file; problems go to `findings`."""
+
+    def __init__(self, repositories: Repositories, findings: Findings):
+        self.repos = repositories
+        self.findings = findings
+        self.paths: dict[str, Path] = {}
+        self.documents: dict[str, Any] = {}
         self.templates: list[TemplateUse] = []
+        self.depth = 0
+        self.unread_extends = ""
+        self.undecided: list[str] = []  # the undecidable `${{ if }}` conditions around what is expanded
 
     def display(self, path: Path) -> str:
+        path = path.resolve()
+        for alias, checkout in self.repos.checkouts.items():
+            if path.is_relative_to(checkout):
+                return f"{path.relative_to(checkout).as_posix()}@{alias}"
         try:
-            return str(path.resolve().relative_to(self.root))
+            return path.relative_to(self.repos.root).as_posix()
         except ValueError:
             return str(path)
 
+    def load(self, path: Path) -> Any:
+        """The document at `path`, parsed once per expansion (expansion never changes it)."""
+        shown = self.display(path)
+        self.paths[shown] = path.resolve()
+        if shown not in self.documents:
+            self.documents[shown] = load(path, shown)
+        return self.documents[shown]
+
     def pipeline(self, path: Path) -> Expansion:
-        doc = load(path, self.display(path))
+        """The expanded pipeline at `path`. Raises CheckError when the file itself cannot be read."""
+        doc = self.load(path)
         if not isinstance(doc, dict):
-            raise CheckError(doc, "a pipeline file must be a mapping")
-        if "extends" in doc:
-            raise CheckError(doc, "`extends:` templates are not supported by the checker")
-        parameters = {}
-        for declared in self._declarations(doc.get("parameters"), doc):
-            if "default" not in declared:
-                raise CheckError(declared, f"runtime parameter {declared.get('name')!r} needs a default for an offline check")
-            parameters[declared["name"]] = declared["default"]
-        expanded = self.node(doc, {"parameters": parameters}, path, skip=("parameters",))
-        return Expansion(expanded, self.templates)
+            raise CheckError(doc, "a pipeline file must be a mapping", "schema")
+        declared = declarations(doc.get("parameters"), doc, self.findings)
+        scope = Scope(parameters=runtime_values(declared, self.display(path), self.findings))
+        expanded = self.mapping(doc, scope, path, skip=("parameters",))
+        if "extends" in expanded:
+            expanded = self.extends(expanded, scope, path)
+        return Expansion(expanded, self.templates, self.unread_extends)
 
     # -- values --------------------------------------------------------------------------------
-    def node(self, value: Any, scope: dict, path: Path, kind: str | None = None, skip: tuple = ()) -> Any:
+    def node(self, value: Any, scope: Scope, path: Path, kind: str | None = None) -> Any:
         if isinstance(value, dict):
-            return self.mapping(value, scope, path, skip)
+            return self.mapping(value, scope, path)
         if isinstance(value, list):
             return self.sequence(value, scope, path, kind)
-        if isinstance(value, str):
-            return self.string(value, scope)
+        if isinstance(value, str) and "${{" in value:
+            result = self.string(value, scope)
+            if isinstance(result, (dict, list)) and self.depth < MAX_DEPTH:
+                self.depth += 1
+                result = self.node(result, scope, path, kind)
+                self.depth -= 1
+            return result
         return value
 
-    def string(self, text: str, scope: dict) -> Any:
+    def string(self, text: str, scope: Scope) -> Any:
+        """`text` with its `${{ }}` evaluated: a whole expression keeps its type (an object, a list, a
+        boolean); expressions inside a longer string are converted to strings."""
         if "${{" not in text:
             return text
         file, line = where(text)
         try:
             whole = WHOLE.match(text)
-            if whole and "${{" not in whole.group(1):
-                value = evaluate(whole.group(1), scope)
-                # A parameter's value keeps the place it was written, where a fix would go.
-                return value if isinstance(value, (LStr, LDict, LList)) else located(value, file, line)
-            return located(INLINE.sub(lambda m: render(evaluate(m.group(1), scope)), text), file, line)
-        except ExpressionError as error:
-            raise CheckError(text, str(error)) from None
+            if whole and "${{" not in whole.group(1) and "}}" not in whole.group(1):
+                return self._placed(evaluate(whole.group(1), scope), file, line)
+            unknown = []
 
-    def mapping(self, value: dict, scope: dict, path: Path, skip: tuple = ()) -> LDict:
-        result = located({}, *where(value))
-        chain: bool | None = None  # None: no if-chain open; False: nothing taken yet; True: taken
+            def one(match: re.Match) -> str:
+                value = evaluate(match.group(1), scope)
+                if isinstance(value, Unknown):
+                    unknown.append(value.reason)
+                return render(value)
+
+            result = INLINE.sub(one, text)
+            return unknown_text(Unknown(unknown[0]), result, text) if unknown else located(result, file, line)
+        except ExpressionError as error:
+            self.findings.error(text, f"{error} (in `{text.strip()[:120]}`)", "expression")
+            return unknown_text(Unknown(str(error)), text, text)
+        finally:
+            self._notes(scope, text)
+
+    def _notes(self, scope: Scope, at: Any) -> None:
+        while scope.notes:
+            note = scope.notes.pop(0)
+            self.findings.warning(at, note if note.startswith("not checked") else f"not checked: {note}")
+
+    @staticmethod
+    def _placed(value: Any, file: str, line: int) -> Any:
+        if isinstance(value, Unknown):
+            return unknown_text(value, UNKNOWN_MARK, located("", file, line))
+        if isinstance(value, (LStr, LDict, LList)):
+            return value  # a parameter's value keeps the place it was written, where a fix would go
+        return located(value, file, line) if isinstance(value, (str, dict, list)) else value
+
+    def mapping(self, value: dict, scope: Scope, path: Path, skip: tuple = ()) -> LDict:
+        result = new_mapping(value)
+        expanded_variables = None
+        if isinstance(value.get("variables"), (dict, list)) and "variables" not in skip:
+            expanded_variables = self.node(value["variables"], scope, path, "variables")
+            scope = replace(scope, variables=variables.read(expanded_variables, scope.variables))
+        chain = Chain()
+        lines = getattr(value, "key_lines", None) or {}
         for key, item in value.items():
-            if key in skip:
-                result[key] = item
-                continue
             directive = DIRECTIVE.match(key) if isinstance(key, str) else None
-            if directive:
-                parts, chain = self.directive(directive, chain, item, scope, path, key)
-                for part in parts:
-                    if not isinstance(part, dict):
-                        raise CheckError(key, f"`{key.strip()}` inside a mapping must hold a mapping")
-                    result.update(part)
+            if directive and key not in skip:
+                for part, alternative in self.directive(directive, chain, item, scope, path, key):
+                    if isinstance(part, dict):
+                        merge(result, part, alternative)
+                    elif part is not None:
+                        self.findings.error(key, f"`{key.strip()}` inside a mapping must hold a mapping", "expression")
                 continue
-            chain = None
-            new_key = self.string(key, scope) if isinstance(key, str) else key
-            result[new_key] = self.node(item, scope, path, kind=key if key in LIST_KINDS else None)
+            chain.reset()
+            if key in skip:
+                new_key, new_value = key, item
+            elif key == "variables" and expanded_variables is not None:
+                new_key, new_value = key, expanded_variables
+            else:
+                new_key = self.string(key, scope) if isinstance(key, str) and "${{" in key else key
+                new_value = self.node(item, scope, path, kind=key if key in LIST_KINDS else None)
+            result[new_key] = new_value
+            result.key_lines[new_key] = lines.get(key, result.line)
         return result
 
-    def sequence(self, value: list, scope: dict, path: Path, kind: str | None) -> LList:
+    def sequence(self, value: list, scope: Scope, path: Path, kind: str | None) -> LList:
         result = located([], *where(value))
-        chain: bool | None = None
+        chain = Chain()
         for item in value:
-            directive = DIRECTIVE.match(next(iter(item))) if isinstance(item, dict) and len(item) == 1 \
-                and isinstance(next(iter(item)), str) else None
+            key = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else None
+            directive = DIRECTIVE.match(key) if isinstance(key, str) else None
             if directive:
-                key = next(iter(item))
-                parts, chain = self.directive(directive, chain, item[key], scope, path, key, kind)
-                for part in parts:
-                    if not isinstance(part, list):
-                        raise CheckError(key, f"`{key.strip()}` inside a list must hold a list")
-                    result.extend(part)
+                for part, alternative in self.directive(directive, chain, item[key], scope, path, key, kind, result):
+                    self._extend(result, part if isinstance(part, list) else [part], alternative)
                 continue
-            chain = None
-            if isinstance(item, dict) and "template" in item:
-                result.extend(self.include(item, scope, path, kind))
+            chain.reset()
+            if isinstance(item, str) and WHOLE.match(item) and "}}" not in WHOLE.match(item).group(1):
+                self._insert(result, item, scope, path, kind)
+            elif isinstance(item, dict) and "template" in item and kind in LIST_KINDS:
+                self._extend(result, self.include(item, scope, path, kind), False)
             else:
                 result.append(self.node(item, scope, path))
         return result
 
-    def directive(self, match: re.Match, chain: bool | None, body: Any, scope: dict, path: Path, key: str,
-                  kind: str | None = None) -> tuple[list, bool | None]:
+    @staticmethod
+    def _extend(result: LList, items: list, alternative: bool) -> None:
+        for item in items:
+            if item is None:
+                continue
+            if alternative and isinstance(item, LDict):
+                item.alternative = True
+            result.append(item)
+        if getattr(items, "incomplete", ""):
+            result.incomplete = result.incomplete or items.incomplete
+
+    def _insert(self, result: LList, item: str, scope: Scope, path: Path, kind: str | None) -> None:
+        """`- ${{ expression }}` as a list item: a list is flattened into the list, a mapping is one item."""
+        value = self.string(item, scope)
+        if isinstance(value, UnknownText) and str(value) == UNKNOWN_MARK:
+            self.findings.warning(item, f"not checked: the items `{item.strip()}` inserts ({value.reason})")
+            result.incomplete = result.incomplete or f"`{item.strip()}` is unknown"
+        elif isinstance(value, list):
+            self._extend(result, self.sequence(value, scope, path, kind), False)
+        elif isinstance(value, dict):
+            self._extend(result, self.sequence([value], scope, path, kind), False)
+        elif value is not None:
+            result.append(value)
+
+    # -- directives ----------------------------------------------------------------------------
+    def directive(self, match: re.Match, chain: Chain, body: Any, scope: Scope, path: Path, key: str,
+                  kind: str | None = None, into: LList | None = None) -> list[tuple[Any, bool]]:
+        """The parts a directive contributes, each with whether it is an alternative."""
         word, rest = match.group(1), match.group(2).strip()
-        try:
-            if word == "if":
-                taken = truthy(evaluate(rest, scope))
-                return ([self.node(body, scope, path, kind)] if taken else []), taken
-            if word in ("elseif", "else") and chain is None:
-                raise CheckError(key, f"`${{{{ {word} }}}}` without a preceding `${{{{ if }}}}`")
-            if word == "elseif":
-                taken = not chain and truthy(evaluate(rest, scope))
-                return ([self.node(body, scope, path, kind)] if taken else []), chain or taken
-            if word == "else":
-                return ([self.node(body, scope, path, kind)] if not chain else []), None
-            if word == "each":
-                each = EACH.match(rest)
-                if not each:
-                    raise CheckError(key, f"cannot read `{key.strip()}`: expected `each NAME in EXPRESSION`")
-                items = evaluate(each.group(2), scope)
-                if isinstance(items, dict):
-                    items = [{"key": k, "value": v} for k, v in items.items()]
-                if not isinstance(items, list):
-                    raise CheckError(key, f"`{key.strip()}` iterates over {type(items).__name__}, not a list or object")
-                return [self.node(body, {**scope, each.group(1): item}, path, kind) for item in items], None
-        except ExpressionError as error:
-            raise CheckError(key, str(error)) from None
-        raise CheckError(key, f"`${{{{ {word} }}}}` is not supported by the checker (it expands if, elseif, else, each)")
-
-    # -- templates -----------------------------------------------------------------------------
-    def include(self, item: dict, scope: dict, path: Path, kind: str | None) -> list:
-        reference = self.string(item["template"], scope)
-        if kind not in LIST_KINDS:
-            raise CheckError(item, f"a template in {kind or 'this place'} is not supported by the checker "
-                                   "(it expands stage, job and step templates)")
-        if "@" in str(reference):
-            raise CheckError(item, f"template {reference} lives in another repository: the checker reads local files only")
-        extra = set(item) - {"template", "parameters"}
-        if extra:
-            raise CheckError(item, f"a template reference takes `template` and `parameters`, not {', '.join(sorted(extra))}")
-        target = (path.parent / str(reference)).resolve()
-        shown = self.display(target)
-        if not target.is_file():
-            raise CheckError(item, f"template {reference} not found (looked for {shown}, relative to {self.display(path)})")
-        doc = load(target, shown)
-        if not isinstance(doc, dict) or kind not in doc:
-            raise CheckError(item, f"template {shown} is used as a list of {kind} but has no `{kind}:`")
-        unexpected = set(doc) - {"parameters", kind}
-        if unexpected:
-            raise CheckError(doc, f"template {shown}: top-level {', '.join(sorted(unexpected))} not supported by the checker")
-        passed = self.node(item.get("parameters") or {}, scope, path)
-        parameters = self.bind(doc, passed, shown, item)
-        body = self.node(doc[kind], {"parameters": parameters}, target, kind)
-        self.templates.append(TemplateUse(shown, kind, doc.get("parameters"), body, item))
-        return body
-
-    def _declarations(self, declared: Any, at: Any) -> list[dict]:
-        if declared is None:
+        if word in ("elseif", "else") and chain.state is None:
+            self.findings.error(key, f"`${{{{ {word} }}}}` without a preceding `${{{{ if }}}}`", "expression")
             return []
-        if isinstance(declared, dict):  # the old form: `name: default`
-            return [located({"name": name, "default": default}, *where(declared)) for name, default in declared.items()]
-        if not isinstance(declared, list) or not all(isinstance(d, dict) and "name" in d for d in declared):
-            raise CheckError(declared or at, "`parameters:` must be a list of {name, type, default, values}")
-        return declared
+        if word == "each":
+            return [(part, False) for part in self._each(rest, body, scope, path, key, kind, into)]
+        if word == "insert":
+            return [(self.node(body, scope, path, kind), False)]
+        evaluated = word == "if" or (word == "elseif" and chain.state != "taken")
+        condition = self._condition(rest, scope, key) if evaluated else True
+        include, alternative = chain.step(word, condition)
+        if not include:
+            return []
+        if alternative:
+            self.undecided.append(key.strip()[3:-2].strip() if word != "else" else "else")
+        try:
+            return [(self.node(body, scope, path, kind), alternative)]
+        finally:
+            if alternative:
+                self.undecided.pop()
 
-    def bind(self, doc: dict, passed: dict, shown: str, at: Any) -> dict:
-        declarations = {d["name"]: d for d in self._declarations(doc.get("parameters"), doc)}
-        for name in passed:
-            if name not in declarations:
-                raise CheckError(name if isinstance(name, LStr) else passed,
-                                 f"template parameter {name!r} does not exist in {shown} "
-                                         f"(it declares: {', '.join(declarations) or 'nothing'})")
-        bound = {}
-        for name, declaration in declarations.items():
-            if name in passed:
-                value = passed[name]
-            elif "default" in declaration:
-                value = declaration["default"]
-            else:
-                raise CheckError(at, f"template {shown} requires parameter {name!r}, which is not passed")
-            self.check_type(name, declaration, value, shown, value if isinstance(value, LStr) else passed if name in passed else at)
-            bound[name] = value
-        return bound
+    def _condition(self, text: str, scope: Scope, key: str) -> Any:
+        try:
+            return evaluate(text, scope)
+        except ExpressionError as error:
+            self.findings.error(key, f"{error} (in `{key.strip()[:120]}`)", "expression")
+            return False
+        finally:
+            self._notes(scope, key)
 
-    def check_type(self, name: str, declaration: dict, value: Any, shown: str, at: Any) -> None:
-        kind = declaration.get("type", "string")
-        runtime = isinstance(value, str) and ("$[" in value or "$(" in value)
-        if kind in SCALAR_TYPES and not runtime and not isinstance(value, SCALAR_TYPES[kind]):
-            raise CheckError(at, f"parameter {name!r} of {shown} is a {kind}, got {type(value).__name__}: {value!r}")
-        if kind in LIST_TYPES and not isinstance(value, list):
-            raise CheckError(at, f"parameter {name!r} of {shown} is a {kind}, got {type(value).__name__}")
-        allowed = declaration.get("values")
-        if allowed and not runtime and value not in allowed:
-            raise CheckError(at, f"parameter {name!r} of {shown} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+    def _each(self, rest: str, body: Any, scope: Scope, path: Path, key: str, kind: str | None,
+              into: LList | None) -> list:
+        each = EACH.match(rest)
+        if not each:
+            self.findings.error(key, f"cannot read `{key.strip()}`: expected `each NAME in EXPRESSION`", "expression")
+            return []
+        items = self._condition(each.group(2), scope, key)
+        if isinstance(items, Unknown):
+            self.findings.warning(key, f"not checked: what `{key.strip()}` produces ({items.reason})")
+            if into is not None:
+                into.incomplete = into.incomplete or f"`{key.strip()}` iterates over an unknown value"
+            return []
+        if isinstance(items, dict):
+            items = [located({"key": k, "value": v}, *where(items)) for k, v in items.items()]
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            self.findings.error(key, f"`{key.strip()}` iterates over a {type(items).__name__}, not a list or object",
+                                "expression")
+            return []
+        return [self.node(body, scope.bind(each.group(1), item), path, kind) for item in items]

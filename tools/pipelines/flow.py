@@ -1,258 +1,254 @@
-"""Output-variable flow: each cross-job reference must point at a variable some step really exports.
+"""Output-variable flow: each cross-job reference must point at a variable some step really sets.
 
-Azure DevOps evaluates `dependencies.<job>.outputs['<step>.<var>']` and
-`stageDependencies.<stage>.<job>.outputs['<step>.<var>']` to an empty string when any part is
-wrong, without an error. This module rebuilds who depends on whom (a stage without `dependsOn`
-depends on the one before it; a job only on what it lists) and which step sets which variable,
-then checks every reference against that.
+Azure DevOps evaluates `dependencies.<job>.outputs['<step>.<var>']` and the other forms
+(`references.py`) to an empty string when any part is wrong, without an error. This module checks
+every reference in a job's or a stage's `condition` and `variables` (and a job's `strategy`)
+against the model (`model.py`): the producing stage or job exists and the consumer depends on it,
+the key has the form the producer publishes under, the step exists by `name:` (not displayName),
+and it sets the variable with `isOutput=true`.
+
+Errors only where the reference provably reads nothing; warnings where the checker could not
+read everything (a template or script it could not read, an undecidable `${{ if }}`, a name known
+only at run time), each saying why.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-import shlex
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tools.pipelines.source import Finding, where
+from tools.pipelines.expressions import UNKNOWN_MARK
+from tools.pipelines.findings import Findings
+from tools.pipelines.model import Job, Model, Stage
+from tools.pipelines.references import ERROR, WARNING, Reference, job_key, references, suggest
+from tools.pipelines.source import LDict
 
-JOB_REF = re.compile(r"(?<![\w.])dependencies\.(\w+)\.outputs\[\s*['\"]([^'\"]+)['\"]\s*\]")
-STAGE_REF = re.compile(r"(?<![\w.])stageDependencies\.(\w+)\.(\w+)\.outputs\[\s*['\"]([^'\"]+)['\"]\s*\]")
-ANY_OUTPUTS = re.compile(r"(?:dependencies|stageDependencies)\.[^\s'\"]*outputs\b", re.IGNORECASE)
-SET_VARIABLE = re.compile(r"##vso\[task\.setvariable\s+([^\]]*)\]", re.IGNORECASE)
-EXPORT_SCRIPT = re.compile(r"export_outputs\.py\s+(.*)")
-SCRIPT_FILE = re.compile(r"(?:^|[\s\"'])((?:\./)?[\w.-]+(?:/[\w.-]+)*\.(?:sh|py|ps1|bash))\b")
-SCRIPT_KEYS = ("script", "bash", "pwsh", "powershell")
-INPUT_SCRIPT_KEYS = ("inlineScript", "script", "Inline")
-INPUT_FILE_KEYS = ("scriptPath", "filePath", "ScriptPath")
-RUN_ONCE_HOOKS = ("preDeploy", "deploy", "routeTraffic", "postRouteTraffic")
+Problems = list[tuple[str, str]]
 
 
-@dataclass
-class Step:
-    name: str | None
-    outputs: dict[str, bool] = field(default_factory=dict)  # variable -> isOutput
-    at: Any = None
-
-
-@dataclass
-class Job:
-    name: str
-    deployment: bool
-    strategy: str | None
-    depends_on: list[str]
-    steps: list[Step]
-    spec: Any
-
-
-@dataclass
-class Stage:
-    name: str
-    depends_on: list[str]
-    jobs: dict[str, Job]
-    spec: Any
-
-
-def _names(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _strings(value: Any, skip: tuple[str, ...] = ()):
+def strings(value: Any, skip: tuple[str, ...] = ()):
+    """Every string in `value`, also those of mapping keys that undecided `${{ if }}` branches set;
+    not below the keys in `skip`, at any depth."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
+        alternatives = getattr(value, "alternatives", None) or {} if isinstance(value, LDict) else {}
         for key, item in value.items():
             if key not in skip:
-                yield from _strings(item)
+                yield from strings(item, skip)
+                for other in alternatives.get(key, ()):
+                    yield from strings(other, skip)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item, skip)
+
+
+def _best(results: list[Problems]) -> Problems:
+    """The verdict over variants: fine if one variant is fine, else warnings if one has only warnings."""
+    if not results or any(not r for r in results):
+        return []
+    only_warnings = [r for r in results if all(severity == WARNING for severity, _ in r)]
+    return only_warnings[0] if only_warnings else results[0]
 
 
 class Flow:
-    def __init__(self, pipeline: Any, repository: Path):
-        self.repository = repository
-        self.findings: list[Finding] = []
-        self.stages = self._stages(pipeline)
+    def __init__(self, model: Model, findings: Findings):
+        self.model, self.findings = model, findings
+        self.counts = {"verified": 0, "not checked": 0, "wrong": 0}  # output references, by outcome
 
-    def error(self, at: Any, message: str) -> None:
-        file, line = where(at)
-        self.findings.append(Finding(file, line, message))
+    def _count(self, problems: Problems) -> None:
+        severities = {severity for severity, _ in problems}
+        self.counts["wrong" if ERROR in severities else "not checked" if severities else "verified"] += 1
 
-    # -- model -----------------------------------------------------------------------------------
-    def _stages(self, pipeline: Any) -> dict[str, Stage]:
-        stage_specs = pipeline.get("stages")
-        if stage_specs is None:  # a single-stage pipeline: jobs (or steps) at the top
-            jobs = pipeline.get("jobs") or [{"job": "__default", "steps": pipeline.get("steps") or []}]
-            stage_specs = [{"stage": "__default", "jobs": jobs}]
-        stages: dict[str, Stage] = {}
-        previous: str | None = None
-        for spec in stage_specs:
-            name = str(spec.get("stage", "__default"))
-            depends = _names(spec["dependsOn"]) if "dependsOn" in spec else ([previous] if previous else [])
-            jobs = {}
-            for job_spec in spec.get("jobs") or []:
-                job = self._job(job_spec)
-                if job.name in jobs:
-                    self.error(job_spec, f"stage {name} has two jobs named {job.name!r}")
-                jobs[job.name] = job
-            stages[name] = Stage(name, depends, jobs, spec)
-            previous = name
-        for stage in stages.values():
-            for dependency in stage.depends_on:
-                if dependency not in stages:
-                    self.error(stage.spec, f"stage {stage.name} depends on {dependency!r}, which is not a stage")
-            for job in stage.jobs.values():
-                for dependency in job.depends_on:
-                    if dependency not in stage.jobs:
-                        self.error(job.spec, f"job {job.name} depends on {dependency!r}, which is not a job of stage {stage.name}")
-        return stages
+    def check(self) -> None:
+        for variants in self.model.stages.values():
+            for stage in variants:
+                self._depends(stage)
+                alternatives = getattr(stage.spec, "alternatives", None) or {}
+                for key, value in stage.spec.items():
+                    for item in (value, *alternatives.get(key, ())) if key != "jobs" else ():
+                        for text in strings(item):
+                            self._stage_text(text, stage, str(key))
+                for jobs in stage.jobs.values():
+                    for job in jobs:
+                        for text in strings(job.spec, skip=("steps", "templateContext")):
+                            self._job_text(text, stage, job)
 
-    def _job(self, spec: dict) -> Job:
-        deployment = "deployment" in spec
-        name = str(spec.get("deployment") if deployment else spec.get("job", "__default"))
-        strategy, steps = None, list(spec.get("steps") or [])
-        if deployment:
-            strategies = spec.get("strategy") or {}
-            strategy = next(iter(strategies), None)
-            body = strategies.get(strategy) or {}
-            for hook in (*RUN_ONCE_HOOKS, "on"):
-                part = body.get(hook) or {}
-                if hook == "on":
-                    for outcome in part.values():
-                        steps += list((outcome or {}).get("steps") or [])
-                else:
-                    steps += list(part.get("steps") or [])
-        named: dict[str, Step] = {}
-        parsed = []
-        for step_spec in steps:
-            step = Step(step_spec.get("name"), self._outputs(step_spec), step_spec)
-            if step.name:
-                if step.name in named:
-                    self.error(step_spec, f"job {name} has two steps named {step.name!r}")
-                named[step.name] = step
-            parsed.append(step)
-        return Job(name, deployment, strategy, _names(spec.get("dependsOn")), parsed, spec)
+    def _report(self, at: Any, problems: Problems) -> None:
+        for severity, message in problems:
+            if severity == ERROR:
+                self.findings.error(at, message, "output-reference")
+            else:
+                self.findings.warning(at, message)
 
-    def _outputs(self, step: dict) -> dict[str, bool]:
-        """Variables a step sets: literal logging commands in its script or the script files it
-        runs, and the names given to pipelines/scripts/export_outputs.py (always isOutput=true)."""
-        texts = [step[k] for k in SCRIPT_KEYS if isinstance(step.get(k), str)]
-        inputs = step.get("inputs") or {}
-        texts += [inputs[k] for k in INPUT_SCRIPT_KEYS if isinstance(inputs.get(k), str)]
-        files = [inputs[k] for k in INPUT_FILE_KEYS if isinstance(inputs.get(k), str)]
-        files += [match for text in texts for match in SCRIPT_FILE.findall(text)]
-        for relative in files:
-            candidate = self.repository / relative.removeprefix("./") if not relative.startswith("/") else Path(relative)
-            if candidate.is_file() and candidate.suffix != ".py":
-                texts.append(candidate.read_text(errors="replace"))
-        outputs: dict[str, bool] = {}
-        for text in texts:
-            for match in SET_VARIABLE.finditer(text):
-                props = dict(part.strip().partition("=")[::2] for part in match.group(1).split(";") if part.strip())
-                props = {k.lower(): v for k, v in props.items()}
-                name = props.get("variable", "")
-                if name and "$" not in name:
-                    outputs[name] = outputs.get(name, False) or props.get("isoutput", "").lower() == "true"
-            for match in EXPORT_SCRIPT.finditer(text):
-                words = shlex.split(match.group(1).split("#")[0], posix=True)
-                for word in words[1:]:  # the first is the JSON file
-                    if word in ("|", "&&", ";", ">", "||"):
-                        break
-                    outputs[word.partition("=")[0]] = True
-        return outputs
+    # -- structure -------------------------------------------------------------------------------
+    def _depends(self, stage: Stage) -> None:
+        stages = [s[0].name for s in self.model.stages.values()]
+        self._exist(stage.depends_on, stages, f"stage {stage.name}", "a stage", self.model.incomplete,
+                    stage.spec.get("dependsOn", stage.spec))
+        for jobs in stage.jobs.values():
+            for job in jobs:
+                self._exist(job.depends_on, [j[0].name for j in stage.jobs.values()], f"job {job.name}",
+                            f"a job of stage {stage.name}", stage.incomplete, job.spec.get("dependsOn", job.spec))
 
-    # -- references ------------------------------------------------------------------------------
-    def check(self) -> list[Finding]:
-        for stage in self.stages.values():
-            for text in _strings(stage.spec, skip=("jobs",)):
-                if ANY_OUTPUTS.search(text):
-                    self.error(text, "output references in a stage's own condition or variables are not checked by "
-                                     "this checker; read them in a job (stageDependencies) instead")
-            for job in stage.jobs.values():
-                for text in _strings(job.spec):
-                    self._references(text, stage, job)
-        return self.findings
-
-    def _references(self, text: str, stage: Stage, job: Job) -> None:
-        understood = 0
-        for match in JOB_REF.finditer(text):
-            understood += 1
-            producer_name, key = match.groups()
-            producer = stage.jobs.get(producer_name)
-            if producer is None:
-                elsewhere = [s.name for s in self.stages.values() if producer_name in s.jobs]
-                hint = (f"; it is in stage {elsewhere[0]}: use stageDependencies.{elsewhere[0]}.{producer_name}"
-                        f".outputs['{key}']" if elsewhere else self._suggest(producer_name, stage.jobs))
-                self.error(text, f"job {job.name} reads dependencies.{producer_name}, which is not a job of stage {stage.name}{hint}")
+    def _exist(self, names: list[str], known: list[str], who: str, what: str, incomplete: str, at: Any) -> None:
+        """Each of `names` (a dependsOn) must be one of `known`; a warning when the list was not fully read."""
+        for name in names:
+            if str(name).lower() in {k.lower() for k in known} or UNKNOWN_MARK in str(name):
                 continue
-            if producer_name not in job.depends_on:
-                self.error(text, f"job {job.name} reads outputs of job {producer_name} but does not depend on it: "
-                                 f"add `dependsOn: {producer_name}` to job {job.name}")
-            self._variable(text, producer, key, f"dependencies.{producer_name}")
-        for match in STAGE_REF.finditer(text):
-            understood += 1
-            stage_name, producer_name, key = match.groups()
-            source = self.stages.get(stage_name)
-            if source is None:
-                self.error(text, f"stageDependencies.{stage_name}: no stage named {stage_name!r}{self._suggest(stage_name, self.stages)}")
-                continue
-            if source is stage:
-                self.error(text, f"job {job.name} reads stageDependencies of its own stage {stage.name}: use "
-                                 f"dependencies.{producer_name}.outputs['{key}'] and `dependsOn: {producer_name}`")
-                continue
-            if stage_name not in stage.depends_on:
-                self.error(text, f"stage {stage.name} reads outputs of stage {stage_name} but does not depend on it: "
-                                 f"add {stage_name} to the `dependsOn` of stage {stage.name}")
-            producer = source.jobs.get(producer_name)
-            if producer is None:
-                self.error(text, f"stage {stage_name} has no job {producer_name!r}{self._suggest(producer_name, source.jobs)}")
-                continue
-            self._variable(text, producer, key, f"stageDependencies.{stage_name}.{producer_name}")
-        if understood < len(ANY_OUTPUTS.findall(text)):
-            self.error(text, f"an output reference the checker cannot read: {text.strip()[:120]!r}; write "
-                             "dependencies.<job>.outputs['<step>.<var>'] or stageDependencies.<stage>.<job>.outputs[...]")
+            message = f"{who} depends on {name!r}, which is not {what}{suggest(name, known)}"
+            self._report(at, [(WARNING, f"not checked: {message} the checker read ({incomplete})") if incomplete
+                              else (ERROR, message)])
 
-    def _variable(self, at: Any, producer: Job, key: str, prefix: str) -> None:
-        parts = key.split(".")
-        if producer.deployment:
-            if producer.strategy != "runOnce":
-                self.error(at, f"deployment job {producer.name} uses strategy {producer.strategy}: only runOnce "
-                               "output names are checked")
-                return
-            if len(parts) == 2:
-                self.error(at, f"{prefix}.outputs['{key}']: {producer.name} is a runOnce deployment job, whose outputs "
-                               f"carry the job name: use outputs['{producer.name}.{key}']")
-                return
-            if len(parts) != 3 or parts[0] != producer.name:
-                self.error(at, f"{prefix}.outputs['{key}']: expected '{producer.name}.<step>.<variable>'")
-                return
-            parts = parts[1:]
-        elif len(parts) != 2:
-            hint = f": use outputs['{'.'.join(parts[1:])}']" if len(parts) == 3 and parts[0] == producer.name else ""
-            self.error(at, f"{prefix}.outputs['{key}']: {producer.name} is a job, whose outputs are '<step>.<variable>'{hint}")
-            return
-        step_name, variable = parts
-        steps = {s.name: s for s in producer.steps if s.name}
-        step = steps.get(step_name)
-        if step is None:
-            self.error(at, f"{prefix}.outputs['{key}']: job {producer.name} has no step named {step_name!r}"
-                           f"{self._suggest(step_name, steps)} (a step is referenced by its `name:`, not displayName)")
-            return
-        if variable not in step.outputs:
-            sets = ", ".join(sorted(step.outputs)) or "nothing the checker can see"
-            self.error(at, f"{prefix}.outputs['{key}']: step {step_name} of job {producer.name} does not set "
-                           f"{variable!r} (it sets: {sets})")
-        elif not step.outputs[variable]:
-            self.error(at, f"{prefix}.outputs['{key}']: step {step_name} of job {producer.name} sets {variable!r} "
-                           f"without isOutput=true, so no other job can read it: "
-                           f"##vso[task.setvariable variable={variable};isOutput=true]")
+    # -- references in a job ---------------------------------------------------------------------
+    def _job_text(self, text: str, stage: Stage, job: Job) -> None:
+        found, unreadable = references(text)
+        for reference in found:
+            if reference.context == "dependencies":
+                problems = self._job_dependency(reference, stage, job)
+            else:
+                problems = self._stage_dependency(reference, stage, f"job {job.name}")
+            self._count(problems)
+            self._report(text, problems)
+        if unreadable:
+            self._report(text, [(WARNING, f"not checked: an output reference the checker cannot read: "
+                                          f"{text.strip()[:120]!r}; write dependencies.<job>.outputs['<step>.<var>'] "
+                                          "or stageDependencies.<stage>.<job>.outputs['<step>.<var>']")])
+
+    def _job_dependency(self, reference: Reference, stage: Stage, job: Job) -> Problems:
+        if len(reference.names) != 1:
+            return [(WARNING, f"not checked: {reference.text}: expected dependencies.<job>.outputs['...']")]
+        name, key = reference.names[0], reference.key
+        shown = f"dependencies.{name}.outputs['{key}']"
+        producers = stage.jobs.get(name.lower())
+        if not producers:
+            elsewhere = [s.name for v in self.model.stages.values() for s in v if name.lower() in s.jobs]
+            hint = (f"; it is in stage {elsewhere[0]}: use stageDependencies.{elsewhere[0]}.{name}.outputs['{key}']"
+                    if elsewhere else suggest(name, [j[0].name for j in stage.jobs.values()]))
+            if not elsewhere and self.model.variants(name):
+                hint = (f"; {name} is a stage: in a job, use stageDependencies.{name}.<job>.outputs['<step>.<var>'] "
+                        "and make the stage depend on it")
+            message = f"job {job.name} reads dependencies.{name}, which is not a job of stage {stage.name}{hint}"
+            return [(WARNING, f"not checked: {message} the checker read ({stage.incomplete})")
+                    if stage.incomplete and not elsewhere else (ERROR, message)]
+        problems: Problems = []
+        if any(UNKNOWN_MARK in str(d) for d in job.depends_on):
+            problems.append((WARNING, f"not checked: whether job {job.name} depends on job {name}: its dependsOn is "
+                                      "known only when Azure DevOps compiles"))
+        elif not any(str(d).lower() == name.lower() for d in job.depends_on):
+            problems.append((ERROR, f"job {job.name} reads outputs of job {name} but does not depend on it: "
+                                    f"add `dependsOn: {producers[0].name}` to job {job.name}"))
+        return problems + _best([self._output(p, key.split("."), shown) for p in producers])
+
+    # -- references in a stage -------------------------------------------------------------------
+    def _stage_text(self, text: str, stage: Stage, key: str) -> None:
+        found, unreadable = references(text)
+        for reference in found:
+            if reference.context == "dependencies":
+                problems = self._stage_condition(reference, stage)
+            elif key == "condition":
+                problems = [(ERROR, f"stage {stage.name}: a stage condition reads outputs through dependencies, not "
+                                    f"stageDependencies: write dependencies.{reference.names[0]}.outputs["
+                                    f"'{'.'.join(reference.names[1:] + (reference.key,))}']")]
+            else:
+                problems = self._stage_dependency(reference, stage, f"stage {stage.name}")
+            self._count(problems)
+            self._report(text, problems)
+        if unreadable:
+            self._report(text, [(WARNING, f"not checked: an output reference the checker cannot read: "
+                                          f"{text.strip()[:120]!r}")])
+
+    def _producer_stage(self, name: str, stage: Stage, consumer: str) -> tuple[list[Stage], Problems]:
+        sources = self.model.variants(name)
+        if not sources:
+            message = f"{consumer} reads outputs of {name!r}, which is not a stage" \
+                      f"{suggest(name, [s[0].name for s in self.model.stages.values()])}"
+            return [], [(WARNING, f"not checked: {message} the checker read ({self.model.incomplete})")
+                        if self.model.incomplete else (ERROR, message)]
+        if any(s is stage for s in sources):
+            return [], [(ERROR, f"{consumer} reads outputs of its own stage {stage.name} as another stage's: "
+                                "use dependencies.<job>.outputs['<step>.<var>'] and `dependsOn: <job>`")]
+        depends = [d.lower() for d in stage.depends_on + stage.maybe_previous]
+        if name.lower() not in depends and any(UNKNOWN_MARK in d for d in depends):
+            return sources, [(WARNING, f"not checked: whether stage {stage.name} depends on stage {sources[0].name}: "
+                                       "its dependsOn is known only when Azure DevOps compiles")]
+        if name.lower() not in depends:
+            return sources, [(ERROR, f"stage {stage.name} reads outputs of stage {sources[0].name} but does not "
+                                     f"depend on it: add {sources[0].name} to the `dependsOn` of stage {stage.name}")]
+        return sources, []
+
+    def _stage_dependency(self, reference: Reference, stage: Stage, consumer: str) -> Problems:
+        if len(reference.names) != 2:
+            return [(WARNING, f"not checked: {reference.text}: expected "
+                              "stageDependencies.<stage>.<job>.outputs['...']")]
+        stage_name, job_name = reference.names
+        shown = f"stageDependencies.{stage_name}.{job_name}.outputs['{reference.key}']"
+        sources, problems = self._producer_stage(stage_name, stage, consumer)
+        if not sources:
+            return problems
+        return problems + _best([self._job_in(source, job_name, reference.key.split("."), shown)
+                                 for source in sources])
+
+    def _stage_condition(self, reference: Reference, stage: Stage) -> Problems:
+        if len(reference.names) != 1:
+            return [(WARNING, f"not checked: {reference.text}: expected dependencies.<stage>.outputs['<job>...']")]
+        name, parts = reference.names[0], reference.key.split(".")
+        shown = f"dependencies.{name}.outputs['{reference.key}']"
+        sources, problems = self._producer_stage(name, stage, f"stage {stage.name}")
+        if not sources:
+            return problems
+        if len(parts) < 3:
+            return problems + [(ERROR, f"{shown}: at stage level, outputs are '<job>.<step>.<variable>' (a "
+                                       "deployment job: '<job>.<job>.<step>.<variable>')")]
+        return problems + _best([self._job_in(source, parts[0], parts[1:], shown) for source in sources])
+
+    def _job_in(self, source: Stage, job_name: str, parts: list[str], shown: str) -> Problems:
+        producers = source.jobs.get(job_name.lower())
+        if not producers:
+            message = f"{shown}: stage {source.name} has no job {job_name!r}" \
+                      f"{suggest(job_name, [j[0].name for j in source.jobs.values()])}"
+            return [(WARNING, f"not checked: {message} the checker read ({source.incomplete})")
+                    if source.incomplete else (ERROR, message)]
+        return _best([self._output(p, parts, shown) for p in producers])
+
+    # -- the producing step ----------------------------------------------------------------------
+    def _output(self, producer: Job, parts: list[str], shown: str) -> Problems:
+        hook, step_and_variable, problems = job_key(producer, parts, shown)
+        if hook is None or any(severity == ERROR for severity, _ in problems):
+            return problems
+        step_name, variable = step_and_variable
+        steps = producer.hooks.get(hook, [])
+        named = [s for s in steps if s.name and s.name.lower() == step_name.lower()]
+        if not named:
+            elsewhere = [h for h, hs in producer.hooks.items() if any(s.name and s.name.lower() == step_name.lower()
+                                                                      for s in hs)]
+            if elsewhere:
+                return problems + [(WARNING, f"not checked: {shown}: step {step_name} is in the {elsewhere[0]} hook "
+                                             f"of {producer.name}, not in {hook or 'its steps'}: which name Azure "
+                                             "DevOps gives it there is not documented")]
+            choices = [s.name for hs in producer.hooks.values() for s in hs if s.name]
+            message = (f"{shown}: job {producer.name} has no step named {step_name!r}{suggest(step_name, choices)} "
+                       "(a step is referenced by its `name:`, not displayName)")
+            return problems + [(WARNING, f"not checked: {message}; the checker could not read all its steps "
+                                         f"({producer.incomplete})") if producer.incomplete else (ERROR, message)]
+        return problems + _best([self._sets(step, producer, variable, shown) for step in named])
 
     @staticmethod
-    def _suggest(name: str, choices) -> str:
-        close = difflib.get_close_matches(name, [c for c in choices if c], n=1)
-        return f" (did you mean {close[0]!r}?)" if close else ""
+    def _sets(step, producer: Job, variable: str, shown: str) -> Problems:
+        sets = step.sets
+        known = sets.variables.get(variable.lower())
+        if known and known[1]:
+            return []
+        if known:
+            return [(ERROR, f"{shown}: step {step.name} of job {producer.name} sets {variable!r} without "
+                            f"isOutput=true, so no other job can read it: "
+                            f"##vso[task.setvariable variable={known[0]};isOutput=true]")]
+        if variable.lower() in sets.maybe:
+            return [(WARNING, f"not checked: {shown}: step {step.name} may not set {variable!r}: "
+                              f"{sets.maybe[variable.lower()]}")]
+        if sets.unknown:
+            return [(WARNING, f"not checked: {shown}: whether step {step.name} sets {variable!r}: "
+                              f"{sets.unknown[0]}")]
+        names = ", ".join(sorted(name for name, _ in sets.variables.values())) or "nothing the checker can see"
+        why = f": {sets.unprinted[variable.lower()]}" if variable.lower() in sets.unprinted else ""
+        return [(ERROR, f"{shown}: step {step.name} of job {producer.name} does not set {variable!r} "
+                        f"(it sets: {names}){why}")]
