@@ -6,10 +6,12 @@ tests share the session's servers without seeing each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import boto3
@@ -93,24 +95,32 @@ def redis_key(project: str, customer: int) -> bytes:
     return _redis_key(project, EntityKey(join_keys=["customer_id"], entity_values=[Value(int64_val=customer)]))
 
 
-@pytest.fixture(scope="module")
-def deployed(platform):
-    """An applied and materialised churn feature store: 300 customers over 3 days, plus one stale."""
-    local = new_store(platform, "churn")
+@contextlib.contextmanager
+def applied_store(platform, name: str, customers: int, seed: int) -> Iterator[tuple[LocalFeatureStore, SourceTables,
+                                                                                   pd.Timestamp]]:
+    """A feature store of its own, applied and materialised: `customers` accounts over 3 days plus
+    one stale customer, with its environment set for in-process SDK calls; destroyed after."""
+    local = new_store(platform, name)
     monkeypatch = pytest.MonkeyPatch()
     try:
         for key, value in local.env().items():
             monkeypatch.setenv(key, value)
         checked(local.apply())
         end = pd.Timestamp.now(tz="UTC").floor("h")
-        tables = with_stale_customer(synthesize(300, 3, end, seed=11), end)
-        s3 = s3_client(local)
-        write_tables(s3, local.data_uri, tables)
+        tables = with_stale_customer(synthesize(customers, 3, end, seed=seed), end)
+        write_tables(s3_client(local), local.data_uri, tables)
         checked(local.materialize())
-        yield Deployed(local, FeatureStore(repo_path=str(local.repo_dir)), s3, tables, end)
+        yield local, tables, end
     finally:
         monkeypatch.undo()
         local.destroy()
+
+
+@pytest.fixture(scope="module")
+def deployed(platform):
+    """An applied and materialised churn feature store: 300 customers over 3 days, plus one stale."""
+    with applied_store(platform, "churn", 300, seed=11) as (local, tables, end):
+        yield Deployed(local, FeatureStore(repo_path=str(local.repo_dir)), s3_client(local), tables, end)
 
 
 @pytest.fixture(scope="module")

@@ -33,17 +33,10 @@ from platform_components.mlflow_users import access_command, access_env
 from platform_components.model_server import ModelServingOptions, ServedModel, ServingEndpoints
 from platform_components.platform import MONITORING_BUCKET, workload_users
 from tests.integration.conftest import SERVED_MODEL
-from tests.integration.test_feature_store import (
-    STALE_CUSTOMER,
-    checked,
-    new_store,
-    redis_key,
-    s3_client,
-    with_stale_customer,
-)
+from tests.integration.test_feature_store import STALE_CUSTOMER, applied_store, checked, redis_key
 from tools.servers.model_server import LocalModelServer
 from tools.servers.process import ROOT
-from workloads.features.data import MODEL_FEATURES, synthesize, write_tables
+from workloads.features.data import MODEL_FEATURES
 
 SERVICE = "churn_model_v1"
 # After a graceful shutdown uvicorn re-raises the SIGTERM it handled (exit 143 in a container);
@@ -91,23 +84,11 @@ def converge_users(platform) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def trained(platform):
-    local = new_store(platform, "serving")
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        for key, value in local.env().items():
-            monkeypatch.setenv(key, value)
-        checked(local.apply())
-        end = pd.Timestamp.now(tz="UTC").floor("h")
-        tables = with_stale_customer(synthesize(400, 3, end, seed=21), end)
-        write_tables(s3_client(local), local.data_uri, tables)
-        checked(local.materialize())
+    with applied_store(platform, "serving", 400, seed=21) as (local, tables, _end):
         local.start()
         users = converge_users(platform)  # before training: the grants create the model and experiments
         assert f"registered {SERVED_MODEL} v1 (alias champion)" in train(local, platform)
         yield Trained(local, FeatureStore(repo_path=str(local.repo_dir)), sorted(tables.labels["customer_id"]), users)
-    finally:
-        monkeypatch.undo()
-        local.destroy()
 
 
 def model_server(platform, trained, **options) -> LocalModelServer:

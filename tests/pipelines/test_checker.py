@@ -21,15 +21,11 @@ stages:
   - stage: A
     jobs:
       - job: build
-        steps:
-          - script: echo "##vso[task.setvariable variable=tag;isOutput=true]v1"
-            name: setTag
+        steps: [{script: 'echo "##vso[task.setvariable variable=tag;isOutput=true]v1"', name: setTag}]
       - job: use
         dependsOn: build
-        variables:
-          tag: $[ dependencies.build.outputs['setTag.tag'] ]
-        steps:
-          - script: echo $(tag)
+        variables: {tag: "$[ dependencies.build.outputs['setTag.tag'] ]"}
+        steps: [{script: echo $(tag)}]
   - stage: B
     jobs:
       - deployment: ship
@@ -104,7 +100,7 @@ def test_a_consistent_flow_passes(tmp_path):
 def test_a_wrong_step_name_fails_with_the_names_there_are(tmp_path):
     text = PRODUCER_CONSUMER.replace("outputs['setTag.tag']", "outputs['settag2.tag']")
     found = problems(tmp_path, {"azure-pipelines.yml": text})
-    assert any("azure-pipelines.yml:12:" in p and "job build has no step named 'settag2'" in p
+    assert any("azure-pipelines.yml:9:" in p and "job build has no step named 'settag2'" in p
                and "did you mean 'setTag'" in p for p in found), found
 
 
