@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov kube-score servers local-servers bench bench-drift bench-feast synth synth-all test lint unit manifests integration config-docs check-pipelines clean
+.PHONY: venv checkov kube-score servers local-servers bench bench-drift bench-feast bench-serving synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
 	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
@@ -72,7 +72,7 @@ config-docs: venv
 	$(PY) -m tools.config_reference --write README.md
 
 # Speed and memory against baselines on the same data (minutes; not part of `make test`).
-bench: bench-drift bench-feast
+bench: bench-drift bench-feast bench-serving
 
 bench-drift: $(BENCH_VENV)/.installed
 	PYTHONPATH=. $(BENCH_VENV)/bin/python -m benchmarks.drift_bench
@@ -80,6 +80,10 @@ bench-drift: $(BENCH_VENV)/.installed
 # On the local servers (Postgres, Redis, SeaweedFS), like the integration tests.
 bench-feast: venv servers
 	PYTHONPATH=. $(PY) -m benchmarks.feast_bench
+
+# The model server next to `mlflow models serve` and the in-process floor, on the local servers.
+bench-serving: venv servers
+	PYTHONPATH=. $(PY) -m benchmarks.serving_bench
 
 clean:
 	rm -rf build .pytest_cache

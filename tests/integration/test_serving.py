@@ -28,8 +28,7 @@ from botocore.config import Config
 from feast import FeatureStore
 from mlflow.tracking import MlflowClient
 
-from platform_components.k8s import Resources, resolve_env
-from platform_components.mlflow_users import access_command, access_env
+from platform_components.k8s import Resources
 from platform_components.model_server import ModelServingOptions, ServedModel, ServingEndpoints
 from platform_components.platform import MONITORING_BUCKET, workload_users
 from tests.integration.conftest import SERVED_MODEL
@@ -53,40 +52,16 @@ class Trained:
     users: dict[str, dict[str, str]]  # username -> its MLflow credentials
 
 
-def admin_env(platform) -> dict[str, str]:
-    username, password = platform.mlflow.admin
-    return {"MLFLOW_TRACKING_URI": platform.mlflow.url, "MLFLOW_TRACKING_USERNAME": username,
-            "MLFLOW_TRACKING_PASSWORD": password}
-
-
-def train(trained_local, platform) -> str:
-    command = ["python", "-m", "workloads.features", "train", "--config-dir", str(trained_local.config_dir),
-               "--repo-dir", str(trained_local.repo_dir), "--model", SERVED_MODEL]
-    env = {**trained_local.env(), **admin_env(platform), "HOME": str(trained_local.workdir)}
-    result = subprocess.run([sys.executable, *command[1:]], env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
-    return checked(result)
-
-
-def converge_users(platform) -> dict[str, dict[str, str]]:
-    """The platform's MLflow access Job, run as it runs in the cluster, for the test model."""
-    users = workload_users((SERVED_MODEL,), (SERVED_MODEL,))
-    passwords = {user.username: uuid.uuid4().hex for user in users}
-    username, password = platform.mlflow.admin
-    secrets = {"admin": {"username": username, "password": password},
-               **{user.username: {"password": passwords[user.username]} for user in users}}
-    env = resolve_env(access_env(platform.mlflow.url, "admin", users, {u.username: u.username for u in users}), secrets)
-    result = subprocess.run([sys.executable, *access_command(users)[1:]], env={**os.environ, **env,
-                            "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    checked(result)
-    return {name: {"username": name, "password": value} for name, value in passwords.items()}
+def train(local, platform) -> str:
+    return checked(local.train(platform.mlflow.admin_env(), SERVED_MODEL))
 
 
 @pytest.fixture(scope="module")
 def trained(platform):
     with applied_store(platform, "serving", 400, seed=21) as (local, tables, _end):
         local.start()
-        users = converge_users(platform)  # before training: the grants create the model and experiments
+        # The platform's users for the model; first, as the grants create the model and experiments.
+        users = platform.mlflow.converge_users(workload_users((SERVED_MODEL,), (SERVED_MODEL,)))
         assert f"registered {SERVED_MODEL} v1 (alias champion)" in train(local, platform)
         yield Trained(local, FeatureStore(repo_path=str(local.repo_dir)), sorted(tables.labels["customer_id"]), users)
 
@@ -205,7 +180,7 @@ def mlflow_scoring_server(platform, trained, tmp_path_factory):
     log = open(tmp_path_factory.mktemp("mlflow-serve") / "serve.log", "wb")  # noqa: SIM115
     # It runs `uvicorn` from PATH: this virtualenv's.
     path = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
-    process = subprocess.Popen(command, env={**os.environ, **admin_env(platform), "PATH": path}, stdout=log,
+    process = subprocess.Popen(command, env={**os.environ, **platform.mlflow.admin_env(), "PATH": path}, stdout=log,
                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -100,6 +100,13 @@ class LocalFeatureStore(LocalServer):
         env = {**os.environ, **self.env(redis_password), "PYTHONPATH": str(ROOT)}
         return subprocess.run(self.command(command), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
+    def train(self, mlflow_env: dict[str, str], model: str) -> subprocess.CompletedProcess:
+        """`python -m workloads.features train` on this store, logged into MLflow with `mlflow_env`."""
+        command = ["python", "-m", "workloads.features", "train", "--config-dir", str(self.config_dir),
+                   "--repo-dir", str(self.repo_dir), "--model", model]
+        env = {**os.environ, **self.env(), **mlflow_env, "HOME": str(self.workdir), "PYTHONPATH": str(ROOT)}
+        return subprocess.run(self.command(command), env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
     def apply(self) -> subprocess.CompletedProcess:
         return self.run(apply_command(str(self.config_dir), str(self.repo_dir)))
 

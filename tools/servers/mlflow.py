@@ -26,9 +26,10 @@ from platform_components.mlflow_server import (
     server_command,
     server_env,
 )
+from platform_components.mlflow_users import MlflowUser, access_command, access_env
 from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, TRACKING_DB
 from tools.servers.postgres import LocalPostgres
-from tools.servers.process import LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
+from tools.servers.process import ROOT, LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
 from tools.servers.seaweedfs import LocalSeaweedfs
 
 # Secret names the local env resolves against (in the cluster these are the generated Secrets).
@@ -54,6 +55,24 @@ class LocalMlflow(LocalServer):
     @property
     def admin(self) -> tuple[str, str]:
         return ADMIN_USERNAME, self.admin_password
+
+    def admin_env(self) -> dict[str, str]:
+        """A client's environment to reach this server as the admin."""
+        return {"MLFLOW_TRACKING_URI": self.url, "MLFLOW_TRACKING_USERNAME": ADMIN_USERNAME,
+                "MLFLOW_TRACKING_PASSWORD": self.admin_password}
+
+    def converge_users(self, users: tuple[MlflowUser, ...]) -> dict[str, dict[str, str]]:
+        """Run the MlflowUsers component's access Job command, with its env, against this server;
+        returns each user's credentials (the values its Secret holds in the cluster)."""
+        passwords = {user.username: secrets.token_urlsafe(24) for user in users}
+        values = {"admin": {"username": ADMIN_USERNAME, "password": self.admin_password},
+                  **{user.username: {"password": passwords[user.username]} for user in users}}
+        env = resolve_env(access_env(self.url, "admin", users, {u.username: u.username for u in users}), values)
+        result = subprocess.run([sys.executable, *access_command(users)[1:]], env={**os.environ, **env,
+                                "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise ServerError(f"mlflow access job failed: {result.stderr[-3000:]}")
+        return {name: {"username": name, "password": value} for name, value in passwords.items()}
 
     def endpoints(self) -> ServerEndpoints:
         return ServerEndpoints(

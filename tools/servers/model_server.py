@@ -36,6 +36,7 @@ class LocalModelServer(LocalServer):
     s3_credentials: dict[str, str]  # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: its own S3 identity
     workdir: Path = field(default_factory=lambda: scratch_dir("model-server"))
     port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)  # e.g. ["--no-log"] (the benchmark's baseline)
     process: ManagedProcess | None = None
 
     @property
@@ -45,7 +46,7 @@ class LocalModelServer(LocalServer):
     def command(self) -> list[str]:
         command = serve_command(self.model, self.options, self.endpoints, host="127.0.0.1", port=self.port,
                                 download_dir=str(self.workdir))
-        return [sys.executable, *command[1:]]
+        return [sys.executable, *command[1:], *self.extra_args]
 
     def environment(self) -> dict[str, str]:
         secrets = {"mlflow-user": self.mlflow_credentials, "s3": self.s3_credentials}

@@ -35,13 +35,12 @@ def missing_entities(frame: pd.DataFrame, entity_keys: tuple[str, ...]) -> list[
     for column in frame.columns:
         if SEPARATOR in column:
             views[column.split(SEPARATOR, 1)[0]].append(column)
+    absent = pd.DataFrame({view: frame[columns].isna().all(axis=1) for view, columns in sorted(views.items())})
     problems = []
-    for _, row in frame.iterrows():
-        absent = [view for view, columns in views.items() if row[columns].isna().all()]
-        if absent:
-            entity = ", ".join(f"{key}={row[key]}" for key in entity_keys)
-            problems.append(f"{entity} has no current features in {', '.join(sorted(absent))} "
-                            f"(unknown, expired or past the view's TTL)")
+    for index in absent.index[absent.any(axis=1)]:
+        entity = ", ".join(f"{key}={frame.at[index, key]}" for key in entity_keys)
+        missing = ", ".join(view for view in absent.columns if absent.at[index, view])
+        problems.append(f"{entity} has no current features in {missing} (unknown, expired or past the view's TTL)")
     return problems
 
 

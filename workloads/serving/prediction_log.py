@@ -98,19 +98,24 @@ def prediction_columns(predictions: Any, rows: int) -> dict[str, Any]:
     return {"prediction": [repr(value) for value in np.asarray(predictions, dtype=object).reshape(rows, -1)]}
 
 
-def log_rows(batch: ScoredBatch) -> pd.DataFrame:
-    """The log's rows for a batch (computed by the flusher, not the request)."""
-    dtypes = batch.model.feature_dtypes()
-    features = batch.features.reset_index(drop=True)
+def log_rows(batches: list[ScoredBatch]) -> pd.DataFrame:
+    """The log's rows for batches scored by one model version, computed together (one cast, one
+    probability call) by the flusher, not the requests."""
+    model = batches[0].model
+    features = pd.concat([batch.features for batch in batches], ignore_index=True)
+    dtypes = model.feature_dtypes()
     frame = features.astype({c: t for c, t in dtypes.items() if c in features.columns}, errors="ignore")
-    for name, values in prediction_columns(batch.predictions, batch.rows).items():
-        frame[name] = values
-    probability = batch.model.positive_probability(batch.features)
+    per_batch = [prediction_columns(batch.predictions, batch.rows) for batch in batches]
+    for name in per_batch[0]:
+        frame[name] = np.concatenate([np.asarray(columns[name]) for columns in per_batch])
+    probability = model.positive_probability(features)
     if probability is not None:
         frame["probability"] = probability
-    frame["request_id"] = batch.request_id
-    frame["timestamp"] = pd.Timestamp(batch.timestamp).tz_convert("UTC")
-    frame["model_version"] = batch.model.version
+    sizes = [batch.rows for batch in batches]
+    frame["request_id"] = np.repeat([batch.request_id for batch in batches], sizes)
+    frame["timestamp"] = pd.DatetimeIndex(np.repeat([pd.Timestamp(b.timestamp).tz_convert("UTC") for b in batches],
+                                                    sizes))
+    frame["model_version"] = model.version
     return frame
 
 
@@ -173,15 +178,19 @@ class PredictionLog:
         """Turn the queued batches into named files, one per UTC day."""
         with self._lock:
             batches, self._batches = list(self._batches), deque()
-        frames = []
+        by_model: dict[int, list[ScoredBatch]] = {}
         for batch in batches:
+            by_model.setdefault(id(batch.model), []).append(batch)
+        frames = []
+        for group in by_model.values():
             try:
-                frames.append(log_rows(batch))
-            except Exception:  # one unloggable request must not cost the others their rows
-                log.exception("cannot log request %s (%d rows dropped)", batch.request_id, batch.rows)
-                metrics.ROWS_DROPPED.inc(batch.rows)
+                frames.append(log_rows(group))
+            except Exception:  # unloggable requests must not cost the other versions' their rows
+                rows = sum(batch.rows for batch in group)
+                log.exception("cannot log %d rows of model version %s (dropped)", rows, group[0].model.version)
+                metrics.ROWS_DROPPED.inc(rows)
                 with self._lock:
-                    self._waiting_rows -= batch.rows
+                    self._waiting_rows -= rows
         if not frames:
             return
         frame = pd.concat(frames, ignore_index=True)

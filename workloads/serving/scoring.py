@@ -68,6 +68,8 @@ def entity_request(body: bytes, content_type: str | None, model: LoadedModel) ->
     """The entity rows of an entity-keyed request, or None for any other request."""
     if not model.entity_keys or not (content_type or "").startswith("application/json"):
         return None
+    if model.feature_names and f'"{model.feature_names[0]}"'.encode() in body:
+        return None  # it names a feature: not keys only (skips parsing a large request twice)
     try:
         payload = json.loads(body)
     except ValueError:
