@@ -77,7 +77,8 @@ class ParquetPart:
             schema = parquet.schema_arrow
         except ARROW_ERRORS as error:
             raise UnreadableFileError(f"{where}: not a readable parquet file ({error})") from None
-        self.rows = parquet.metadata.num_rows
+        self.metadata = parquet.metadata  # reused by every column read: the footer is fetched once
+        self.rows = self.metadata.num_rows
         index = set(_pandas_index_columns(schema))
         self._types = {name: schema.field(name).type for name in schema.names if name not in index}
 
@@ -91,7 +92,7 @@ class ParquetPart:
         t = self._types[column]
         text = pa.types.is_string(t) or pa.types.is_large_string(t)
         # Text columns are decoded straight into dictionaries: no Python string per row.
-        parquet = pq.ParquetFile(self.opener(), read_dictionary=[column] if text else None)
+        parquet = pq.ParquetFile(self.opener(), metadata=self.metadata, read_dictionary=[column] if text else None)
         for group in range(parquet.num_row_groups):
             yield parquet.read_row_group(group, columns=[column], use_threads=False).column(0)
 

@@ -76,8 +76,16 @@ def ks_statistic_sorted(a: np.ndarray, b: np.ndarray) -> float:
     small, large = (a, b) if a.size <= b.size else (b, a)
     ns, nl = small.size, large.size
     i = np.arange(ns, dtype=np.float64)
-    above = (i + 1) / ns - np.searchsorted(large, small, side="right") / nl
-    below = np.searchsorted(large, small, side="left") / nl - i / ns
+    right = np.searchsorted(large, small, side="right")
+    # `left` differs from `right` only where a value of `small` also occurs in `large`.
+    tied = right > 0
+    tied[tied] = large[right[tied] - 1] == small[tied]
+    left = right
+    if tied.any():
+        left = right.copy()
+        left[tied] = np.searchsorted(large, small[tied], side="left")
+    above = (i + 1) / ns - right / nl
+    below = left / nl - i / ns
     return max(float(above.max()), float(np.clip(below.max(), 0, 1)))
 
 
