@@ -211,6 +211,12 @@ def test_mmd_stops_early_without_drift_and_runs_every_permutation_with_it():
     assert loud.permutations == 2_000 and loud.p_value == 1 / 2_001  # (b+1)/(B+1), never 0
 
 
+def test_identical_rows_are_never_an_mmd_drift():
+    """Every permuted statistic ties with the observed one (0 up to float32 rounding): p = 1."""
+    result = mmd_permutation_test(np.ones((3, 2)), np.ones((3, 2)), 1_000, np.random.default_rng(0))
+    assert result.p_value == 1.0 and result.permutations == 20
+
+
 def test_sequential_mmd_p_values_are_valid_under_no_drift():
     """P(p <= u) <= u: over seeded null replications, the share at or under 0.1 stays near 0.1."""
     rng = np.random.default_rng(12)

@@ -23,6 +23,7 @@ from workloads.drift.stats import (
     bin_shares,
     chi2_counts,
     ks_sorted,
+    label_keys,
     levene_sorted,
     median_sorted,
     psi,
@@ -110,7 +111,7 @@ def compare_categorical(name: str, ref: CategoricalProfile, codes: np.ndarray, l
     current_counts = np.bincount(present, minlength=width)
     reference_counts = np.concatenate([ref.counts, np.zeros(width - ref.counts.size, dtype=ref.counts.dtype)])
     missing = int(codes.size - present.size)
-    tests = [run_test("chi2", lambda: chi2_counts(reference_counts, current_counts)),
+    tests = [run_test("chi2", lambda: chi2_counts(reference_counts, current_counts, label_keys(labels))),
              *share_tests((ref.missing, 0, reference_rows), (missing, 0, codes.size), numeric=False)]
     reference_shares = reference_counts / max(reference_counts.sum(), 1)
     current_shares = current_counts / max(current_counts.sum(), 1)

@@ -38,6 +38,10 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def _share(count: int, rows: int) -> float:
+    return count / rows if rows else 0.0
+
+
 def finite_or_none(value: float | None) -> float | None:
     return float(value) if _finite(value) else None
 
@@ -64,21 +68,10 @@ class FeatureResult:
     drifted: bool = False
     drifted_by: list[str] = field(default_factory=list)  # the tests that rejected
 
-    @property
-    def missing_share_reference(self) -> float:
-        return self.missing_reference / self.rows_reference if self.rows_reference else 0.0
-
-    @property
-    def missing_share_current(self) -> float:
-        return self.missing_current / self.rows_current if self.rows_current else 0.0
-
-    @property
-    def nonfinite_share_reference(self) -> float:
-        return self.nonfinite_reference / self.rows_reference if self.rows_reference else 0.0
-
-    @property
-    def nonfinite_share_current(self) -> float:
-        return self.nonfinite_current / self.rows_current if self.rows_current else 0.0
+    missing_share_reference = property(lambda self: _share(self.missing_reference, self.rows_reference))
+    missing_share_current = property(lambda self: _share(self.missing_current, self.rows_current))
+    nonfinite_share_reference = property(lambda self: _share(self.nonfinite_reference, self.rows_reference))
+    nonfinite_share_current = property(lambda self: _share(self.nonfinite_current, self.rows_current))
 
     def smallest_adjusted_p(self) -> float:
         return min((t.p_adjusted for t in self.tests if t.p_adjusted is not None), default=1.0)

@@ -90,11 +90,18 @@ class ParquetPart:
 
     def chunks(self, column: str) -> Iterator[pa.ChunkedArray]:
         t = self._types[column]
-        text = pa.types.is_string(t) or pa.types.is_large_string(t)
-        # Text columns are decoded straight into dictionaries: no Python string per row.
-        parquet = pq.ParquetFile(self.opener(), metadata=self.metadata, read_dictionary=[column] if text else None)
+        # Text columns are decoded straight into dictionaries (no Python string per row), except
+        # where Arrow cannot do that for the page encoding (DELTA_BYTE_ARRAY): read as text then.
+        dictionary = pa.types.is_string(t) or pa.types.is_large_string(t)
+        parquet = pq.ParquetFile(self.opener(), metadata=self.metadata, read_dictionary=[column] if dictionary else None)
         for group in range(parquet.num_row_groups):
-            yield parquet.read_row_group(group, columns=[column], use_threads=False).column(0)
+            try:
+                yield parquet.read_row_group(group, columns=[column], use_threads=False).column(0)
+            except (pa.ArrowNotImplementedError, OSError):  # Arrow reports this one as an OSError
+                if not dictionary:
+                    raise
+                dictionary, parquet = False, pq.ParquetFile(self.opener(), metadata=self.metadata)
+                yield parquet.read_row_group(group, columns=[column], use_threads=False).column(0)
 
 
 def _pandas_index_columns(schema: pa.Schema) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,6 +167,11 @@ def share_test(reference_hits: int, reference_rows: int, current_hits: int, curr
     return TestResult(current_hits / current_rows - reference_hits / reference_rows, min(p, 1.0), "fisher exact")
 
 
+def label_keys(labels: list[str]) -> np.ndarray:
+    """A fixed pseudo-random order of category labels (CRC-32), unrelated to which sample holds them."""
+    return np.array([zlib.crc32(label.encode("utf-8", "surrogatepass")) for label in labels], dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class ChiSquaredResult:
     statistic: float
@@ -178,7 +184,7 @@ class ChiSquaredResult:
         return f"dof={self.dof}" + (f", {self.pooled} sparse categories pooled" if self.pooled else "")
 
 
-def pool_sparse(table: np.ndarray, min_expected: float = MIN_EXPECTED) -> tuple[np.ndarray, int]:
+def pool_sparse(table: np.ndarray, keys: np.ndarray | None = None, min_expected: float = MIN_EXPECTED) -> tuple[np.ndarray, int]:
     """Merge the columns of a 2 x K table whose expected counts fall under `min_expected`.
 
     Pearson's statistic is chi-squared distributed only when expected counts are not small:
@@ -186,22 +192,24 @@ def pool_sparse(table: np.ndarray, min_expected: float = MIN_EXPECTED) -> tuple[
     Biometrics 10: 417-451; the guideline quoted in scipy.stats.chi2_contingency's notes) asks
     for at least 5 in every cell. Under homogeneity the smallest expected count of column j is
     total_j * min(n_ref, n_cur) / N. Columns under `min_expected` ("sparse") are taken from the
-    smallest total up and summed into groups, a group closing once its expected count reaches
-    the threshold; a last group that does not is added to the group before it (or, when there is
-    none, to the smallest column kept). The grouping depends only on the column totals and the
-    two sample sizes, never on how a category splits between the samples, so the test remains a
-    test of homogeneity given the margins, and many rare categories still give many cells.
-    Returns (table, number of sparse columns merged).
+    smallest total up, ties in the order of `keys` (a hash of each category's label), and summed
+    into groups, a group closing once its expected count reaches the threshold; a last group that
+    does not is added to the group before it (or, when there is none, to the smallest column
+    kept). The grouping depends only on the column totals, the labels and the two sample sizes,
+    never on how a category splits between the samples (so not on the column order either, which
+    lists the reference's categories first), and the test remains a test of homogeneity given the
+    margins; many rare categories still give many cells. Returns (table, sparse columns merged).
     """
     totals, rows = table.sum(axis=0), table.sum(axis=1)
     factor = rows.min() / rows.sum()
     sparse = totals * factor < min_expected
     if not sparse.any():
         return table, 0
+    keys = np.zeros(totals.size) if keys is None else np.asarray(keys)
     kept = table[:, ~sparse][:, np.argsort(totals[~sparse], kind="stable")]
     groups: list[np.ndarray] = []
     group = np.zeros(2)
-    for column in table[:, sparse][:, np.argsort(totals[sparse], kind="stable")].T:
+    for column in table[:, sparse][:, np.lexsort((keys[sparse], totals[sparse]))].T:
         group = group + column
         if group.sum() * factor >= min_expected:
             groups.append(group)
@@ -216,19 +224,21 @@ def pool_sparse(table: np.ndarray, min_expected: float = MIN_EXPECTED) -> tuple[
     return np.column_stack([kept, *groups]) if groups else kept, int(sparse.sum())
 
 
-def chi2_counts(reference_counts: np.ndarray, current_counts: np.ndarray) -> ChiSquaredResult:
+def chi2_counts(reference_counts: np.ndarray, current_counts: np.ndarray, keys: np.ndarray | None = None) -> ChiSquaredResult:
     """Pearson chi-squared test of homogeneity on the 2 x K reference-vs-current table.
 
     A homogeneity test, not goodness of fit: the reference frequencies are estimates too, so
     large reference samples do not make undrifted columns look drifted. Categories absent from
     both samples are dropped; categories new in the current data count with reference 0; sparse
-    categories are pooled (`pool_sparse`). Without pooling this is chi2_contingency on the table.
+    categories are pooled (`pool_sparse`, ordered by `keys`: see `label_keys`). Without pooling
+    this is chi2_contingency on the table.
     """
     table = np.vstack([reference_counts, current_counts]).astype(float)
-    table = table[:, table.sum(axis=0) > 0]
+    seen = table.sum(axis=0) > 0
+    table = table[:, seen]
     if table.sum(axis=1).min() == 0:
         raise Undefined("no values on one side")
-    table, pooled = pool_sparse(table)
+    table, pooled = pool_sparse(table, None if keys is None else np.asarray(keys)[seen])
     if table.shape[1] < 2:
         raise Undefined(f"fewer than two categories with an expected count of at least {MIN_EXPECTED:g} "
                         "(all values in one category, or too few rows)")
@@ -318,15 +328,21 @@ def mmd_permutation_test(x: np.ndarray, y: np.ndarray, permutations: int, rng: n
         raise Undefined("fewer than two rows on one side")
     kernel, bandwidth = rbf_kernel(np.vstack([x, y]).astype(np.float32), rng)
     labels = np.concatenate([np.full(n, 1.0 / n), np.full(total - n, -1.0 / (total - n))]).astype(np.float32)
-    observed = float(_scores(kernel, labels[:, None])[0])
-    beaten, done = 0, 0
+    # float32 products differ from exact ones by about 1e-8 of |s|^T K |s| (at most 4); statistics
+    # closer than 1e-7 of it are ties, so identical rows (every statistic 0) never read as drift.
+    tolerance = 1e-7 * float(np.abs(labels) @ kernel @ np.abs(labels))
+    observed, beaten, done = None, 0, 0
     while done < permutations:
         batch = min(MMD_BATCH, permutations - done)
-        columns = np.empty((total, batch), dtype=np.float32)
-        for i in range(batch):
+        columns = np.empty((total, batch + (observed is None)), dtype=np.float32)
+        if observed is None:  # scored in the same product as the first permutations
+            columns[:, 0] = labels
+        for i in range(columns.shape[1] - batch, columns.shape[1]):
             columns[:, i] = labels[rng.permutation(total)]
-        # A relative tolerance: float32 products of another shape must not turn a tie into a miss.
-        hits = np.cumsum(_scores(kernel, columns) >= observed * (1 - 1e-6))
+        scores = _scores(kernel, columns)
+        if observed is None:
+            observed, scores = float(scores[0]), scores[1:]
+        hits = np.cumsum(scores >= observed - tolerance)
         if hits[-1] + beaten >= stop_after:
             stop = int(np.searchsorted(hits, stop_after - beaten))  # index of the stop_after-th hit
             return MmdResult(observed, stop_after / (done + stop + 1), bandwidth, done + stop + 1, permutations)
