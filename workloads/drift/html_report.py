@@ -83,7 +83,12 @@ def _shares(feature: FeatureResult, what: str) -> str:
     return "—" if reference == current == 0 else f"{reference:.1%} → {current:.1%}"
 
 
-def _feature_row(f: FeatureResult) -> str:
+def _shown(t: TestOutcome) -> bool:
+    """Every test but a share test that cannot apply (no missing values anywhere): the JSON has those."""
+    return t.applicable or t.test not in ("missing_share", "nonfinite_share")
+
+
+def _feature_row(i: int, f: FeatureResult) -> str:
     if f.status == NOT_TESTED:
         verdict = f'<span class="na">not tested: {_e(f.reason)}</span>'
     elif f.drifted:
@@ -91,8 +96,8 @@ def _feature_row(f: FeatureResult) -> str:
     else:
         verdict = "ok"
     unseen = f"<br>new: {_e(', '.join(f.unseen_categories[:10]))}" if f.unseen_categories else ""
-    tests = "<br>".join(_test(t) for t in f.tests)
-    return (f"<tr><td><a href='#f-{_e(f.name)}'>{_e(f.name)}</a></td><td>{f.kind}</td><td>{verdict}{unseen}</td>"
+    tests = "<br>".join(_test(t) for t in f.tests if _shown(t))
+    return (f"<tr><td><a href='#feature-{i}'>{_e(f.name)}</a></td><td>{f.kind}</td><td>{verdict}{unseen}</td>"
             f"<td>{_e(describe_change(f))}</td><td>{_shares(f, 'missing')}</td><td>{_shares(f, 'nonfinite')}</td>"
             f"<td>{_number(f.psi, '.4f')}</td><td>{tests}</td></tr>")
 
@@ -134,8 +139,8 @@ def _lists(report: DriftReport) -> str:
 def to_html(report: DriftReport, title: str) -> str:
     mv = report.multivariate
     multivariate = "" if mv is None else f"<p>Multivariate (numeric features jointly): {_test(mv)}; {_e(mv.mode)}.</p>"
-    sections = [f"<section id='f-{_e(f.name)}'><h3>{_e(f.name)} — {'drifted' if f.drifted else f.status if f.status == NOT_TESTED else 'ok'}"
-                f"</h3><p>{_e(describe_change(f))}</p>{_bars(f) if f.bins else ''}</section>" for f in report.features]
+    sections = [f"<section id='feature-{i}'><h3>{_e(f.name)} — {'drifted' if f.drifted else f.status if f.status == NOT_TESTED else 'ok'}"
+                f"</h3><p>{_e(describe_change(f))}</p>{_bars(f) if f.bins else ''}</section>" for i, f in enumerate(report.features)]
     verdict = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
     s = report.settings
     return f"""<!doctype html>
@@ -147,7 +152,7 @@ reference {report.rows_reference:,} rows, current {report.rows_current:,} rows; 
 {s['correction']} correction over {report.family_size} tests; generated {_e(report.generated_at)} (UTC).</p>
 {_lists(report)}{multivariate}
 <table><tr><th>feature</th><th>kind</th><th>verdict</th><th>change</th><th>missing</th><th>non-finite</th><th>PSI</th>
-<th>tests</th></tr>{''.join(_feature_row(f) for f in report.features)}</table>
+<th>tests</th></tr>{''.join(_feature_row(i, f) for i, f in enumerate(report.features))}</table>
 {_trend(report)}
 <p><span style="color:{REFERENCE_COLOUR}">&#9632; reference</span> <span style="color:{CURRENT_COLOUR}">&#9632; current</span></p>
 {''.join(sections)}

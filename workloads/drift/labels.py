@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MAX_DIGITS = 12
 
 
 def number(value: float, digits: int = 4) -> str:
-    """A compact number: `12.5`, `1,250`, `0.00123`, `3.2e+09`."""
-    if value == int(value) and abs(value) < 1e15:
-        return f"{int(value):,}"
-    if 1e-3 <= abs(value) < 1e6:
-        return f"{value:,.{digits}g}" if abs(value) >= 1e3 else f"{value:.{digits}g}"
-    return f"{value:.{digits}g}"
+    """`value` to `digits` significant digits, compactly: `12.5`, `1,250`, `2,350,000`, `0.00123`, `3.2e-07`."""
+    rounded = float(f"{value:.{digits}g}")
+    if abs(rounded) >= 1e15 or (rounded != 0 and abs(rounded) < 1e-3):
+        return f"{value:.{digits}g}"
+    if rounded == int(rounded):
+        return f"{int(rounded):,}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
+    return f"{rounded:,.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def bin_labels(edges: np.ndarray) -> list[str]:
