@@ -11,11 +11,11 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from workloads.churn import FEATURES, generate
-from workloads.drift.data import open_partition, open_s3_uri
 from workloads.drift.engine import compare
 from workloads.drift.errors import InfrastructureError, NoDataError, NotFoundError, UnreadableFileError
 from workloads.drift.intervals import DataInterval
 from workloads.drift.profile import build_profile
+from workloads.drift.s3data import open_partition, open_s3_uri
 from workloads.drift.settings import DriftSettings
 
 INTERVAL = DataInterval.stamped(date(2026, 11, 26))

@@ -26,7 +26,7 @@ from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from workloads.drift.data import open_local, open_partition, open_s3_uri
+from workloads.drift.data import open_local
 from workloads.drift.engine import compare
 from workloads.drift.errors import NotFoundError, Problem
 from workloads.drift.hook import RetrainHook
@@ -34,7 +34,7 @@ from workloads.drift.intervals import DataInterval
 from workloads.drift.profile import PROFILE_FORMAT, ReferenceProfile, build_profile
 from workloads.drift.report import to_html, to_json
 from workloads.drift.results import DriftReport
-from workloads.drift.s3file import s3_error
+from workloads.drift.s3data import open_partition, open_s3_uri, s3_error
 from workloads.drift.settings import DriftSettings
 from workloads.drift.tracking import (
     TAG_DRIFT,
