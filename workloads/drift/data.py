@@ -14,7 +14,7 @@ from workloads.drift.errors import NoDataError, Problem, UnreadableFileError
 from workloads.drift.sources import ParquetPart, Source
 
 
-def open_parts(openers: list[tuple[str, object]]) -> Source:
+def open_parts(openers: list[tuple[str, object]], where: str) -> Source:
     """A source of every readable file; unreadable ones become problems (all unreadable: raise)."""
     parts, problems = [], []
     for where, opener in openers:
@@ -24,7 +24,7 @@ def open_parts(openers: list[tuple[str, object]]) -> Source:
             problems.append(Problem.of(error))
     if not parts:
         raise UnreadableFileError("; ".join(p.message for p in problems))
-    return Source(parts, problems)
+    return Source(parts, problems, where)
 
 
 def open_local(path: str | Path) -> Source:
@@ -43,4 +43,4 @@ def open_local(path: str | Path) -> Source:
             file.open("rb").close()
         except OSError as error:
             raise UnreadableFileError(f"{file}: {error.strerror}") from None
-    return open_parts([(str(f), (lambda f=f: str(f))) for f in files])
+    return open_parts([(str(f), (lambda f=f: str(f))) for f in files], str(path))

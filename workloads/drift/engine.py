@@ -75,7 +75,7 @@ def plan(profile: ReferenceProfile, source: Source) -> Plan:
                ([f"columns of another kind: {', '.join(changed)}"] if changed else [])
     if problems:
         result.problems.insert(0, Problem.of(SchemaMismatchError(
-            "current data does not match the reference: " + "; ".join(problems))))
+            f"{source.where} does not match the reference: " + "; ".join(problems))))
     result.ignored = [c for c in kinds if c not in profile.columns]
     return result
 

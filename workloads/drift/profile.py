@@ -170,7 +170,7 @@ def _numeric_column(source: Source, name: str, rows: np.ndarray | None, bins: in
     gathered = values[rows] if rows is not None else None
     finite, missing, nonfinite = split_finite(values)
     if finite.size == 0:
-        return _Column(name, NUMERIC, unusable=f"column {name!r}: no finite value in the reference data "
+        return _Column(name, NUMERIC, unusable=f"{source.where}: column {name!r}: no finite value "
                                                f"({missing:,} missing, {nonfinite:,} non-finite)")
     ordered = sorted_copy(finite)
     reason = numeric_exclusion(ordered)
@@ -188,7 +188,7 @@ def _categorical_column(source: Source, name: str) -> _Column:
     _raise_first(problems)
     present = codes[codes >= 0]
     if present.size == 0:
-        return _Column(name, CATEGORICAL, unusable=f"column {name!r}: every value is missing in the reference data")
+        return _Column(name, CATEGORICAL, unusable=f"{source.where}: column {name!r}: every value is missing")
     labels, counts = list(index), np.bincount(present, minlength=len(index))
     reason = categorical_exclusion(labels, counts)
     if reason:
@@ -198,7 +198,7 @@ def _categorical_column(source: Source, name: str) -> _Column:
 
 def _raise_first(problems) -> None:
     if problems:  # the reference must be whole: the tests of every day rest on it
-        raise UnreadableFileError(f"reference: {problems[0].message}")
+        raise UnreadableFileError(f"reference data: {problems[0].message}")
 
 
 def _read_column(source: Source, name: str, kind: str, rows: np.ndarray | None, bins: int) -> _Column:
@@ -206,7 +206,7 @@ def _read_column(source: Source, name: str, kind: str, rows: np.ndarray | None, 
     if reason:
         return _Column(name, kind, excluded=reason)
     if kind == EMPTY:
-        return _Column(name, kind, unusable=f"column {name!r}: every value is missing in the reference data")
+        return _Column(name, kind, unusable=f"{source.where}: column {name!r}: every value is missing")
     if kind == NUMERIC:
         return _numeric_column(source, name, rows, bins)
     return _categorical_column(source, name)

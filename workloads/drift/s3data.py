@@ -90,7 +90,7 @@ def open_partition(s3, bucket: str, model: str, interval: DataInterval) -> Sourc
     if not objects:
         raise NoDataError(f"no prediction logs for interval {interval} at {location}*.parquet")
     source = open_parts([(f"s3://{bucket}/{key}", (lambda key=key, size=size: S3File(s3, bucket, key, size)))
-                          for key, size in objects])
+                          for key, size in objects], location)
     if source.rows == 0:
         raise NoDataError(f"the prediction logs for interval {interval} at {location} hold no rows")
     return source
@@ -102,4 +102,4 @@ def open_s3_uri(s3, uri: str) -> Source:
         raise UnreadableFileError(f"{uri}: not an s3://bucket/key URI")
     bucket, key = parsed.netloc, parsed.path.lstrip("/")
     size = S3File(s3, bucket, key).size  # fails early, naming the URI, if it is absent
-    return open_parts([(uri, lambda: S3File(s3, bucket, key, size))])
+    return open_parts([(uri, lambda: S3File(s3, bucket, key, size))], uri)

@@ -114,6 +114,7 @@ def _pandas_index_columns(schema: pa.Schema) -> list[str]:
 class Source:
     parts: list[Part]
     problems: list[Problem] = field(default_factory=list)  # unreadable files, met when opening
+    where: str = "the current data"  # a path, a prefix or a description, for messages
 
     @property
     def rows(self) -> int:
@@ -191,7 +192,7 @@ def _read_into(part: Part, column: str, put: Callable[[Any, int], None], at: int
 
 
 def frame_source(frame: pd.DataFrame, where: str = "the current data") -> Source:
-    return Source([FramePart(frame, where)])
+    return Source([FramePart(frame, where)], where=where)
 
 
 def as_source(data: pd.DataFrame | Source, where: str = "the current data") -> Source:
