@@ -116,3 +116,19 @@ def test_strings_are_read_as_dictionaries_and_nested_columns_are_left_out(tmp_pa
     city = next(f for f in report["features"] if f["name"] == "city")
     assert city["missing_share_current"] == 0.25 and not city["drifted"]
     assert report["excluded_columns"][0]["name"] == "tags" and "list<element: int64>" in report["excluded_columns"][0]["reason"]
+
+
+@pytest.mark.parametrize(("reference", "current", "drifted"), [
+    ([-1e308, 1e308, 0.0] * 100, [-1e308, 1e308] * 100, True),  # overflow in means and deviations
+    ([0.5] * 200, [0.5] * 100, False),                          # constant and equal: KS p = 1
+    ([3.0] * 200, [4.0] * 100, True),                           # constant, moved
+    ([0.0, 1.0] * 300, [1.0] * 300, True),                      # a flag stuck at one value
+    ([1.0, 2.0, np.inf, -np.inf] * 50, [np.inf] * 100, True),   # only non-finite values left
+    ([1.0], [1.0, 2.0, 3.0], False),                            # one reference row
+])
+def test_awkward_numbers_give_a_finite_report(reference, current, drifted):
+    from workloads.drift.report import to_json
+
+    report = report_of(pd.DataFrame({"x": reference}), pd.DataFrame({"x": current}))
+    assert report.feature("x").drifted is drifted
+    json.loads(to_json(report), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))

@@ -35,9 +35,11 @@ TOP_SHARE_CHANGES = 10
 
 
 def run_test(test: str, compute: Callable[[], object]) -> TestOutcome:
-    """The outcome of one test; `Undefined` (or a non-finite result) makes it not applicable."""
+    """The outcome of one test; `Undefined` (or a non-finite result) makes it not applicable.
+    Overflow in extreme values (1e308) yields inf or NaN, caught by TestOutcome, not a warning."""
     try:
-        result = compute()
+        with np.errstate(all="ignore"):
+            result = compute()
     except Undefined as undefined:
         return TestOutcome.not_applicable(test, str(undefined))
     return TestOutcome(test, result.statistic, result.p_value, mode=result.mode)
@@ -57,7 +59,13 @@ def share_tests(reference: tuple[int, int, int], current: tuple[int, int, int], 
 
 
 def numeric_change(ref: NumericProfile, current_sorted: np.ndarray) -> dict:
-    """Mean and median shift in reference standard deviations; ratio of standard deviations."""
+    """Mean and median shift in reference standard deviations; ratio of standard deviations
+    (None where undefined: no spread in the reference, no current values, overflow)."""
+    with np.errstate(all="ignore"):
+        return _numeric_change(ref, current_sorted)
+
+
+def _numeric_change(ref: NumericProfile, current_sorted: np.ndarray) -> dict:
     mean, std = mean_and_std(current_sorted)
     median = median_sorted(current_sorted) if current_sorted.size else float("nan")
     scale = ref.std if ref.std > 0 else float("nan")

@@ -177,7 +177,8 @@ def _numeric_column(source: Source, name: str, rows: np.ndarray | None, bins: in
     if reason:
         return _Column(name, NUMERIC, excluded=reason)
     edges = psi_edges(ordered, bins)
-    mean, std = mean_and_std(ordered)
+    with np.errstate(all="ignore"):  # values near 1e308 overflow: the mean is then undefined (inf)
+        mean, std = mean_and_std(ordered)
     profile = NumericProfile(ordered, median_sorted(ordered), edges, bin_shares(ordered, edges), missing, nonfinite, mean, std)
     return _Column(name, NUMERIC, profile, gathered=gathered)
 
