@@ -24,7 +24,7 @@ from platform_components.k8s import (
 )
 from platform_components.registration import register
 from platform_components.stack_keys import setting, setting_group
-from platform_components.validation import ArgError, require_cron, require_dns_label, require_pinned_image
+from platform_components.validation import ArgError, require_cron, require_dns_label, require_min, require_pinned_image
 from workloads.drift.errors import FAIL_FAST_EXIT_CODES
 
 
@@ -37,6 +37,7 @@ class DriftOptions:
     schedule: str = setting("driftSchedule")
     model_alias: str = setting("driftModelAlias")
     retrain_hook_secret: str | None = setting("driftRetrainHookSecret")  # a Secret with keys `url`, `token`
+    mmd_permutations: int = setting("driftMmdPermutations")
 
     def __post_init__(self) -> None:
         for model in self.models:
@@ -44,11 +45,12 @@ class DriftOptions:
         if len(set(self.models)) != len(self.models):
             raise ArgError("models", f"must not repeat a model, got {list(self.models)}")
         require_cron("schedule", self.schedule)
+        require_min("mmd_permutations", self.mmd_permutations, 1)
 
 
-def drift_command(model: str, alias: str, s3_endpoint: str, bucket: str) -> list[str]:
+def drift_command(model: str, alias: str, s3_endpoint: str, bucket: str, mmd_permutations: int) -> list[str]:
     return ["python", "-m", "workloads.drift", "run", "--model", model, "--model-alias", alias,
-            "--bucket", bucket, "--s3-endpoint", s3_endpoint]
+            "--bucket", bucket, "--s3-endpoint", s3_endpoint, "--mmd-permutations", str(mmd_permutations)]
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def drift_cronjob(model: str, args: DriftMonitorArgs, meta_labels: dict[str, str
     job = container(
         name="drift",
         image=args.workloads_image,
-        command=drift_command(model, options.model_alias, args.s3_endpoint, args.bucket),
+        command=drift_command(model, options.model_alias, args.s3_endpoint, args.bucket, options.mmd_permutations),
         env=env,
         resources=options.resources,
         volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],

@@ -2,7 +2,10 @@
 
 Trains a small churn classifier, logs it with its reference dataset (the artifact the drift job
 compares against, `reference/reference.parquet`), registers it with alias `champion`, and writes
-daily prediction logs to s3://monitoring/<model>/dt=YYYY-MM-DD/, one day drifted on purpose.
+daily prediction logs to s3://monitoring/<model>/dt=YYYY-MM-DD/ (UTC days ending yesterday), one
+day drifted on purpose. A registered model of that name is left alone unless `--force` is given:
+the demo would add a version to it and move its `champion` alias, which a real model's serving
+and monitoring follow.
 Uses MLFLOW_TRACKING_URI/USERNAME/PASSWORD, MLFLOW_S3_ENDPOINT_URL and AWS_* from the environment
 (the `export` lines printed by `make local-servers`).
 """
@@ -14,7 +17,7 @@ import io
 import os
 import sys
 import tempfile
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -23,16 +26,39 @@ from botocore.config import Config
 from workloads.churn import FEATURES, NUMERIC, Drift, generate
 
 
-def register_model(name: str, rows: int = 5_000, seed: int = 100):
-    """Train, log with the reference dataset, register, alias `champion`; returns the version."""
+class ModelExistsError(RuntimeError):
+    """The registered model exists already; the demo would change its `champion` alias."""
+
+
+def refuse_existing(client, name: str, force: bool) -> None:
+    """Raise ModelExistsError when `name` is registered (unless `force`), naming its champion."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return
+        raise
+    if not force:
+        champion = (model.aliases or {}).get("champion")
+        raise ModelExistsError(
+            f"registered model {name!r} exists" + (f" (alias champion -> version {champion})" if champion else "")
+            + "; the demo would add a version and move its champion alias. Choose another --model, or pass --force")
+
+
+def register_model(name: str, rows: int = 5_000, seed: int = 100, force: bool = False):
+    """Train, log with the reference dataset, register, alias `champion`; returns the version.
+    Refuses (ModelExistsError) a name that is registered already, unless `force`."""
     import mlflow
     from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LogisticRegression
 
+    client = MlflowClient()
+    refuse_existing(client, name, force)
     training = generate(rows, seed=seed)
     model = LogisticRegression(max_iter=500).fit(training[list(NUMERIC)], training["churned"])
     mlflow.set_experiment(f"training/{name}")
-    client = MlflowClient()
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         reference = Path(tmp) / "reference.parquet"
         training[list(FEATURES)].to_parquet(reference)
@@ -60,9 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="churn")
     parser.add_argument("--days", type=int, default=3, help="days of prediction logs, ending yesterday")
     parser.add_argument("--bucket", default="monitoring")
+    parser.add_argument("--force", action="store_true",
+                        help="register a new version and move the champion alias even if the model exists")
     args = parser.parse_args(argv)
-    version = register_model(args.model)
-    yesterday = date.today() - timedelta(days=1)
+    try:
+        version = register_model(args.model, force=args.force)
+    except ModelExistsError as error:
+        print(f"drift_demo: {error}", file=sys.stderr)
+        return 2
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     days = [(yesterday - timedelta(days=n)).isoformat() for n in range(args.days - 1, -1, -1)]
     s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"], region_name="us-east-1",
                       config=Config(s3={"addressing_style": "path"}))

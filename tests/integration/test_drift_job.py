@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from mlflow.tracking import MlflowClient
 
-from tools.drift_demo import register_model, write_prediction_logs
+from tools.drift_demo import ModelExistsError, register_model, write_prediction_logs
 from tools.servers.seaweedfs import ROOT
 
 MODEL = "churn-drift-e2e"
@@ -66,13 +66,13 @@ def prediction_logs(platform):
     write_prediction_logs(s3_client(platform, "drift"), "monitoring", MODEL, DAYS, DRIFTED_DAY)
 
 
-def drift_cli(platform, hook_url, *args) -> subprocess.CompletedProcess:
+def drift_cli(platform, hook_url, *args, model: str = MODEL) -> subprocess.CompletedProcess:
     username, password = platform.mlflow.admin
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(platform.mlflow.workdir),
            "MLFLOW_TRACKING_URI": platform.mlflow.url, "MLFLOW_TRACKING_USERNAME": username,
            "MLFLOW_TRACKING_PASSWORD": password, "MLFLOW_S3_ENDPOINT_URL": platform.object_store.endpoint,
            **platform.object_store.credentials("drift"), "RETRAIN_HOOK_URL": hook_url, "RETRAIN_HOOK_TOKEN": "t0ken"}
-    return subprocess.run([sys.executable, "-m", "workloads.drift", *args, "--model", MODEL],
+    return subprocess.run([sys.executable, "-m", "workloads.drift", *args, "--model", model],
                           env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
@@ -100,7 +100,10 @@ def test_backfill_logs_one_run_per_interval_and_flags_the_drifted_day(platform, 
     drifted = runs[1]
     assert drifted.data.metrics["monthly_charges.drifted"] == 1.0
     assert drifted.data.metrics["monthly_charges.ks_p_value"] < 1e-6
+    assert drifted.data.metrics["monthly_charges.mean_shift_sd"] > 0.4
+    assert drifted.data.metrics["mmd_p_value"] < 0.05 / drifted.data.metrics["family_size"]  # the joint test fires too
     assert 0 < drifted.data.metrics["share_drifted"] <= 1
+    assert [r.data.tags["mlops.drifted_features"] for r in runs] == ["", "monthly_charges", ""]
 
     admin = s3_client(platform, "admin")
     for run in runs:
@@ -109,6 +112,9 @@ def test_backfill_logs_one_run_per_interval_and_flags_the_drifted_day(platform, 
         assert keys == {"drift_report.json", "drift_report.html"}
     report = json.loads(admin.get_object(Bucket="mlflow-artifacts", Key=f"{experiment.experiment_id}/{drifted.info.run_id}/artifacts/drift_report.json")["Body"].read())
     assert report["interval_start"] == DRIFTED_DAY and report["dataset_drift"] is True
+    last = json.loads(admin.get_object(Bucket="mlflow-artifacts", Key=f"{experiment.experiment_id}/{runs[2].info.run_id}/artifacts/drift_report.json")["Body"].read())
+    assert [(t["interval_start"], t["dataset_drift"]) for t in last["trend"]] == [(DAYS[0], False), (DRIFTED_DAY, True)]
+    assert last["trend"][1]["features"]["monthly_charges"]["drifted"] is True
 
     assert len(HookRecorder.calls) == 1
     assert HookRecorder.calls[0]["body"]["templateParameters"]["intervalStart"] == DRIFTED_DAY
@@ -134,3 +140,42 @@ def test_an_interval_without_data_fails_alone_with_its_exit_code(platform, regis
     assert f"no prediction logs for interval [2026-11-23, 2026-11-24) at s3://monitoring/{MODEL}/dt=2026-11-23/*.parquet" in result.stderr
     _, runs = monitoring_runs(platform)
     assert len(runs) == 3, "nothing may be written for an interval without data"
+
+
+def test_a_day_with_an_unreadable_file_is_logged_as_failed_and_the_next_day_still_runs(platform, registered_model,
+                                                                                        prediction_logs, retrain_hook):
+    s3 = s3_client(platform, "drift")
+    write_prediction_logs(s3, "monitoring", MODEL, ["2026-11-24", "2026-11-25"], None)
+    s3.put_object(Bucket="monitoring", Key=f"{MODEL}/dt=2026-11-24/part-1.parquet", Body=b"PAR1 cut short")
+    result = drift_cli(platform, retrain_hook, "backfill", "--start", "2026-11-24", "--end", "2026-11-25")
+    assert result.returncode == 6, result.stderr[-3000:]
+    assert f"s3://monitoring/{MODEL}/dt=2026-11-24/part-1.parquet: not a readable parquet file" in result.stderr
+    assert "interval [2026-11-25, 2026-11-26): logged" in result.stdout
+    _, runs = monitoring_runs(platform)
+    bad = next(r for r in runs if r.data.tags["mlops.interval_start"] == "2026-11-24")
+    assert bad.info.status == "FAILED" and "UnreadableFileError (exit 6)" in bad.data.tags["mlops.problems"]
+    assert bad.data.metrics["rows_current"] == 2_000.0  # the readable half, reported
+
+    # Once the file is fixed, a rerun replaces the failed run.
+    write_prediction_logs(s3, "monitoring", MODEL, ["2026-11-24"], None)
+    again = drift_cli(platform, retrain_hook, "run", "--interval-end", "2026-11-25")
+    assert again.returncode == 0 and "interval [2026-11-24, 2026-11-25): logged" in again.stdout
+    _, runs = monitoring_runs(platform)
+    day = [r for r in runs if r.data.tags["mlops.interval_start"] == "2026-11-24"]
+    assert [(r.info.status, r.data.metrics["rows_current"]) for r in day] == [("FINISHED", 4_000.0)]
+
+
+def test_a_mistyped_model_fails_fast_with_its_own_code(platform, retrain_hook):
+    result = drift_cli(platform, retrain_hook, "run", "--interval-end", "2026-11-21", model="chrun-typo")
+    assert result.returncode == 8, result.stderr[-2000:]
+    assert "NotFoundError: model 'chrun-typo' alias 'champion'" in result.stderr
+
+
+def test_the_demo_leaves_an_existing_model_alone(platform, registered_model):
+    username, password = platform.mlflow.admin
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_USERNAME", username)
+        patch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        mlflow.set_tracking_uri(platform.mlflow.url)
+        with pytest.raises(ModelExistsError, match=f"'{MODEL}' exists \\(alias champion -> version {registered_model.version}\\)"):
+            register_model(MODEL)

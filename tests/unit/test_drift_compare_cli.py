@@ -37,9 +37,13 @@ def test_drifted_file_gives_a_report_naming_the_drifted_features(files, capsys):
     report = json.loads(out.read_text())
     assert report["dataset_drift"] is True
     assert set(report["drifted_features"]) == {"usage_gb", "region"}
+    assert {f["name"] for f in report["features"][:2]} == {"usage_gb", "region"}  # drifted first
     by_name = {f["name"]: f for f in report["features"]}
-    assert {t["test"] for t in by_name["usage_gb"]["tests"]} == {"ks", "levene"}
-    assert by_name["region"]["tests"][0]["test"] == "chi2"
+    assert {t["test"] for t in by_name["usage_gb"]["tests"]} == {"ks", "levene", "missing_share", "nonfinite_share"}
+    assert [t["test"] for t in by_name["region"]["tests"]] == ["chi2", "missing_share"]
+    assert by_name["usage_gb"]["change"]["mean_shift_sd"] == pytest.approx(0.5, abs=0.05)
+    top = by_name["region"]["change"]["share_change_pp"][0]
+    assert top["category"] == "central" and top["change_pp"] == pytest.approx(45, abs=3)
     assert "DATASET DRIFT: 2 of 9 features drifted (usage_gb, region)" in capsys.readouterr().out
 
 
@@ -67,29 +71,67 @@ def test_unseen_categories_are_reported(files):
     assert code == 0 and region["unseen_categories"] == ["antarctica"] and region["drifted"]
 
 
-@pytest.mark.parametrize(
-    ("name", "make", "code", "message"),
-    [
-        ("empty", lambda f: f.iloc[:0], 3, "the current data has no rows"),
-        ("schema", lambda f: f.drop(columns=["usage_gb"]).assign(region=1.5), 4,
-         "missing columns: usage_gb; columns of another kind: region (reference categorical, current numeric float64)"),
-        ("all-nan", lambda f: f.assign(monthly_charges=np.nan), 5, "column 'monthly_charges': every value is missing in the current data"),
-    ],
-)
-def test_bad_current_data_exits_with_its_code_and_writes_nothing(files, capsys, name, make, code, message):
-    make(generate(500, seed=5)[list(FEATURES)]).to_parquet(files / f"{name}.parquet")
-    exit_code, out = run(files, f"{name}.parquet")
-    assert exit_code == code
-    assert message in capsys.readouterr().err
+def test_no_rows_exits_3_and_writes_nothing(files, capsys):
+    generate(500, seed=5)[list(FEATURES)].iloc[:0].to_parquet(files / "empty.parquet")
+    code, out = run(files, "empty.parquet")
+    assert code == 3 and "the current data has no rows" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".html").exists()
 
 
-def test_constant_reference_column_is_refused(files, capsys):
-    generate(500, seed=6)[list(FEATURES)].assign(support_calls=2.0).to_parquet(files / "constant-ref.parquet")
+def test_schema_mismatch_exits_4_after_writing_the_report_of_the_other_columns(files, capsys):
+    frame = generate(500, seed=5)[list(FEATURES)].drop(columns=["usage_gb"]).assign(region=1.5)
+    frame.to_parquet(files / "schema.parquet")
+    code, out = run(files, "schema.parquet")
+    assert code == 4
+    assert ("missing columns: usage_gb; columns of another kind: region (reference categorical, current numeric double)"
+            in capsys.readouterr().err)
+    report = json.loads(out.read_text())
+    assert report["exit_code"] == 4 and report["problems"][0]["error"] == "SchemaMismatchError"
+    statuses = {f["name"]: f["status"] for f in report["features"]}
+    assert statuses["usage_gb"] == statuses["region"] == "not tested"
+    assert all(statuses[c] == "tested" for c in FEATURES if c not in ("usage_gb", "region"))
+    # The joint test would read an imputed column as drift: not applicable, with the reason.
+    assert report["multivariate"]["applicable"] is False and "usage_gb" in report["multivariate"]["reason"]
+    assert report["dataset_drift"] is False
+
+
+def test_a_column_missing_every_value_in_the_current_data_is_drifted(files, capsys):
+    generate(500, seed=5)[list(FEATURES)].assign(monthly_charges=np.nan).to_parquet(files / "all-nan.parquet")
+    code, out = run(files, "all-nan.parquet")
+    assert code == 0
+    charges = next(f for f in json.loads(out.read_text())["features"] if f["name"] == "monthly_charges")
+    assert charges["drifted_by"] == ["missing_share"] and charges["missing_share_current"] == 1.0
+    ks = next(t for t in charges["tests"] if t["test"] == "ks")
+    assert ks["applicable"] is False and ks["reason"] == "no values on one side"
+
+
+def test_constant_reference_column_is_tested_and_a_change_is_found(files):
+    constant = generate(500, seed=6)[list(FEATURES)].assign(support_calls=2.0)
+    constant.to_parquet(files / "constant-ref.parquet")
+    out = files / "constant.json"
     code = main(["compare", "--reference", str(files / "constant-ref.parquet"), "--current", str(files / "same.parquet"),
-                 "--json", str(files / "never.json")])
-    assert code == 5
-    assert "column 'support_calls': constant in the reference (2.0)" in capsys.readouterr().err
+                 "--json", str(out)])
+    calls = next(f for f in json.loads(out.read_text())["features"] if f["name"] == "support_calls")
+    assert code == 0 and calls["drifted"] and "ks" in calls["drifted_by"]
+    assert calls["change"]["mean_shift_sd"] is None  # no spread in the reference to measure the shift in
+
+
+def test_fail_on_drift_exits_10_on_dataset_drift_only(files):
+    assert run(files, "drifted.parquet", "--fail-on-drift")[0] == 10
+    assert run(files, "same.parquet", "--fail-on-drift")[0] == 0
+
+
+def test_an_unreadable_file_among_several_is_named_and_the_rest_is_reported(files, capsys):
+    partition = files / "partition"
+    partition.mkdir()
+    generate(2_000, seed=7)[list(FEATURES)].to_parquet(partition / "part-0.parquet")
+    (partition / "part-1.parquet").write_bytes(b"PAR1 truncated")
+    out = files / "partition.json"
+    code = main(["compare", "--reference", str(files / "reference.parquet"), "--current", str(partition), "--json", str(out)])
+    assert code == 6
+    assert f"{partition / 'part-1.parquet'}: not a readable parquet file" in capsys.readouterr().err
+    report = json.loads(out.read_text())
+    assert report["rows_current"] == 2_000 and report["dataset_drift"] is False
 
 
 def test_unreadable_file_is_named(files, capsys):

@@ -7,6 +7,7 @@ import pytest
 from infra.offline import run_offline
 from infra.settings import SettingsError
 from tests.unit.conftest import env_of, objects, one, run_with
+from workloads.drift.errors import FAIL_FAST_EXIT_CODES
 
 
 def cronjob(run, model: str) -> dict:
@@ -39,7 +40,8 @@ def test_cronjob_schedule_and_safety_limits(stack_run):
     job = spec["jobTemplate"]["spec"]
     assert job["backoffLimit"] == 2 and job["activeDeadlineSeconds"] == 3600
     rule = job["podFailurePolicy"]["rules"][0]
-    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [3, 4, 5, 6]
+    # Usage (2), bad input (3-6), not found (8), not ended (9): a retry cannot fix them; 7 is retried.
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == list(FAIL_FAST_EXIT_CODES) == [2, 3, 4, 5, 6, 8, 9]
     assert job["template"]["spec"]["restartPolicy"] == "Never"
 
 
@@ -50,6 +52,7 @@ def test_drift_job_runs_the_latest_interval_against_mlflow_and_s3(stack_run):
     assert command[command.index("--model") + 1] == "churn"
     assert command[command.index("--s3-endpoint") + 1] == stack_run.outputs["s3Endpoint"][0]
     assert command[command.index("--bucket") + 1] == "monitoring"
+    assert command[command.index("--mmd-permutations") + 1] == "1000"
     env = env_of(container)
     assert env["MLFLOW_TRACKING_URI"]["value"] == stack_run.outputs["mlflowUrl"][0]
     secrets = stack_run.outputs["secretNames"][0]
@@ -92,9 +95,15 @@ def test_seaweedfs_drift_credentials_are_limited_to_the_monitoring_bucket():
         ({"driftModels": '["Churn Model"]'}, "mlops-platform:driftModels must be a DNS label"),
         ({"driftModels": '["churn", "churn"]'}, "mlops-platform:driftModels must not repeat a model"),
         ({"driftMemoryRequest": "4Gi"}, "mlops-platform:driftMemoryRequest must not exceed the memory limit"),
+        ({"driftMmdPermutations": "0"}, "mlops-platform:driftMmdPermutations must be >= 1, got 0"),
     ],
 )
 def test_bad_drift_settings_name_their_key(overrides, message):
     with pytest.raises(SettingsError) as caught:
         run_offline("dev", overrides)
     assert message in str(caught.value)
+
+
+def test_mmd_permutations_are_tuned_per_stack():
+    command = drift_container(cronjob(run_with(driftMmdPermutations="5000"), "churn"))["command"]
+    assert command[command.index("--mmd-permutations") + 1] == "5000"

@@ -1,11 +1,19 @@
 """python -m workloads.drift {compare,run,backfill}
 
-compare   two local parquet files -> JSON (and HTML) report; no MLflow or S3 needed
+compare   two local parquet files (or directories of them) -> JSON (and HTML) report; no MLflow or S3
 run       one daily interval of a registered model's prediction logs (the CronJob's command)
-backfill  every interval stamped --start..--end, oldest first
+backfill  every interval stamped --start..--end, oldest first; a day that fails does not stop the others
 
-Exit codes: 0 done (drift or not), 2 usage, 3 no data, 4 schema mismatch, 5 unusable column
-(all missing, constant reference), 6 unreadable file, 7 MLflow/S3/hook failure.
+Exit codes (workloads/drift/errors.py; the CronJob fails at once on 2-6, 8 and 9, retries 7):
+  0  done, drift or not                    6  unreadable file (named)
+  2  usage: a bad argument                 7  MLflow, S3 or retrain-hook failure (retried)
+  3  no data for the interval              8  model, version, alias, reference or bucket not found
+  4  schema mismatch (columns named)       9  the interval has not ended yet
+  5  a reference column without values    10  compare --fail-on-drift: dataset drift
+With 4, 5 and 6 the report of what could be computed is still written. backfill exits with the
+first failing day's code.
+
+Times are UTC on any host: dates name UTC days and a time without an offset is UTC.
 Credentials only from the environment: MLFLOW_TRACKING_URI/USERNAME/PASSWORD,
 AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (+ MLFLOW_S3_ENDPOINT_URL), RETRAIN_HOOK_URL/TOKEN.
 """
@@ -16,12 +24,16 @@ import argparse
 import logging
 import os
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from workloads import cli
-from workloads.drift.errors import INFRASTRUCTURE_FAILURE, DriftInputError
+from workloads.drift.errors import DATASET_DRIFT_EXIT, INFRASTRUCTURE_FAILURE
+from workloads.drift.intervals import parse_time
 from workloads.drift.settings import CORRECTIONS, DriftSettings
+
+log = logging.getLogger("drift")
 
 
 def _settings(args) -> DriftSettings:
@@ -32,28 +44,39 @@ def _settings(args) -> DriftSettings:
         raise cli.UsageError(str(error)) from None
 
 
-def cmd_compare(args) -> int:
-    from workloads.drift.data import read_local
-    from workloads.drift.engine import compare
-    from workloads.drift.profile import build_profile
-    from workloads.drift.report import to_html, to_json
-
-    settings = _settings(args)
-    reference, current = read_local(args.reference), read_local(args.current)
-    report = compare(build_profile(reference, settings), current, settings)
-    context = {"reference": str(args.reference), "current": str(args.current)}
-    outputs = [(args.json, to_json(report, context))]
-    if args.html:
-        outputs.append((args.html, to_html(report, f"Data drift: {args.current} vs {args.reference}")))
+def _write(outputs: list[tuple[Path, str]]) -> None:
     for path, text in outputs:  # everything rendered before anything is written
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
         tmp.replace(path)
+
+
+def _print_problems(label: str, problems) -> None:
+    for problem in problems:
+        print(f"{label}: {problem.error} (exit {problem.exit_code}): {problem.message}", file=sys.stderr, flush=True)
+
+
+def cmd_compare(args) -> int:
+    from workloads.drift.data import open_local
+    from workloads.drift.engine import compare
+    from workloads.drift.profile import build_profile
+    from workloads.drift.report import to_html, to_json
+
+    settings = _settings(args)
+    report = compare(build_profile(open_local(args.reference), settings), open_local(args.current), settings)
+    context = {"reference": str(args.reference), "current": str(args.current)}
+    outputs = [(args.json, to_json(report, context))]
+    if args.html:
+        outputs.append((args.html, to_html(report, f"Data drift: {args.current} vs {args.reference}")))
+    _write(outputs)
     verdict = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
-    print(f"{verdict}: {len(report.drifted_features)} of {len(report.features)} features drifted"
-          f"{' (' + ', '.join(report.drifted_features) + ')' if report.drifted_features else ''}; report {args.json}")
-    return 0
+    drifted = f" ({', '.join(report.drifted_features)})" if report.drifted_features else ""
+    print(f"{verdict}: {len(report.drifted_features)} of {len(report.features)} features drifted{drifted}; report {args.json}")
+    _print_problems("drift compare", report.problems)
+    if report.problems:
+        return report.exit_code
+    return DATASET_DRIFT_EXIT if args.fail_on_drift and report.dataset_drift else 0
 
 
 def _job(args):
@@ -68,6 +91,8 @@ def _job(args):
     if os.environ.get("RETRAIN_HOOK_URL"):
         hook = RetrainHook(os.environ["RETRAIN_HOOK_URL"], os.environ.get("RETRAIN_HOOK_TOKEN", ""),
                            auth=os.environ.get("RETRAIN_HOOK_AUTH", "bearer"))
+    if args.reference and not args.reference.startswith("s3://"):
+        raise cli.UsageError(f"--reference must be an s3://bucket/key URI, got {args.reference!r}")
     config = JobConfig(model=args.model, model_version=args.model_version,
                        model_alias=None if args.model_version else args.model_alias,
                        reference_uri=args.reference, bucket=args.bucket, settings=_settings(args), hook=hook)
@@ -76,24 +101,23 @@ def _job(args):
     return DriftJob(config, MlflowClient(), s3)
 
 
-def _report(outcome) -> None:
+def _run_interval(job, interval) -> int:
+    """One interval: its line on stdout, its problems on stderr; its exit code."""
+    outcome = job.run(interval)
     drift = "DATASET DRIFT" if outcome.dataset_drift else "no dataset drift"
     hook = ", retrain hook called" if outcome.hook_called else ""
     print(f"interval {outcome.interval}: {outcome.status} (run {outcome.run_id}): {drift}{hook}", flush=True)
+    _print_problems(f"interval {interval}", outcome.problems)
+    return outcome.exit_code
 
 
 def cmd_run(args) -> int:
-    from workloads.drift.intervals import interval_ending, interval_for_scheduled_time
+    from workloads.drift.intervals import interval_ending, interval_for_scheduled_time, require_ended
 
-    if args.interval_end:
-        interval = interval_ending(args.interval_end)
-    else:
-        scheduled = args.scheduled_time or datetime.now(UTC)
-        interval = interval_for_scheduled_time(scheduled)
-    if interval.end_time > datetime.now(UTC):
-        raise DriftInputError(f"interval {interval} has not ended yet")
-    _report(_job(args).run(interval))
-    return 0
+    now = datetime.now(UTC)
+    interval = interval_ending(args.interval_end) if args.interval_end else interval_for_scheduled_time(args.scheduled_time or now)
+    require_ended(interval, now)
+    return _run_interval(_job(args), interval)
 
 
 def cmd_backfill(args) -> int:
@@ -106,29 +130,51 @@ def cmd_backfill(args) -> int:
     job, first_failure = _job(args), 0
     for interval in intervals:
         try:
-            _report(job.run(interval))
-        except DriftInputError as error:  # bad data for one day must not block the others
-            print(f"interval {interval}: FAILED ({type(error).__name__}): {error}", file=sys.stderr, flush=True)
-            first_failure = first_failure or error.exit_code
+            code = _run_interval(job, interval)
+        except cli.WorkloadError as error:  # one bad day must not block the others
+            print(f"interval {interval}: FAILED ({type(error).__name__}, exit {error.exit_code}): {error}",
+                  file=sys.stderr, flush=True)
+            code = error.exit_code
+        except Exception as error:  # a server or a bug: log it, go on, exit as the CronJob would retry
+            log.exception("interval %s failed", interval)
+            print(f"interval {interval}: FAILED ({type(error).__name__}, exit {INFRASTRUCTURE_FAILURE}): {error}",
+                  file=sys.stderr, flush=True)
+            code = INFRASTRUCTURE_FAILURE
+        first_failure = first_failure or code
     return first_failure
+
+
+def _time(text: str) -> datetime:
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    defaults = DriftSettings()
+    common.add_argument("--alpha", type=float, default=defaults.alpha, help="family alpha (default 0.05)")
+    common.add_argument("--correction", choices=CORRECTIONS, default=defaults.correction)
+    common.add_argument("--no-mmd", action="store_true", help="skip the multivariate MMD test")
+    common.add_argument("--mmd-permutations", type=int, default=defaults.mmd_permutations,
+                        help="at least this many MMD permutations (raised to what the family of tests needs; "
+                             f"default {defaults.mmd_permutations})")
+    common.add_argument("--seed", type=int, default=0, help="seed of the MMD subsampling and permutations")
+    return common
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m workloads.drift", description=__doc__.split("\n\n")[0],
                                   epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--alpha", type=float, default=0.05, help="family alpha (default 0.05)")
-    common.add_argument("--correction", choices=CORRECTIONS, default="bonferroni")
-    common.add_argument("--no-mmd", action="store_true", help="skip the multivariate MMD test")
-    common.add_argument("--mmd-permutations", type=int, default=100)
-    common.add_argument("--seed", type=int, default=0, help="seed of the MMD subsampling and permutations")
-
+    common = _common()
     cmp_ = sub.add_parser("compare", parents=[common], help="compare two local parquet files")
-    cmp_.add_argument("--reference", type=Path, required=True)
-    cmp_.add_argument("--current", type=Path, required=True)
+    cmp_.add_argument("--reference", type=Path, required=True, help="parquet file, or a directory of them")
+    cmp_.add_argument("--current", type=Path, required=True, help="parquet file, or a directory of them")
     cmp_.add_argument("--json", type=Path, required=True)
     cmp_.add_argument("--html", type=Path)
+    cmp_.add_argument("--fail-on-drift", action="store_true", help=f"exit {DATASET_DRIFT_EXIT} on dataset drift (a CI gate)")
     cmp_.set_defaults(handler=cmd_compare)
 
     job = argparse.ArgumentParser(add_help=False, parents=[common])
@@ -141,14 +187,15 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[job], help="one interval")
     when = run.add_mutually_exclusive_group()
-    when.add_argument("--interval-end", type=date.fromisoformat, help="YYYY-MM-DD: the interval [end-1d, end)")
-    when.add_argument("--scheduled-time", type=datetime.fromisoformat,
-                      help="ISO time of the scheduled run (default: now); its latest complete interval runs")
+    when.add_argument("--interval-end", type=date.fromisoformat, help="YYYY-MM-DD (a UTC day): the interval [end-1d, end)")
+    when.add_argument("--scheduled-time", type=_time,
+                      help="ISO 8601 time of the scheduled run (default: now); without an offset it is UTC, "
+                           "whatever the host's time zone; its latest complete interval runs")
     run.set_defaults(handler=cmd_run)
 
     back = sub.add_parser("backfill", parents=[job], help="every interval stamped --start..--end, in order")
-    back.add_argument("--start", type=date.fromisoformat, required=True)
-    back.add_argument("--end", type=date.fromisoformat, required=True)
+    back.add_argument("--start", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
+    back.add_argument("--end", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
     back.set_defaults(handler=cmd_backfill)
     return top
 
@@ -156,7 +203,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # stdout carries one line per interval; MLflow would add "View run ..." lines to it.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime  # log times in UTC, as everything else
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     return cli.main("drift", parser(), argv, unexpected_exit_code=INFRASTRUCTURE_FAILURE)
 
 

@@ -1,10 +1,16 @@
 """Compare current data with a reference profile: per-feature tests, MMD, corrected decisions.
 
-The family of hypotheses is every test run (KS and Levene per numeric feature, chi-squared per
-categorical one, and the multivariate MMD); p-values are adjusted across the whole family
-(Bonferroni by default, Benjamini-Hochberg with `correction="fdr"`). A feature is drifted when
-one of its tests rejects; the dataset is drifted when any test of the family rejects, so under
-no drift the chance of a false dataset alarm is at most alpha.
+The family of hypotheses is every applicable test run (KS and Levene per numeric feature,
+chi-squared per categorical one, the missing and non-finite shares where either side has any,
+and the multivariate MMD); p-values are adjusted across the whole family (Bonferroni by
+default, Benjamini-Hochberg with `correction="fdr"`). A feature is drifted when one of its
+tests rejects; the dataset is drifted when any test of the family rejects, so under no drift
+the chance of a false dataset alarm is at most alpha.
+
+Columns are read and tested a few at a time (one per worker thread), so memory holds the
+reference profile plus a few current columns whatever the number of rows. Bad input that still
+leaves something to compute (a file that cannot be read among several, a missing column, a
+reference column without values) becomes a `Problem` in the report instead of stopping it.
 """
 
 from __future__ import annotations
@@ -12,21 +18,19 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from workloads.drift.errors import NoDataError, SchemaMismatchError, UnusableColumnError
-from workloads.drift.profile import (
-    CategoricalProfile,
-    NumericProfile,
-    ReferenceProfile,
-    categorical_codes,
-    is_numeric,
-    numeric_values,
-)
+from workloads.drift.columns import CATEGORICAL, NUMERIC, compatible
+from workloads.drift.errors import NoDataError, Problem, SchemaMismatchError, UnusableColumnError
+from workloads.drift.features import compare_categorical, compare_numeric, run_test
+from workloads.drift.profile import ReferenceProfile
+from workloads.drift.results import NOT_TESTED, DriftReport, FeatureResult, TestOutcome
 from workloads.drift.settings import DriftSettings
-from workloads.drift.stats import adjust, bin_shares, chi2_counts, ks_sorted, levene_sorted, mmd_permutation_test, psi
+from workloads.drift.sources import Source, as_source
+from workloads.drift.stats import adjust, mmd_permutation_test, permutations_for_family
 
 try:  # BLAS threads would compete with the per-column worker threads for the same cores.
     from threadpoolctl import threadpool_limits
@@ -35,146 +39,120 @@ except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn 
 
 
 @dataclass
-class TestOutcome:
-    test: str
-    statistic: float
-    p_value: float
-    p_adjusted: float = float("nan")
-    drifted: bool = False
-    mode: str = ""
+class Plan:
+    """Which reference features can be tested on this source, and what is wrong with the rest."""
+
+    tested: list[str] = field(default_factory=list)
+    untested: list[FeatureResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
 
 
-@dataclass
-class FeatureResult:
-    name: str
-    kind: str
-    tests: list[TestOutcome]
-    psi: float | None
-    missing_reference: int
-    missing_current: int
-    bins: list[str]
-    reference_shares: list[float]
-    current_shares: list[float]
-    unseen_categories: list[str] = field(default_factory=list)
-    drifted: bool = False
+def _untested(name: str, kind: str, reason: str, profile: ReferenceProfile, rows: int) -> FeatureResult:
+    return FeatureResult(name=name, kind=kind, tests=[], psi=None, missing_reference=0, missing_current=0,
+                         rows_reference=profile.rows, rows_current=rows, status=NOT_TESTED, reason=reason)
 
 
-@dataclass
-class DriftReport:
-    settings: dict
-    rows_reference: int
-    rows_current: int
-    features: list[FeatureResult]
-    multivariate: TestOutcome | None
-    dataset_drift: bool = False
-    share_drifted: float = 0.0
-    drifted_features: list[str] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def check_schema(profile: ReferenceProfile, current: pd.DataFrame) -> list[str]:
-    """Raise SchemaMismatchError naming missing columns and kind changes; return extra columns."""
-    expected = {**{c: "numeric" for c in profile.numeric}, **{c: "categorical" for c in profile.categorical}}
-    missing = [c for c in expected if c not in current.columns]
-    changed = [
-        f"{c} (reference {kind}, current {'numeric' if is_numeric(current[c]) else 'categorical'} {current[c].dtype})"
-        for c, kind in expected.items()
-        if c in current.columns and (kind == "numeric") != is_numeric(current[c])
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing columns: {', '.join(missing)}")
-    if changed:
-        problems.append(f"columns of another kind: {', '.join(changed)}")
+def plan(profile: ReferenceProfile, source: Source) -> Plan:
+    """Match the current columns to the reference features (SchemaMismatchError, UnusableColumnError)."""
+    kinds, result = source.kinds(), Plan()
+    missing, changed = [], []
+    for name in profile.features:
+        kind = NUMERIC if name in profile.numeric else CATEGORICAL if name in profile.categorical else "none"
+        if name in profile.unusable:
+            result.untested.append(_untested(name, kind, profile.unusable[name], profile, source.rows))
+            result.problems.append(Problem.of(UnusableColumnError(profile.unusable[name])))
+        elif name not in kinds:
+            missing.append(name)
+            result.untested.append(_untested(name, kind, "missing from the current data", profile, source.rows))
+        elif not compatible(kind, kinds[name]):
+            what = f"{kinds[name]} {source.type_name(name)}"
+            changed.append(f"{name} (reference {kind}, current {what})")
+            result.untested.append(_untested(name, kind, f"of another kind in the current data ({what})", profile, source.rows))
+        else:
+            result.tested.append(name)
+    problems = ([f"missing columns: {', '.join(missing)}"] if missing else []) + \
+               ([f"columns of another kind: {', '.join(changed)}"] if changed else [])
     if problems:
-        raise SchemaMismatchError("current data does not match the reference: " + "; ".join(problems))
-    return [c for c in current.columns if c not in expected]
+        result.problems.insert(0, Problem.of(SchemaMismatchError(
+            f"{source.where} does not match the reference: " + "; ".join(problems))))
+    result.ignored = [c for c in kinds if c not in profile.columns]
+    return result
 
 
-def _numeric_feature(name: str, ref: NumericProfile, series: pd.Series) -> FeatureResult:
-    current, missing = numeric_values(series, name, "current")
-    ks, mode = ks_sorted(ref.sorted_values, current)
-    levene = levene_sorted(ref.sorted_values, current)
-    current_shares = bin_shares(current, ref.edges)
-    labels = _bin_labels(ref.edges)
-    return FeatureResult(
-        name=name, kind="numeric",
-        tests=[TestOutcome("ks", ks.statistic, ks.p_value, mode=mode), TestOutcome("levene", levene.statistic, levene.p_value)],
-        psi=psi(ref.shares, current_shares), missing_reference=ref.missing, missing_current=missing,
-        bins=labels, reference_shares=ref.shares.tolist(), current_shares=current_shares.tolist(),
-    )
+def _feature(profile: ReferenceProfile, source: Source, name: str, rows: np.ndarray | None):
+    """(result, values at the MMD rows or None, problems) of one feature."""
+    if name in profile.numeric:
+        values, problems = source.numeric(name)
+        gathered = values[rows] if rows is not None else None
+        return compare_numeric(name, profile.numeric[name], values, profile.rows), gathered, problems
+    ref = profile.categorical[name]
+    index = {category: i for i, category in enumerate(ref.categories)}
+    codes, problems = source.categorical(name, index)
+    return compare_categorical(name, ref, codes, list(index), profile.rows), None, problems
 
 
-def _bin_labels(edges: np.ndarray) -> list[str]:
-    bounds = ["-inf", *(f"{e:.4g}" for e in edges), "inf"]
-    return [f"({lo}, {hi}]" for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def _categorical_feature(name: str, ref: CategoricalProfile, series: pd.Series) -> FeatureResult:
-    codes, categories = categorical_codes(series)
-    index = {c: i for i, c in enumerate(ref.categories)}
-    unseen = [c for c in categories if c not in index]
-    for offset, category in enumerate(unseen):
-        index[category] = len(ref.categories) + offset
-    mapping = np.array([index[c] for c in categories], dtype=np.int64)
-    valid = codes[codes >= 0]
-    width = len(ref.categories) + len(unseen)
-    current_counts = np.bincount(mapping[valid], minlength=width) if valid.size else np.zeros(width, dtype=np.int64)
-    if current_counts.sum() == 0:
-        raise UnusableColumnError(f"column {name!r}: every value is missing in the current data")
-    reference_counts = np.concatenate([ref.counts, np.zeros(len(unseen), dtype=ref.counts.dtype)])
-    chi2 = chi2_counts(reference_counts, current_counts)
-    reference_shares = reference_counts / reference_counts.sum()
-    current_shares = current_counts / current_counts.sum()
-    return FeatureResult(
-        name=name, kind="categorical",
-        tests=[TestOutcome("chi2", chi2.statistic, chi2.p_value, mode=f"dof={chi2.dof}")],
-        psi=psi(reference_shares, current_shares), missing_reference=ref.missing, missing_current=int((codes < 0).sum()),
-        bins=ref.categories + unseen, reference_shares=reference_shares.tolist(), current_shares=current_shares.tolist(),
-        unseen_categories=unseen,
-    )
-
-
-def compare(profile: ReferenceProfile, current: pd.DataFrame, settings: DriftSettings) -> DriftReport:
-    started = time.perf_counter()
-    if len(current) == 0:
-        raise NoDataError("the current data has no rows")
-    ignored = check_schema(profile, current)
-
-    tasks = [(name, _numeric_feature, ref) for name, ref in profile.numeric.items()]
-    tasks += [(name, _categorical_feature, ref) for name, ref in profile.categorical.items()]
+def _run_features(profile: ReferenceProfile, source: Source, names: list[str], rows, threads: int):
     limits = threadpool_limits(limits=1) if threadpool_limits else None
     try:
-        with ThreadPoolExecutor(max_workers=settings.threads) as pool:
-            futures = [pool.submit(run, name, ref, current[name]) for name, run, ref in tasks]
-            features = [future.result() for future in futures]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(lambda name: _feature(profile, source, name, rows), names))
     finally:
         if limits is not None:
             limits.unregister()
 
-    multivariate = None
-    if settings.mmd and profile.projection is not None and profile.mmd_sample is not None:
-        rng = np.random.default_rng(settings.seed)
-        rows = rng.choice(len(current), size=min(len(current), settings.mmd_sample), replace=False)
-        sample = profile.projection.apply(current.iloc[np.sort(rows)])
-        mmd = mmd_permutation_test(profile.mmd_sample, sample, settings.mmd_permutations, rng)
-        multivariate = TestOutcome("mmd", mmd.mmd2, mmd.p_value, mode=f"rbf bandwidth={mmd.bandwidth:.4g}")
 
-    outcomes = [t for f in features for t in f.tests] + ([multivariate] if multivariate else [])
-    adjusted = adjust(np.array([t.p_value for t in outcomes]), settings.correction)
-    for outcome, p in zip(outcomes, adjusted, strict=True):
+def _multivariate(profile: ReferenceProfile, gathered: dict[str, np.ndarray], family: int,
+                  settings: DriftSettings, rng: np.random.Generator) -> TestOutcome | None:
+    if profile.projection is None or profile.mmd_sample is None:
+        return None
+    columns = profile.projection.columns
+    absent = [c for c in columns if c not in gathered]
+    if absent:  # imputing a whole column would read as drift of the joint distribution
+        return TestOutcome.not_applicable("mmd", f"not tested in the current data: {', '.join(absent)}")
+    sample = profile.projection.apply(np.column_stack([gathered[c] for c in columns]))
+    permutations = permutations_for_family(family + 1, settings.alpha, settings.mmd_permutations)
+    return run_test("mmd", lambda: mmd_permutation_test(profile.mmd_sample, sample, permutations, rng))
+
+
+def _decide(features: list[FeatureResult], multivariate: TestOutcome | None, settings: DriftSettings) -> list[TestOutcome]:
+    family = [t for f in features for t in f.tests if t.applicable] + ([multivariate] if multivariate and multivariate.applicable else [])
+    for outcome, p in zip(family, adjust(np.array([t.p_value for t in family]), settings.correction), strict=True):
         outcome.p_adjusted = float(p)
         outcome.drifted = bool(p < settings.alpha)
     for feature in features:
-        feature.drifted = any(t.drifted for t in feature.tests)
-    drifted = [f.name for f in features if f.drifted]
+        feature.drifted_by = [t.test for t in feature.tests if t.drifted]
+        feature.drifted = bool(feature.drifted_by)
+    return family
+
+
+def compare(profile: ReferenceProfile, current: pd.DataFrame | Source, settings: DriftSettings) -> DriftReport:
+    started = time.perf_counter()
+    source = as_source(current)
+    if source.rows == 0:
+        raise NoDataError("the current data has no rows")
+    matched = plan(profile, source)
+    rng = np.random.default_rng(settings.seed)
+    rows = None
+    if settings.mmd and profile.projection is not None:
+        rows = np.sort(rng.choice(source.rows, size=min(source.rows, settings.mmd_sample), replace=False))
+    outputs = _run_features(profile, source, matched.tested, rows, settings.threads)
+    tested = [result for result, _, _ in outputs]
+    gathered = {r.name: g for r, g, _ in outputs if g is not None}
+    problems = source.problems + matched.problems + [p for _, _, found in outputs for p in found]
+
+    applicable = sum(t.applicable for f in tested for t in f.tests)
+    multivariate = _multivariate(profile, gathered, applicable, settings, rng) if settings.mmd else None
+    family = _decide(tested, multivariate, settings)
+    order = {name: i for i, name in enumerate(profile.columns)}
+    features = sorted(tested + matched.untested, key=lambda f: (not f.drifted, f.smallest_adjusted_p(), order[f.name]))
+    drifted = sorted((f.name for f in tested if f.drifted), key=order.__getitem__)
     return DriftReport(
-        settings=asdict(settings), rows_reference=profile.rows, rows_current=len(current), features=features,
-        multivariate=multivariate, dataset_drift=any(t.drifted for t in outcomes),
+        settings=asdict(settings), rows_reference=profile.rows, rows_current=source.rows, features=features,
+        multivariate=multivariate, dataset_drift=any(t.drifted for t in family),
         share_drifted=len(drifted) / len(features) if features else 0.0, drifted_features=drifted,
-        ignored_columns=ignored, seconds=time.perf_counter() - started,
+        ignored_columns=matched.ignored, problems=problems, family_size=len(family),
+        excluded_columns=[{"name": n, "reason": r} for n, r in profile.excluded.items()],
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"), seconds=time.perf_counter() - started,
     )
+

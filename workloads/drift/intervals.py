@@ -3,12 +3,17 @@
 A run stamped D covers [D, D+1) and may only run once that interval has ended. A scheduled run
 at time T therefore processes the latest interval that ended at or before T: the one stamped
 (T's date - 1 day). Backfill runs every stamp in [start, end] in order.
+
+Every time here is UTC on any host: a time without an offset is read as UTC, never in the
+host's zone (`parse_time`), so the same command processes the same interval everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+
+from workloads.drift.errors import IntervalNotEndedError
 
 
 @dataclass(frozen=True, order=True)
@@ -37,17 +42,32 @@ def interval_ending(end: date) -> DataInterval:
     return DataInterval.stamped(end - timedelta(days=1))
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive time is taken to be UTC already (not the host's local time)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time (`2026-11-27T01:30`, `...Z`, `...+01:00`) as an aware UTC datetime."""
+    return as_utc(datetime.fromisoformat(text))
+
+
 def interval_for_scheduled_time(scheduled: datetime) -> DataInterval:
-    """The latest complete interval at `scheduled` (a time zone-aware instant)."""
-    return interval_ending(scheduled.astimezone(UTC).date())
+    """The latest complete interval at `scheduled` (naive = UTC)."""
+    return interval_ending(as_utc(scheduled).date())
+
+
+def require_ended(interval: DataInterval, now: datetime) -> None:
+    if interval.end_time > as_utc(now):
+        raise IntervalNotEndedError(f"interval stamped {interval.start} has not ended yet "
+                                    f"(it ends {interval.end_time.isoformat()}; now {as_utc(now).isoformat(timespec='seconds')})")
 
 
 def backfill_intervals(first: date, last: date, now: datetime) -> list[DataInterval]:
-    """Every interval stamped first..last (inclusive), oldest first; all must have ended."""
+    """Every interval stamped first..last (inclusive), oldest first; all must have ended
+    (ValueError for a reversed range, IntervalNotEndedError for one that has not ended)."""
     if last < first:
         raise ValueError(f"backfill end {last} is before its start {first}")
     intervals = [DataInterval.stamped(first + timedelta(days=i)) for i in range((last - first).days + 1)]
-    unfinished = [i for i in intervals if i.end_time > now]
-    if unfinished:
-        raise ValueError(f"interval stamped {unfinished[0].start} has not ended yet (it ends {unfinished[0].end_time.isoformat()})")
+    require_ended(intervals[-1], now)
     return intervals

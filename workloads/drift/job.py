@@ -5,6 +5,11 @@ data, compute the report and render both artifacts; only then create the MLflow 
 everything, and mark it FINISHED. A rerun finds the FINISHED run and does nothing; an
 unfinished run left by a crash is deleted and redone. The retrain hook is called after the run
 is finished, at most once per interval (a tag records the call).
+
+Bad input that leaves something to compute (an unreadable file among several, a missing
+column) is logged too, as a FAILED run holding the report of what could be computed and the tag
+`mlops.problems`; the job then exits with the first problem's code. A rerun, after the data is
+fixed, deletes that run and redoes the interval. The hook is not called for such a run.
 """
 
 from __future__ import annotations
@@ -13,27 +18,43 @@ import hashlib
 import json
 import logging
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from botocore.exceptions import ClientError
-from mlflow.entities import Metric, RunStatus
+from botocore.exceptions import BotoCoreError, ClientError
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from workloads.drift.data import read_local, read_partition, read_s3_uri
-from workloads.drift.engine import DriftReport, compare
+from workloads.drift.data import open_local
+from workloads.drift.engine import compare
+from workloads.drift.errors import NotFoundError, Problem
 from workloads.drift.hook import RetrainHook
 from workloads.drift.intervals import DataInterval
-from workloads.drift.profile import ReferenceProfile, build_profile
+from workloads.drift.profile import PROFILE_FORMAT, ReferenceProfile, build_profile
 from workloads.drift.report import to_html, to_json
+from workloads.drift.results import DriftReport
+from workloads.drift.s3data import open_partition, open_s3_uri, s3_error
 from workloads.drift.settings import DriftSettings
+from workloads.drift.tracking import (
+    TAG_DRIFT,
+    TAG_END,
+    TAG_HOOK,
+    TAG_MODEL,
+    TAG_START,
+    TAG_VERSION,
+    metrics_of,
+    tags_of,
+    trend_of,
+)
 
 log = logging.getLogger("drift.job")
 
-TAG_MODEL, TAG_VERSION = "mlops.model", "mlops.model_version"
-TAG_START, TAG_END = "mlops.interval_start", "mlops.interval_end"
-TAG_DRIFT, TAG_HOOK = "mlops.dataset_drift", "mlops.retrain_triggered"
 REFERENCE_ARTIFACT = "reference/reference.parquet"
+# MLflow error codes a retry cannot fix: the model, version, alias or artifact is not there,
+# or the credentials are refused.
+NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "PERMISSION_DENIED", "UNAUTHENTICATED"}
+PROFILE_SETTINGS = ("psi_bins", "mmd", "mmd_sample", "mmd_components", "seed")
 
 
 @dataclass(frozen=True)
@@ -51,11 +72,22 @@ class JobConfig:
 @dataclass(frozen=True)
 class IntervalOutcome:
     interval: DataInterval
-    status: str  # "logged" or "already logged"
+    status: str  # "logged", "already logged" or "logged with problems"
     run_id: str
     dataset_drift: bool
     drifted_features: list[str]
     hook_called: bool
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return self.problems[0].exit_code if self.problems else 0
+
+
+def not_found_or_raise(error: MlflowException, what: str) -> NotFoundError:
+    if error.error_code in NOT_FOUND_CODES:
+        return NotFoundError(f"{what}: {error.message}")
+    raise error
 
 
 class DriftJob:
@@ -66,10 +98,14 @@ class DriftJob:
 
     def _resolve_version(self) -> tuple[str, str | None]:
         c = self.config
-        if c.model_version is not None:
-            version = self.client.get_model_version(c.model, c.model_version)
-        else:
-            version = self.client.get_model_version_by_alias(c.model, c.model_alias)
+        what = f"model {c.model!r} " + (f"version {c.model_version}" if c.model_version is not None else f"alias {c.model_alias!r}")
+        try:
+            if c.model_version is not None:
+                version = self.client.get_model_version(c.model, c.model_version)
+            else:
+                version = self.client.get_model_version_by_alias(c.model, c.model_alias)
+        except MlflowException as error:
+            raise not_found_or_raise(error, what) from None
         return str(version.version), version.run_id
 
     @property
@@ -80,28 +116,48 @@ class DriftJob:
     def profile(self) -> ReferenceProfile:
         """Build once per model version and settings; cached as .npz in the monitoring bucket."""
         if self._profile is None:
-            relevant = {k: v for k, v in asdict(self.config.settings).items() if k in ("psi_bins", "mmd", "mmd_sample", "mmd_components", "seed")}
+            relevant = {k: v for k, v in asdict(self.config.settings).items() if k in PROFILE_SETTINGS}
             source = self.config.reference_uri or f"runs:/{self.reference_run}/{self.config.reference_artifact}"
-            digest = hashlib.sha256(json.dumps([source, relevant], sort_keys=True).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(json.dumps([source, relevant, PROFILE_FORMAT], sort_keys=True).encode()).hexdigest()[:16]
             key = f"{self.config.model}/_profiles/v{self.version}-{digest}.npz"
-            try:
-                data = self.s3.get_object(Bucket=self.config.bucket, Key=key)["Body"].read()
-                self._profile = ReferenceProfile.from_bytes(data)
-                log.info("reference profile: cached s3://%s/%s", self.config.bucket, key)
-            except ClientError as error:
-                if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
-                    raise
-                self._profile = build_profile(self._reference_frame(), self.config.settings)
-                self.s3.put_object(Bucket=self.config.bucket, Key=key, Body=self._profile.to_bytes())
+            self._profile = self._cached_profile(key)
+            if self._profile is None:
+                self._profile = self._build_profile()
+                self._put(key, self._profile.to_bytes())
                 log.info("reference profile: built from %s, cached at s3://%s/%s", source, self.config.bucket, key)
         return self._profile
 
-    def _reference_frame(self):
+    def _cached_profile(self, key: str) -> ReferenceProfile | None:
+        try:
+            data = self.s3.get_object(Bucket=self.config.bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise s3_error(error, f"s3://{self.config.bucket}/{key}") from None
+        except BotoCoreError as error:
+            raise s3_error(error, f"s3://{self.config.bucket}/{key}") from None
+        log.info("reference profile: cached s3://%s/%s", self.config.bucket, key)
+        return ReferenceProfile.from_bytes(data)
+
+    def _put(self, key: str, body: bytes) -> None:
+        try:
+            self.s3.put_object(Bucket=self.config.bucket, Key=key, Body=body)
+        except (ClientError, BotoCoreError) as error:
+            raise s3_error(error, f"s3://{self.config.bucket}/{key}") from None
+
+    def _build_profile(self) -> ReferenceProfile:
         if self.config.reference_uri:
-            return read_s3_uri(self.s3, self.config.reference_uri)
+            return build_profile(open_s3_uri(self.s3, self.config.reference_uri), self.config.settings)
         with tempfile.TemporaryDirectory() as tmp:
-            path = self.client.download_artifacts(self.reference_run, self.config.reference_artifact, tmp)
-            return read_local(path)
+            try:
+                path = self.client.download_artifacts(self.reference_run, self.config.reference_artifact, tmp)
+            except MlflowException as error:
+                raise not_found_or_raise(error, f"reference artifact {self.config.reference_artifact} of run "
+                                                f"{self.reference_run}") from None
+            except OSError as error:  # an artifact store that says "absent" with a file error
+                raise NotFoundError(f"reference artifact {self.config.reference_artifact} of run "
+                                    f"{self.reference_run}: {error}") from None
+            return build_profile(open_local(path), self.config.settings)
 
     # --- one interval ------------------------------------------------------------------------
     def _existing_runs(self, experiment_id: str, interval: DataInterval):
@@ -113,6 +169,11 @@ class DriftJob:
         experiment = self.client.get_experiment_by_name(self.experiment_name)
         return experiment.experiment_id if experiment else self.client.create_experiment(self.experiment_name)
 
+    def _trend(self, experiment_id: str, interval: DataInterval, report: DriftReport) -> list[dict]:
+        runs = self.client.search_runs([experiment_id], filter_string=f"tags.`{TAG_MODEL}` = '{self.config.model}'",
+                                       order_by=[f"tags.`{TAG_START}` DESC"], max_results=100)
+        return trend_of(runs, interval.start.isoformat(), [f.name for f in report.features])
+
     def run(self, interval: DataInterval) -> IntervalOutcome:
         experiment_id = self._experiment_id()
         for existing in self._existing_runs(experiment_id, interval):
@@ -121,23 +182,30 @@ class DriftJob:
                 drift = existing.data.tags.get(TAG_DRIFT) == "true"
                 hook_called = self._maybe_trigger(existing.info.run_id, interval, drift, existing.data.tags, [])
                 return IntervalOutcome(interval, "already logged", existing.info.run_id, drift, [], hook_called)
-            log.warning("deleting unfinished run %s of interval %s (left by an earlier attempt)", existing.info.run_id, interval)
+            log.warning("deleting %s run %s of interval %s (left by an earlier attempt)",
+                        existing.info.status.lower(), existing.info.run_id, interval)
             self.client.delete_run(existing.info.run_id)
 
-        current = read_partition(self.s3, self.config.bucket, self.config.model, interval)
+        current = open_partition(self.s3, self.config.bucket, self.config.model, interval)
         report = compare(self.profile(), current, self.config.settings)
+        report.trend = self._trend(experiment_id, interval, report)
         title = f"Data drift: {self.config.model} v{self.version}, interval {interval}"
         context = {"model": self.config.model, "model_version": self.version,
                    "interval_start": interval.start.isoformat(), "interval_end": interval.end.isoformat()}
         report_json, report_html = to_json(report, context), to_html(report, title)
 
         run_id = self._log(experiment_id, interval, report, report_json, report_html)
-        hook_called = self._maybe_trigger(run_id, interval, report.dataset_drift, {}, report.drifted_features)
-        return IntervalOutcome(interval, "logged", run_id, report.dataset_drift, report.drifted_features, hook_called)
+        hook_called = False
+        if report.problems:
+            log.warning("interval %s: bad input, retrain hook not called: %s", interval, "; ".join(p.message for p in report.problems))
+        else:
+            hook_called = self._maybe_trigger(run_id, interval, report.dataset_drift, {}, report.drifted_features)
+        status = "logged with problems" if report.problems else "logged"
+        return IntervalOutcome(interval, status, run_id, report.dataset_drift, report.drifted_features, hook_called, report.problems)
 
     def _log(self, experiment_id: str, interval: DataInterval, report: DriftReport, report_json: str, report_html: str) -> str:
         tags = {TAG_MODEL: self.config.model, TAG_VERSION: self.version, TAG_START: interval.start.isoformat(),
-                TAG_END: interval.end.isoformat(), TAG_DRIFT: str(report.dataset_drift).lower(),
+                TAG_END: interval.end.isoformat(), **tags_of(report),
                 "mlflow.runName": f"{self.config.model}-v{self.version}-{interval.start.isoformat()}"}
         run_id = self.client.create_run(experiment_id, tags=tags).info.run_id
         try:
@@ -149,7 +217,8 @@ class DriftJob:
         except Exception:
             self.client.set_terminated(run_id, status="FAILED")  # the next run of this interval redoes it
             raise
-        self.client.set_terminated(run_id)
+        # A run with bad input holds what could be computed but stays FAILED, so a rerun redoes it.
+        self.client.set_terminated(run_id, status="FAILED" if report.problems else "FINISHED")
         log.info("interval %s: run %s, dataset drift %s, drifted %s", interval, run_id, report.dataset_drift, report.drifted_features or "none")
         return run_id
 
@@ -161,22 +230,3 @@ class DriftJob:
                                   "driftedFeatures": ",".join(drifted)})
         self.client.set_tag(run_id, TAG_HOOK, "true")
         return True
-
-
-def metrics_of(report: DriftReport, timestamp_ms: int) -> list[Metric]:
-    values: dict[str, float] = {
-        "dataset_drift": float(report.dataset_drift),
-        "share_drifted": report.share_drifted,
-        "drifted_features": float(len(report.drifted_features)),
-        "rows_current": float(report.rows_current),
-    }
-    for feature in report.features:
-        values[f"{feature.name}.drifted"] = float(feature.drifted)
-        values[f"{feature.name}.psi"] = feature.psi
-        for test in feature.tests:
-            values[f"{feature.name}.{test.test}_statistic"] = test.statistic
-            values[f"{feature.name}.{test.test}_p_value"] = test.p_value
-    if report.multivariate is not None:
-        values["mmd_statistic"] = report.multivariate.statistic
-        values["mmd_p_value"] = report.multivariate.p_value
-    return [Metric(key, float(value), timestamp_ms, 0) for key, value in values.items()]

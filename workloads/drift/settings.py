@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CORRECTIONS = ("bonferroni", "fdr")
+MAX_DEFAULT_THREADS = 4  # each worker holds about three copies of one current column (400 MiB at 16M rows)
+
+
+def default_threads() -> int:
+    """CPUs this process may run on (a cpuset, as Kubernetes' static CPU manager sets), at most 4."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(available, MAX_DEFAULT_THREADS))
 
 
 @dataclass(frozen=True)
@@ -16,9 +23,11 @@ class DriftSettings:
     mmd: bool = True
     mmd_sample: int = 5_000  # rows per side after seeded subsampling
     mmd_components: int = 10
-    mmd_permutations: int = 100
+    # At least this many permutations; raised to what the family needs (stats.permutations_for_family),
+    # and stopped early when the data is clearly undrifted (Besag-Clifford).
+    mmd_permutations: int = 1_000
     seed: int = 0
-    threads: int = os.cpu_count() or 1
+    threads: int = field(default_factory=default_threads)
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
