@@ -273,6 +273,15 @@ def drift_over_logged_day(platform, trained) -> None:
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"interval [{yesterday.isoformat()}, {today.isoformat()}): logged" in result.stdout
+    client = MlflowClient(platform.mlflow.url)
+    experiment = client.get_experiment_by_name(f"monitoring/{SERVED_MODEL}")
+    (run,) = client.search_runs([experiment.experiment_id],
+                                filter_string=f"tags.`mlops.interval_start` = '{yesterday.isoformat()}'")
+    # The served predictions were compared with the model's own on its reference data.
+    assert run.data.tags["mlops.prediction_drift"] in ("true", "false")
+    assert {key for key in run.data.metrics if key.startswith("prediction.")} >= {"prediction.dataset_drift"}
+    assert "prediction_drift_report.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert "request_id" not in run.data.tags.get("mlops.drifted_features", ""), "log metadata is not a feature"
 
 
 def test_a_moved_alias_is_served_without_a_failed_request(platform, trained):

@@ -18,11 +18,12 @@ import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
-from mlflow.entities import RunStatus
+from mlflow.entities import Metric, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -31,6 +32,7 @@ from workloads.drift.engine import compare
 from workloads.drift.errors import NotFoundError, Problem
 from workloads.drift.hook import RetrainHook
 from workloads.drift.intervals import DataInterval
+from workloads.drift.prediction import TAG_PREDICTION_DRIFT, prediction_drift
 from workloads.drift.profile import PROFILE_FORMAT, ReferenceProfile, build_profile
 from workloads.drift.report import to_html, to_json
 from workloads.drift.results import DriftReport
@@ -188,13 +190,15 @@ class DriftJob:
 
         current = open_partition(self.s3, self.config.bucket, self.config.model, interval)
         report = compare(self.profile(), current, self.config.settings)
+        predictions, why = prediction_drift(self.client, self.reference_run, current, self.config.settings)
         report.trend = self._trend(experiment_id, interval, report)
         title = f"Data drift: {self.config.model} v{self.version}, interval {interval}"
         context = {"model": self.config.model, "model_version": self.version,
                    "interval_start": interval.start.isoformat(), "interval_end": interval.end.isoformat()}
         report_json, report_html = to_json(report, context), to_html(report, title)
 
-        run_id = self._log(experiment_id, interval, report, report_json, report_html)
+        run_id = self._log(experiment_id, interval, report, report_json, report_html,
+                           lambda run: self._log_predictions(run, interval, predictions, why, context))
         hook_called = False
         if report.problems:
             log.warning("interval %s: bad input, retrain hook not called: %s", interval, "; ".join(p.message for p in report.problems))
@@ -203,7 +207,9 @@ class DriftJob:
         status = "logged with problems" if report.problems else "logged"
         return IntervalOutcome(interval, status, run_id, report.dataset_drift, report.drifted_features, hook_called, report.problems)
 
-    def _log(self, experiment_id: str, interval: DataInterval, report: DriftReport, report_json: str, report_html: str) -> str:
+    def _log(self, experiment_id: str, interval: DataInterval, report: DriftReport, report_json: str, report_html: str,
+             also: Callable[[str], None]) -> str:
+        """Create the interval's run, log the report (and whatever `also` logs), then finish it."""
         tags = {TAG_MODEL: self.config.model, TAG_VERSION: self.version, TAG_START: interval.start.isoformat(),
                 TAG_END: interval.end.isoformat(), **tags_of(report),
                 "mlflow.runName": f"{self.config.model}-v{self.version}-{interval.start.isoformat()}"}
@@ -214,6 +220,7 @@ class DriftJob:
                 for name, text in (("drift_report.json", report_json), ("drift_report.html", report_html)):
                     (Path(tmp) / name).write_text(text)
                     self.client.log_artifact(run_id, str(Path(tmp) / name))
+            also(run_id)
         except Exception:
             self.client.set_terminated(run_id, status="FAILED")  # the next run of this interval redoes it
             raise
@@ -221,6 +228,21 @@ class DriftJob:
         self.client.set_terminated(run_id, status="FAILED" if report.problems else "FINISHED")
         log.info("interval %s: run %s, dataset drift %s, drifted %s", interval, run_id, report.dataset_drift, report.drifted_features or "none")
         return run_id
+
+    def _log_predictions(self, run_id: str, interval: DataInterval, report: DriftReport | None, why: str,
+                         context: dict) -> None:
+        """Prediction drift into the interval's run (see workloads/drift/prediction.py)."""
+        if report is None:
+            self.client.set_tag(run_id, TAG_PREDICTION_DRIFT, f"not compared: {why}")
+            return
+        timestamp = int(interval.end_time.timestamp() * 1000)
+        metrics = [Metric(f"prediction.{m.key}", m.value, m.timestamp, m.step) for m in metrics_of(report, timestamp)]
+        self.client.log_batch(run_id, metrics=metrics)
+        self.client.set_tag(run_id, TAG_PREDICTION_DRIFT, str(report.dataset_drift).lower())
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "prediction_drift_report.json"
+            path.write_text(to_json(report, context))
+            self.client.log_artifact(run_id, str(path))
 
     def _maybe_trigger(self, run_id: str, interval: DataInterval, drift: bool, tags: dict, drifted: list[str]) -> bool:
         if not drift or self.config.hook is None or tags.get(TAG_HOOK) == "true":

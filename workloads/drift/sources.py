@@ -115,17 +115,22 @@ class Source:
     parts: list[Part]
     problems: list[Problem] = field(default_factory=list)  # unreadable files, met when opening
     where: str = "the current data"  # a path, a prefix or a description, for messages
+    columns: tuple[str, ...] | None = None  # only these columns are seen (None: all of them)
 
     @property
     def rows(self) -> int:
         return sum(part.rows for part in self.parts)
+
+    def select(self, columns: list[str] | tuple[str, ...]) -> Source:
+        """The same parts seen through only `columns` (nothing is read or copied)."""
+        return Source(self.parts, self.problems, self.where, tuple(columns))
 
     def kinds(self) -> dict[str, str]:
         """Every column of any part, in order of appearance, with its kind (the first that is not empty)."""
         kinds: dict[str, str] = {}
         for part in self.parts:
             for column, kind in part.kinds().items():
-                if kinds.get(column, EMPTY) == EMPTY:
+                if kinds.get(column, EMPTY) == EMPTY and (self.columns is None or column in self.columns):
                     kinds[column] = kind
         return kinds
 
