@@ -62,7 +62,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--feature-server-url", help="Feast feature server, for entity-keyed requests")
     serve.add_argument("--log-bucket", default="monitoring", help="prediction log bucket (default monitoring)")
     serve.add_argument("--no-log", action="store_true", help="keep no prediction log")
-    serve.add_argument("--log-flush-rows", type=int, default=1000, help="write a file once this many rows wait")
+    serve.add_argument("--log-flush-rows", type=int, default=50_000,
+                       help="write a file once this many rows wait (at most --log-max-rows / 2)")
     serve.add_argument("--log-flush-seconds", type=float, default=10.0, help="... or this often")
     serve.add_argument("--log-max-rows", type=int, default=100_000,
                        help="rows waiting to be written beyond which new rows are dropped (and counted)")

@@ -27,8 +27,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from workloads.serving import metrics
 from workloads.serving.features import FeatureLookup
+from workloads.serving.log_writer import WriterConfig
 from workloads.serving.model import ModelHolder
-from workloads.serving.prediction_log import PredictionLog, S3Sink, ScoredBatch
+from workloads.serving.prediction_log import PredictionLog
 from workloads.serving.scoring import score
 from workloads.serving.settings import ServingSettings
 
@@ -40,16 +41,6 @@ def mlflow_client():
     from mlflow.tracking import MlflowClient
 
     return MlflowClient()
-
-
-def s3_client(endpoint: str | None):
-    import boto3
-    from botocore.config import Config
-
-    # Short timeouts: a slow store must only delay the flusher, and only a little.
-    config = Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10,
-                    retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
 
 
 def error_response(error: MlflowException, request_id: str) -> Response:
@@ -65,10 +56,9 @@ class Server:
         self.holder = ModelHolder(settings.model, settings.alias, mlflow_client, Path(settings.download_dir),
                                   settings.poll_seconds)
         self.lookup = FeatureLookup(settings.feature_server_url) if settings.feature_server_url else None
-        self.log = (PredictionLog(S3Sink(s3_client(settings.s3_endpoint), settings.log_bucket), settings.model,
-                                  flush_rows=settings.flush_rows, flush_seconds=settings.flush_seconds,
-                                  max_rows=settings.max_log_rows)
-                    if settings.log_bucket else None)
+        writer = WriterConfig(settings.model, settings.log_bucket or "", settings.s3_endpoint, settings.flush_rows,
+                              settings.flush_seconds, settings.shutdown_seconds)
+        self.log = PredictionLog(writer, max_rows=settings.max_log_rows) if settings.log_bucket else None
 
     def start(self) -> None:
         self.holder.start()
@@ -78,7 +68,7 @@ class Server:
     def stop(self) -> None:
         self.holder.stop()
         if self.log:
-            self.log.close(self.settings.shutdown_seconds)
+            self.log.close()
 
     async def invocations(self, request: Request) -> Response:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
@@ -99,7 +89,7 @@ class Server:
         if scored.features is not None:
             metrics.ROWS_SCORED.inc(len(scored.features))
             if self.log:
-                self.log.append(ScoredBatch(scored.features, scored.predictions, request_id, datetime.now(UTC), model))
+                self.log.append(scored.features, scored.predictions, request_id, datetime.now(UTC), model)
         return Response(scored.response, status_code=scored.status, media_type=scored.mimetype,
                         headers={"X-Request-ID": request_id})
 

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ class LoadedModel:
     pyfunc: Any
     feature_service: str | None = None
     entity_keys: tuple[str, ...] = ()
-    directory: Path | None = field(default=None, compare=False)  # its downloaded files
+    directory: Path | None = field(default=None, compare=False)  # its download, removed when superseded
+    path: str | None = field(default=None, compare=False)  # the local model, loadable by another process
 
     @property
     def input_schema(self):
@@ -47,6 +49,11 @@ class LoadedModel:
     def feature_names(self) -> list[str]:
         schema = self.input_schema
         return [str(name) for name in schema.input_names()] if schema is not None else []
+
+    @cached_property
+    def dtypes(self) -> dict[str, Any]:
+        """Column -> pandas dtype of the signature (the reference data's dtypes), computed once."""
+        return self.feature_dtypes()
 
     def feature_dtypes(self) -> dict[str, Any]:
         """Column -> pandas dtype of the signature (the reference data's dtypes)."""
@@ -61,32 +68,38 @@ class LoadedModel:
         return dtypes
 
     def positive_probability(self, features: pd.DataFrame) -> np.ndarray | None:
-        """P(positive class) from a binary classifier's `predict_proba`, else None."""
-        try:
-            raw = self.pyfunc.get_raw_model()
-        except Exception:  # a flavour without a raw model
-            return None
-        classes = getattr(raw, "classes_", None)
-        if not hasattr(raw, "predict_proba") or classes is None or len(classes) != 2:
-            return None
-        return np.asarray(raw.predict_proba(features))[:, 1]
+        return positive_probability(self.pyfunc, features)
+
+
+def positive_probability(pyfunc, features: pd.DataFrame) -> np.ndarray | None:
+    """P(positive class) from a binary classifier's `predict_proba` (MLflow's raw model), else None."""
+    try:
+        raw = pyfunc.get_raw_model()
+    except Exception:  # a flavour without a raw model
+        return None
+    classes = getattr(raw, "classes_", None)
+    if not hasattr(raw, "predict_proba") or classes is None or len(classes) != 2:
+        return None
+    return np.asarray(raw.predict_proba(features))[:, 1]
 
 
 def load_version(client, name: str, version: str, download_root: Path) -> LoadedModel:
     """Download and load `models:/<name>/<version>` with the lookup tags of its training run."""
+    import mlflow.artifacts
     import mlflow.pyfunc
 
     model_version = client.get_model_version(name, version)
     tags = client.get_run(model_version.run_id).data.tags if model_version.run_id else {}
     directory = Path(tempfile.mkdtemp(prefix=f"{name}-v{version}-", dir=download_root))
     try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}", dst_path=str(directory))
+        path = mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=str(directory))
+        pyfunc = mlflow.pyfunc.load_model(path)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     keys = tuple(key for key in tags.get(ENTITY_KEYS_TAG, "").split(",") if key)
     return LoadedModel(name, str(version), model_version.run_id or "", pyfunc, tags.get(FEATURE_SERVICE_TAG), keys,
-                       directory)
+                       directory, path)
 
 
 class ModelHolder:
@@ -99,6 +112,7 @@ class ModelHolder:
         self._loaded = threading.Event()
         self._thread: threading.Thread | None = None
         self.current: LoadedModel | None = None  # replaced whole: readers never see a half-swap
+        self._previous: LoadedModel | None = None
         self.last_error: str | None = None
 
     def refresh(self) -> bool:
@@ -118,12 +132,14 @@ class ModelHolder:
             return False
         previous, self.current, self.last_error = self.current, loaded, None
         self._loaded.set()
+        retired, self._previous = self._previous, previous
         metrics.MODEL_LOADS.labels("loaded").inc()
         metrics.MODEL_VERSION.set(float(loaded.version))
         log.info("serving %s v%s (%s@%s)", self.name, loaded.version, self.name, self.alias)
-        if previous is not None and previous.directory is not None:
-            # The old version's objects stay in memory for requests still using it; files are not needed.
-            shutil.rmtree(previous.directory, ignore_errors=True)
+        # Requests still on the previous version hold it in memory; the prediction log's writer may
+        # still load its files for rows it scored, so only the one before that is removed.
+        if retired is not None and retired.directory is not None:
+            shutil.rmtree(retired.directory, ignore_errors=True)
         return True
 
     def wait_loaded(self, timeout: float) -> LoadedModel | None:

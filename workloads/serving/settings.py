@@ -20,7 +20,7 @@ class ServingSettings:
     feature_server_url: str | None = None  # entity-keyed requests need it
     log_bucket: str | None = "monitoring"  # None: no prediction log
     s3_endpoint: str | None = None  # default: boto3's (AWS_ENDPOINT_URL)
-    flush_rows: int = 1000
+    flush_rows: int = 50_000  # at most max_log_rows / 2 (fewer, larger files; the bound keeps room)
     flush_seconds: float = 10.0
     max_log_rows: int = 100_000
     shutdown_seconds: float = 20.0  # to finish requests, then again to flush the log, on SIGTERM
@@ -33,8 +33,8 @@ class ServingSettings:
         for name in ("flush_rows", "max_log_rows"):
             if getattr(self, name) < 1:
                 raise ServingConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_log_rows < self.flush_rows:
-            raise ServingConfigError(f"max_log_rows ({self.max_log_rows}) must be >= flush_rows ({self.flush_rows})")
+        if self.flush_rows > self.max_log_rows // 2:
+            object.__setattr__(self, "flush_rows", max(1, self.max_log_rows // 2))
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
