@@ -48,7 +48,7 @@ lint: venv
 # Azure DevOps pipelines checked offline: template expansion, schema, tasks, output-variable flow.
 # PIPELINE=path/to/azure-pipelines.yml checks another repository's (templates relative to it);
 # PIPELINE_ARGS passes options: --strict, --format json|sarif, --root DIR, --repository NAME=DIR.
-PIPELINE ?= azure-pipelines.yml
+PIPELINE ?= azure-pipelines.yml pipelines/training.yml
 check-pipelines: venv
 	$(PY) -m tools.pipelines $(PIPELINE) $(PIPELINE_ARGS)
 
