@@ -95,7 +95,9 @@ def _job(args):
         raise cli.UsageError(f"--reference must be an s3://bucket/key URI, got {args.reference!r}")
     config = JobConfig(model=args.model, model_version=args.model_version,
                        model_alias=None if args.model_version else args.model_alias,
-                       reference_uri=args.reference, bucket=args.bucket, settings=_settings(args), hook=hook)
+                       reference_uri=args.reference, bucket=args.bucket, settings=_settings(args), hook=hook,
+                       labels_uri=args.labels_uri, label_column=args.label_column,
+                       label_horizon_days=args.label_horizon_days, performance_floor=args.performance_floor)
     s3 = boto3.client("s3", endpoint_url=args.s3_endpoint, region_name="us-east-1",
                       config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
     return DriftJob(config, MlflowClient(), s3)
@@ -184,6 +186,13 @@ def parser() -> argparse.ArgumentParser:
     job.add_argument("--reference", help="s3://... parquet (default: the version's run artifact reference/reference.parquet)")
     job.add_argument("--bucket", default="monitoring", help="bucket with <model>/dt=YYYY-MM-DD/*.parquet")
     job.add_argument("--s3-endpoint", default=os.environ.get("MLFLOW_S3_ENDPOINT_URL"))
+    job.add_argument("--labels-uri", help="s3://bucket/prefix/ of the outcomes (entity keys, event_timestamp, "
+                                          "the label): the model's AUC per interval once they arrive")
+    job.add_argument("--label-column", default="churned")
+    job.add_argument("--label-horizon-days", type=int, default=30,
+                     help="a prediction's outcome is its entity's first label within this many days after it")
+    job.add_argument("--performance-floor", type=float,
+                     help="an interval's AUC below this calls the retrain hook, as dataset drift does")
 
     run = sub.add_parser("run", parents=[job], help="one interval")
     when = run.add_mutually_exclusive_group()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 from mlflow.entities import Metric, RunStatus
 from mlflow.exceptions import MlflowException
@@ -32,6 +33,7 @@ from workloads.drift.engine import compare
 from workloads.drift.errors import NotFoundError, Problem
 from workloads.drift.hook import RetrainHook
 from workloads.drift.intervals import DataInterval
+from workloads.drift.performance import PENDING, TAG_PERFORMANCE, Performance, measure, prediction_frame, read_labels
 from workloads.drift.prediction import TAG_PREDICTION_DRIFT, prediction_drift
 from workloads.drift.profile import PROFILE_FORMAT, ReferenceProfile, build_profile
 from workloads.drift.report import to_html, to_json
@@ -49,6 +51,7 @@ from workloads.drift.tracking import (
     tags_of,
     trend_of,
 )
+from workloads.tags import ENTITY_KEYS_TAG
 
 log = logging.getLogger("drift.job")
 
@@ -69,6 +72,10 @@ class JobConfig:
     bucket: str = "monitoring"
     settings: DriftSettings = DriftSettings()
     hook: RetrainHook | None = None
+    labels_uri: str | None = None  # s3://... outcomes: performance per interval (performance.py)
+    label_column: str = "churned"
+    label_horizon_days: int = 30
+    performance_floor: float | None = None  # an AUC below it calls the hook
 
 
 @dataclass(frozen=True)
@@ -180,10 +187,7 @@ class DriftJob:
         experiment_id = self._experiment_id()
         for existing in self._existing_runs(experiment_id, interval):
             if existing.info.status == RunStatus.to_string(RunStatus.FINISHED):
-                log.info("interval %s of %s v%s already logged in run %s", interval, self.config.model, self.version, existing.info.run_id)
-                drift = existing.data.tags.get(TAG_DRIFT) == "true"
-                hook_called = self._maybe_trigger(existing.info.run_id, interval, drift, existing.data.tags, [])
-                return IntervalOutcome(interval, "already logged", existing.info.run_id, drift, [], hook_called)
+                return self._revisit(existing, interval)
             log.warning("deleting %s run %s of interval %s (left by an earlier attempt)",
                         existing.info.status.lower(), existing.info.run_id, interval)
             self.client.delete_run(existing.info.run_id)
@@ -197,13 +201,19 @@ class DriftJob:
                    "interval_start": interval.start.isoformat(), "interval_end": interval.end.isoformat()}
         report_json, report_html = to_json(report, context), to_html(report, title)
 
-        run_id = self._log(experiment_id, interval, report, report_json, report_html,
-                           lambda run: self._log_predictions(run, interval, predictions, why, context))
+        performance = self._performance(current)
+
+        def also(run: str) -> None:
+            self._log_predictions(run, interval, predictions, why, context)
+            self._log_performance(run, interval, performance)
+
+        run_id = self._log(experiment_id, interval, report, report_json, report_html, also)
         hook_called = False
         if report.problems:
             log.warning("interval %s: bad input, retrain hook not called: %s", interval, "; ".join(p.message for p in report.problems))
         else:
-            hook_called = self._maybe_trigger(run_id, interval, report.dataset_drift, {}, report.drifted_features)
+            hook_called = self._maybe_trigger(run_id, interval, report.dataset_drift or self._below_floor(performance),
+                                              {}, report.drifted_features)
         status = "logged with problems" if report.problems else "logged"
         return IntervalOutcome(interval, status, run_id, report.dataset_drift, report.drifted_features, hook_called, report.problems)
 
@@ -243,6 +253,49 @@ class DriftJob:
             path = Path(tmp) / "prediction_drift_report.json"
             path.write_text(to_json(report, context))
             self.client.log_artifact(run_id, str(path))
+
+    # --- performance with delayed labels (performance.py) -----------------------------------
+    def _performance(self, current) -> Performance | None:
+        if not self.config.labels_uri:
+            return None
+        keys = [k for k in self._run_tags().get(ENTITY_KEYS_TAG, "").split(",") if k]
+        frame = prediction_frame(current, [*keys, "timestamp", "probability", "prediction"])
+        labels = read_labels(self.s3, self.config.labels_uri)
+        return measure(frame, labels, keys, self.config.label_column,
+                       pd.Timedelta(days=self.config.label_horizon_days))
+
+    def _run_tags(self) -> dict[str, str]:
+        return self.client.get_run(self.reference_run).data.tags if self.reference_run else {}
+
+    def _log_performance(self, run_id: str, interval: DataInterval, performance: Performance | None) -> None:
+        if performance is None:
+            return
+        self.client.set_tag(run_id, TAG_PERFORMANCE, performance.tag)
+        stamp = int(interval.end_time.timestamp() * 1000)
+        metrics = [Metric("performance.rows", performance.rows, stamp, 0),
+                   Metric("performance.labelled_rows", performance.labelled, stamp, 0)]
+        if performance.auc is not None:
+            metrics.append(Metric("performance.auc", performance.auc, stamp, 0))
+        self.client.log_batch(run_id, metrics=metrics)
+
+    def _below_floor(self, performance: Performance | None) -> bool:
+        floor = self.config.performance_floor
+        return bool(floor is not None and performance is not None and performance.auc is not None
+                    and performance.auc < floor)
+
+    def _revisit(self, existing, interval: DataInterval) -> IntervalOutcome:
+        """A logged interval: fill in its performance if its labels were pending and have arrived
+        (the same run: a backfill never duplicates), then the hook if still due."""
+        run_id, tags = existing.info.run_id, existing.data.tags
+        log.info("interval %s of %s v%s already logged in run %s", interval, self.config.model, self.version, run_id)
+        drift, status, below = tags.get(TAG_DRIFT) == "true", "already logged", False
+        if self.config.labels_uri and tags.get(TAG_PERFORMANCE, PENDING) == PENDING:
+            performance = self._performance(open_partition(self.s3, self.config.bucket, self.config.model, interval))
+            if performance is not None and performance.auc is not None:
+                self._log_performance(run_id, interval, performance)
+                status, below = "already logged, performance added", self._below_floor(performance)
+        hook_called = self._maybe_trigger(run_id, interval, drift or below, tags, [])
+        return IntervalOutcome(interval, status, run_id, drift, [], hook_called)
 
     def _maybe_trigger(self, run_id: str, interval: DataInterval, drift: bool, tags: dict, drifted: list[str]) -> bool:
         if not drift or self.config.hook is None or tags.get(TAG_HOOK) == "true":
