@@ -60,6 +60,7 @@ def deploy() -> dict[str, Any]:
         "mlflowAdminPassword": platform.mlflow_admin_password,
         "secretNames": platform.secret_names,
         "driftCronJobs": platform.drift_cronjobs,
+        "trainingCronJobs": platform.training_cronjobs,
         "backupCronJob": platform.backup_cronjob,
         **outputs,
     }

@@ -38,8 +38,17 @@ class DriftOptions:
     model_alias: str = setting("driftModelAlias")
     retrain_hook_secret: str | None = setting("driftRetrainHookSecret")  # a Secret with keys `url`, `token`
     mmd_permutations: int = setting("driftMmdPermutations")
+    # An AUC below this (as a decimal string; empty: none) calls the retrain hook, as drift does.
+    performance_floor: str | None = setting("driftPerformanceFloor")
 
     def __post_init__(self) -> None:
+        if self.performance_floor is not None:
+            try:
+                floor = float(self.performance_floor)
+            except ValueError:
+                floor = -1.0
+            if not 0 <= floor <= 1:
+                raise ArgError("performance_floor", f"must be an AUC between 0 and 1, got {self.performance_floor!r}")
         for model in self.models:
             require_dns_label("models", model)
         if len(set(self.models)) != len(self.models):
@@ -48,9 +57,15 @@ class DriftOptions:
         require_min("mmd_permutations", self.mmd_permutations, 1)
 
 
-def drift_command(model: str, alias: str, s3_endpoint: str, bucket: str, mmd_permutations: int) -> list[str]:
-    return ["python", "-m", "workloads.drift", "run", "--model", model, "--model-alias", alias,
-            "--bucket", bucket, "--s3-endpoint", s3_endpoint, "--mmd-permutations", str(mmd_permutations)]
+def drift_command(model: str, options: DriftOptions, s3_endpoint: str, bucket: str,
+                  labels_uri: str | None = None) -> list[str]:
+    command = ["python", "-m", "workloads.drift", "run", "--model", model, "--model-alias", options.model_alias,
+               "--bucket", bucket, "--s3-endpoint", s3_endpoint, "--mmd-permutations", str(options.mmd_permutations)]
+    if labels_uri:
+        command += ["--labels-uri", labels_uri]
+    if options.performance_floor:
+        command += ["--performance-floor", options.performance_floor]
+    return command
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,7 @@ class DriftMonitorArgs:
     s3_endpoint: str
     s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, monitoring bucket
     bucket: str = "monitoring"
+    labels_uri: str | None = None  # s3://... outcomes, for the model's performance per interval
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
@@ -85,7 +101,7 @@ def drift_cronjob(model: str, args: DriftMonitorArgs, meta_labels: dict[str, str
     job = container(
         name="drift",
         image=args.workloads_image,
-        command=drift_command(model, options.model_alias, args.s3_endpoint, args.bucket, options.mmd_permutations),
+        command=drift_command(model, options, args.s3_endpoint, args.bucket, args.labels_uri),
         env=env,
         resources=options.resources,
         volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],

@@ -128,14 +128,14 @@ class FeastSecrets:
     """Secret names holding Feast's credentials."""
 
     registry_secret: pulumi.Input[str]  # key "password": the feast_registry role
-    redis_secret: pulumi.Input[str]  # key "password"
+    redis_secret: pulumi.Input[str] | None  # key "password"; None for offline-only jobs (training)
     s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, features bucket
 
 
 def feast_env(endpoints: FeastEndpoints, secrets: FeastSecrets) -> list[Manifest]:
     return [
         secret_env("FEAST_REGISTRY_PASSWORD", secrets.registry_secret, "password"),
-        secret_env("REDIS_PASSWORD", secrets.redis_secret, "password"),
+        *([secret_env("REDIS_PASSWORD", secrets.redis_secret, "password")] if secrets.redis_secret else []),
         secret_env("AWS_ACCESS_KEY_ID", secrets.s3_secret, "AWS_ACCESS_KEY_ID"),
         secret_env("AWS_SECRET_ACCESS_KEY", secrets.s3_secret, "AWS_SECRET_ACCESS_KEY"),
         # Read by the repository (stored in the registry), pyarrow, s3fs and boto3 alike.
@@ -247,6 +247,8 @@ class FeastFeatureStore(pulumi.ComponentResource):
     apply_selector: dict[str, str]
     materialize_selector: dict[str, str]
     cronjob_name: str
+    config_map_name: pulumi.Output[str]  # feature_store.yaml and the repository, for other Feast jobs
+    endpoints: FeastEndpoints
 
     def __init__(self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:FeastFeatureStore", name, None, opts)
@@ -264,7 +266,8 @@ class FeastFeatureStore(pulumi.ComponentResource):
             data={"feature_store.yaml": feature_store_yaml(args.endpoints), **repository_files()},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        feast = FeastContainers(args, config.metadata["name"])
+        self.config_map_name, self.endpoints = config.metadata["name"], args.endpoints
+        feast = FeastContainers(args, self.config_map_name)
         apply_job = register(f"{name}-apply", setup_job(
             placement, meta_labels=placement.labels("feast-apply", name, "feature-registry"),
             job=feast.job("apply", apply_command()), volumes=feast.volumes("256Mi"),

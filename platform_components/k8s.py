@@ -420,12 +420,16 @@ def scheduled_job_spec(*, schedule: str, pod_labels: dict[str, str], pod: Manife
 
 def cron_job(placement: Placement, *, name: str, meta_labels: dict[str, str], schedule: str, job: Manifest,
              volumes: list[Manifest], fail_on_exit_codes: list[int], starting_deadline_seconds: int,
-             active_deadline_seconds: int) -> Manifest:
-    """CronJob `name` running the container `job` once per `schedule` (see `scheduled_job_spec`)."""
+             active_deadline_seconds: int, suspend: bool = False) -> Manifest:
+    """CronJob `name` running the container `job` once per `schedule` (see `scheduled_job_spec`).
+    A suspended one never runs on its own: it is the template of Jobs started on demand
+    (`kubectl create job --from=cronjob/<name>`)."""
     pod = pod_spec(identity=placement.identity, containers=[job], volumes=volumes, restart_policy="Never")
     spec = scheduled_job_spec(schedule=schedule, pod_labels=meta_labels, pod=pod, container_name=job["name"],
                               fail_on_exit_codes=fail_on_exit_codes, starting_deadline_seconds=starting_deadline_seconds,
                               active_deadline_seconds=active_deadline_seconds)
+    if suspend:
+        spec["suspend"] = True
     return manifest("batch/v1", "CronJob", placement.metadata(meta_labels, name), spec)
 
 

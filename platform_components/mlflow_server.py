@@ -140,13 +140,19 @@ def auth_config_ini(database_uri: str) -> str:
     )
 
 
+# Loopback on any port, as `kubectl port-forward svc/mlflow <any>:5000` sends it, in MLflow's own
+# fnmatch forms (mlflow/server/security_utils.py: `[[]` escapes IPv6's bracket); a port is digits.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "localhost:[0-9]*", "127.0.0.1:[0-9]*", "[[]::1]:[0-9]*")
+
+
 def cluster_allowed_hosts(service: str, namespace: str, extra: tuple[str, ...]) -> tuple[str, ...]:
-    """Host headers the server accepts: its Service DNS names (with and without the port), the
-    loopback names `kubectl port-forward` sends, and any ingress or extra host."""
+    """Host headers the server accepts: its Service DNS names (with and without the port), loopback
+    on any port (port-forwards), and each ingress or extra host with and without a port. Any other
+    Host is refused: the list exists against DNS rebinding."""
     names = [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
     hosts = [variant for name in names for variant in (name, f"{name}:{PORT}")]
-    hosts += [f"localhost:{PORT}", f"127.0.0.1:{PORT}"]
-    return tuple(dict.fromkeys(hosts + list(extra)))
+    hosts += [variant for host in extra for variant in (host, f"{host}:[0-9]*")]
+    return tuple(dict.fromkeys(hosts + list(LOOPBACK_HOSTS)))
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,9 @@ PLATFORM_LINKS: tuple[tuple[str, str], ...] = (
     ("model-server", "object-store"),
     ("model-server", "feature-server"),
     ("model-clients", "model-server"),
+    ("model-training", "postgres"),
+    ("model-training", "object-store"),
+    ("model-training", "mlflow"),
 )
 
 

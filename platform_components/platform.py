@@ -44,6 +44,7 @@ from platform_components.model_server import (
     ServingEndpoints,
     ServingSecrets,
 )
+from platform_components.model_training import ModelTraining, ModelTrainingArgs, TrainingOptions, TrainingSecrets
 from platform_components.namespace import Namespace, NamespaceArgs
 from platform_components.network_plan import ExternalIngress, NetworkPolicyPlan, Peer, plan_links
 from platform_components.network_policies import NetworkPolicies, NetworkPolicyArgs
@@ -70,10 +71,14 @@ BACKUPS_BUCKET = "backups"
 FEATURE_DATA_URI = f"s3://{FEATURES_BUCKET}/churn"
 BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, BACKUPS_BUCKET)
 DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB), AppDatabase(FEATURE_REGISTRY_DB))
+FEATURES_READ = S3Grant(FEATURES_BUCKET, actions=("Read", "List"))  # sources and labels, read only
 # S3 client -> what its own credentials may do (SeaweedFS; MinIO clients share the root user).
-S3_CLIENTS = {"mlflow": (S3Grant(ARTIFACTS_BUCKET),), "drift": (S3Grant(MONITORING_BUCKET),),
+S3_CLIENTS = {"mlflow": (S3Grant(ARTIFACTS_BUCKET),),
+              # The drift job reads the prediction logs, and the outcomes (labels) under the features.
+              "drift": (S3Grant(MONITORING_BUCKET), FEATURES_READ),  # the prediction logs, and the labels
               "feast": (S3Grant(FEATURES_BUCKET),), "backup": (S3Grant(BACKUPS_BUCKET),)}
 DRIFT_USER = "drift-monitor"  # the drift CronJobs' MLflow user
+TRAINING_S3_CLIENT = "training"  # the training Jobs' S3 identity: read the features bucket
 HTTPS_PORT = 443
 # Microsoft Entra ID (token exchange for workload identity) has public addresses only.
 PUBLIC_INTERNET = ("0.0.0.0/0",)
@@ -139,6 +144,7 @@ class PlatformArgs:
     feature_store: FeatureStoreOptions
     backup: BackupOptions
     serving: ModelServingOptions
+    training: TrainingOptions
     ingress_controller_namespace: str
     external_postgres: ExternalServer | None = None  # a managed server instead of the StatefulSet
     azure_artifacts: AzureArtifactStore | None = None  # MLflow artifacts off the S3 store
@@ -154,11 +160,14 @@ class PlatformArgs:
         clients = {c: b for c, b in S3_CLIENTS.items() if not (self.azure_artifacts and c == "mlflow")}
         for model in self.serving.models:
             clients[model.service_name] = prediction_log_grants(model.name)
+        if self.training.models:
+            clients[TRAINING_S3_CLIENT] = (FEATURES_READ,)
         return clients
 
     @property
     def mlflow_users(self) -> tuple[MlflowUser, ...]:
-        return workload_users(tuple(model.name for model in self.serving.models), self.drift.models)
+        return workload_users(tuple(model.name for model in self.serving.models), self.drift.models,
+                              self.training.models)
 
 
 def prediction_log_grants(model: str) -> tuple[S3Grant, ...]:
@@ -166,14 +175,19 @@ def prediction_log_grants(model: str) -> tuple[S3Grant, ...]:
     return (S3Grant(MONITORING_BUCKET, f"{model}/", ("Write",)),)
 
 
-def workload_users(served_models: tuple[str, ...], drift_models: tuple[str, ...]) -> tuple[MlflowUser, ...]:
+def workload_users(served_models: tuple[str, ...], drift_models: tuple[str, ...],
+                   trained_models: tuple[str, ...] = ()) -> tuple[MlflowUser, ...]:
     """The workloads' own MLflow users: one per served model (READ on its model and on its training
-    experiment, where its artifacts live), and the drift monitor's (also EDIT on the monitoring
-    experiments it logs to)."""
+    experiment, where its artifacts live), one per trained model (EDIT on both: it logs runs,
+    registers versions and moves aliases), and the drift monitor's (READ on its models, EDIT on the
+    monitoring experiments it logs to)."""
     def reads(model: str) -> tuple[Grant, ...]:
         return Grant("registered_model", model, "READ"), Grant("experiment", f"training/{model}", "READ")
 
     users = [MlflowUser(f"model-{model}", reads(model)) for model in served_models]
+    users += [MlflowUser(f"train-{model}", (Grant("registered_model", model, "EDIT"),
+                                            Grant("experiment", f"training/{model}", "EDIT")))
+              for model in trained_models]
     if drift_models:
         grants = tuple(g for model in drift_models for g in (*reads(model), Grant("experiment", f"monitoring/{model}", "EDIT")))
         users.append(MlflowUser(DRIFT_USER, grants))
@@ -208,6 +222,7 @@ def drift_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: MlflowUs
         placement=args.placement, options=args.drift, workloads_image=args.workloads_image,
         mlflow_url=mlflow.url, mlflow_secret=users.secret_names[DRIFT_USER], s3_endpoint=object_store.endpoint,
         s3_secret=object_store.client_secret_names["drift"], bucket=MONITORING_BUCKET,
+        labels_uri=f"{FEATURE_DATA_URI}/labels/",
     )
 
 
@@ -238,6 +253,17 @@ def model_server_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: M
                            endpoints=endpoints, secrets=secrets)
 
 
+def training_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: MlflowUsers, object_store: ObjectStore,
+                  postgres: PostgresDatabase, features: FeastFeatureStore) -> ModelTrainingArgs:
+    registry = postgres.connections[FEATURE_REGISTRY_DB].secret_name
+    secrets = {model: TrainingSecrets(users.secret_names[f"train-{model}"],
+                                      object_store.client_secret_names[TRAINING_S3_CLIENT], registry)
+               for model in args.training.models}
+    return ModelTrainingArgs(placement=args.placement, options=args.training, workloads_image=args.workloads_image,
+                             mlflow_url=mlflow.url, feast_config_map=features.config_map_name,
+                             feast_endpoints=features.endpoints, secrets=secrets)
+
+
 def artifact_store_peers(args: PlatformArgs, object_store: ObjectStore) -> tuple[Peer, ...]:
     """Where MLflow's artifacts are: the S3 store, or Azure Blob's private endpoint plus Entra ID."""
     if not args.azure_artifacts:
@@ -260,6 +286,7 @@ class PlatformParts:
     backup: PostgresBackup
     drift: DriftMonitor | None
     models: ModelServer | None
+    training: ModelTraining | None
 
 
 def platform_network_plan(args: PlatformArgs, parts: PlatformParts) -> NetworkPolicyPlan:
@@ -279,6 +306,7 @@ def platform_network_plan(args: PlatformArgs, parts: PlatformParts) -> NetworkPo
         "drift": parts.drift.selector if parts.drift else None,
         "model-server": models.selector if models else None,
         "model-clients": MODEL_CLIENT_LABEL if models else None,
+        "model-training": parts.training.selector if parts.training else None,
     }
     servers = {
         "postgres": (parts.postgres.peer,), "object-store": (parts.object_store.peer,), "redis": (parts.redis.peer,),
@@ -305,6 +333,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     model_server_urls: dict[str, str]
     mlflow_admin_password: pulumi.Output[str]  # a Pulumi secret
     drift_cronjobs: list[str]
+    training_cronjobs: list[str]
     backup_cronjob: str
     secret_names: dict[str, pulumi.Output[str]]
     network_plan: NetworkPolicyPlan
@@ -348,8 +377,11 @@ class MlopsPlatform(pulumi.ComponentResource):
                  if args.drift.models else None)
         models = (ModelServer(f"{name}-models", model_server_args(args, mlflow, users, object_store, features),
                               opts=inside) if args.serving.models else None)
+        training = (ModelTraining(f"{name}-training", training_args(args, mlflow, users, object_store, postgres, features),
+                                  opts=inside) if args.training.models else None)
         backup = PostgresBackup(f"{name}-backup", backup_args(args, postgres, object_store), opts=inside)
-        return PlatformParts(namespace, postgres, object_store, redis, mlflow, users, features, backup, drift, models)
+        return PlatformParts(namespace, postgres, object_store, redis, mlflow, users, features, backup, drift, models,
+                             training)
 
     def _publish(self, parts: PlatformParts) -> None:
         """Set the outputs and register them: the last step of the constructor."""
@@ -364,6 +396,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.model_server_urls = parts.models.urls if parts.models else {}
         self.mlflow_admin_password = mlflow.admin_password
         self.drift_cronjobs = parts.drift.cronjob_names if parts.drift else []
+        self.training_cronjobs = parts.training.cronjob_names if parts.training else []
         self.backup_cronjob = parts.backup.cronjob_name
         s3_secrets = object_store.client_secret_names
         self.secret_names = {

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from platform_components.platform import BUCKETS, DATABASES, S3_CLIENTS, prediction_log_grants
+from platform_components.platform import (
+    BUCKETS,
+    DATABASES,
+    FEATURES_READ,
+    S3_CLIENTS,
+    TRAINING_S3_CLIENT,
+    prediction_log_grants,
+)
 from tools.servers.mlflow import LocalMlflow
 from tools.servers.postgres import LocalPostgres
 from tools.servers.redis import LocalRedis
@@ -42,7 +49,8 @@ class Platform:
 
 
 def start_object_store() -> LocalSeaweedfs:
-    clients = {**S3_CLIENTS, f"model-{SERVED_MODEL}": prediction_log_grants(SERVED_MODEL)}
+    clients = {**S3_CLIENTS, f"model-{SERVED_MODEL}": prediction_log_grants(SERVED_MODEL),
+               TRAINING_S3_CLIENT: (FEATURES_READ,)}
     store = LocalSeaweedfs(clients=clients).start()
     result = store.create_buckets(BUCKETS)
     if result.returncode != 0:
@@ -78,8 +86,7 @@ def platform(object_store) -> Iterator[Platform]:
 
 @pytest.fixture
 def mlflow_login(platform, monkeypatch) -> None:
-    """MLflow client credentials of the generated admin user, for this test only."""
-    username, password = platform.mlflow.admin
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+    """MLflow's tracking URI and the generated admin user's credentials, for this test only."""
+    for key, value in platform.mlflow.admin_env().items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")

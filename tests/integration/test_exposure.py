@@ -28,11 +28,19 @@ def test_mlflow_accepts_the_generated_admin_credentials(platform):
     assert response.status_code == 200
 
 
-def test_mlflow_rejects_a_foreign_host_header(platform):
-    response = requests.get(platform.mlflow.url + SEARCH, auth=platform.mlflow.admin,
-                            headers={"Host": "attacker.example"}, timeout=10)
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:5000", "localhost.attacker.example",
+                                  "127.0.0.1.attacker.example:80", "localhost:evil"])
+def test_mlflow_rejects_a_foreign_host_header(platform, host):
+    """The allow-list exists against DNS rebinding: any name but its own and loopback is refused."""
+    response = requests.get(platform.mlflow.url + SEARCH, auth=platform.mlflow.admin, headers={"Host": host}, timeout=10)
     assert response.status_code in (400, 403), response.status_code
-    assert response.status_code != 200
+
+
+@pytest.mark.parametrize("host", ["localhost:8080", "127.0.0.1:15000", "[::1]:5000", "localhost", "mlflow.local:5000"])
+def test_mlflow_accepts_loopback_on_any_port_and_its_service_names(platform, host):
+    """`kubectl port-forward svc/mlflow 8080:5000` (or any local port) sends these."""
+    response = requests.get(platform.mlflow.url + SEARCH, auth=platform.mlflow.admin, headers={"Host": host}, timeout=10)
+    assert response.status_code == 200, (host, response.status_code, response.text[:200])
 
 
 def test_health_needs_no_credentials(platform):

@@ -395,8 +395,9 @@ def test_training_registers_a_model_with_its_reference_data(deployed, platform, 
     version = client.get_model_version_by_alias(model, "champion")
     run = client.get_run(version.run_id)
     assert run.data.tags["feast.feature_service"] == SERVICE
-    assert run.data.metrics["test_auc"] > 0.6, "the model learnt nothing from the features"
-    assert run.data.metrics["train_rows"] + run.data.metrics["test_rows"] == 300
+    assert run.data.metrics["challenger_auc"] > 0.6, "the model learnt nothing from the features"
+    assert run.data.metrics["train_rows"] + run.data.metrics["holdout_rows"] == 300
+    assert run.data.tags["gate.decision"] == "promoted"
     path = client.download_artifacts(version.run_id, REFERENCE_ARTIFACT)
     reference = pd.read_parquet(path)
     assert list(reference.columns) == list(MODEL_FEATURES)

@@ -26,7 +26,7 @@ def test_one_cronjob_per_monitored_model():
 
 
 def test_no_models_no_cronjobs_and_no_drift_network_links():
-    run = run_with(driftModels="[]")
+    run = run_with(driftModels="[]", trainedModels="[]")
     assert sorted(c["metadata"]["name"] for c in objects(run, "CronJob")) == ["feast-materialize", "postgres-backup"]
     assert not [p for p in objects(run, "NetworkPolicy") if p["metadata"]["name"].startswith("drift-")]
 
@@ -76,7 +76,7 @@ def test_drift_pods_may_reach_mlflow_and_the_object_store_only(stack_run):
             "drift-to-object-store-ingress"} <= names
 
 
-def test_seaweedfs_drift_credentials_are_limited_to_the_monitoring_bucket():
+def test_seaweedfs_drift_credentials_are_limited_to_its_logs_and_read_only_labels():
     import json
 
     from pulumi.runtime import rpc
@@ -85,7 +85,8 @@ def test_seaweedfs_drift_credentials_are_limited_to_the_monitoring_bucket():
     registration = [r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == "mlops-object-store-s3-config"][0]
     config = json.loads(rpc.unwrap_rpc_secret(registration.inputs["stringData"])["s3.json"])
     drift = next(i for i in config["identities"] if i["name"] == "drift")
-    assert {a.split(":")[1] for a in drift["actions"]} == {"monitoring"}
+    assert set(drift["actions"]) == {"Read:monitoring", "Write:monitoring", "List:monitoring", "Tagging:monitoring",
+                                     "Read:features", "List:features"}, "labels are read, never written"
 
 
 @pytest.mark.parametrize(

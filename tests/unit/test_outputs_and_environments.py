@@ -12,7 +12,7 @@ from tools.synth import manifests, synth, totals
 
 EXPECTED_OUTPUTS = {
     "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
-    "featureServerUrl", "modelServerUrls", "mlflowAdminPassword", "secretNames", "driftCronJobs", "backupCronJob",
+    "featureServerUrl", "modelServerUrls", "mlflowAdminPassword", "secretNames", "driftCronJobs", "trainingCronJobs", "backupCronJob",
 }
 AZURE_OUTPUTS = {"azureResourceGroup", "aksClusterName", "aksOidcIssuerUrl", "registryLoginServer"}
 FLEXIBLE_SERVER_OUTPUTS = {"postgresHost"}
@@ -126,7 +126,8 @@ def test_components_use_the_mlops_platform_type_tokens(stack_run):
         "mlops:platform:ObjectStore", "mlops:platform:MlflowTrackingServer", "mlops:platform:RedisOnlineStore",
         "mlops:platform:NetworkPolicies", "mlops:platform:DriftMonitor", "mlops:platform:FeastFeatureStore",
         "mlops:platform:PostgresBackup", "mlops:platform:MlflowUsers",
-    } | azure | ({"mlops:platform:ModelServer"} if stack_run.outputs["modelServerUrls"][0] else set())
+    } | azure | ({"mlops:platform:ModelServer"} if stack_run.outputs["modelServerUrls"][0] else set()) | (
+        {"mlops:platform:ModelTraining"} if stack_run.outputs["trainingCronJobs"][0] else set())
 
 
 def test_mlflow_image_matches_the_mlflow_pin_in_requirements():

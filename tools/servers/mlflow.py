@@ -22,6 +22,7 @@ from platform_components.mlflow_server import (
     ServerEndpoints,
     ServerSecrets,
     auth_config_ini,
+    cluster_allowed_hosts,
     db_upgrade_command,
     server_command,
     server_env,
@@ -79,7 +80,7 @@ class LocalMlflow(LocalServer):
             backend_store_uri=self.postgres.uri(TRACKING_DB, with_password=False),
             artifacts_destination=f"s3://{ARTIFACTS_BUCKET}",
             s3_endpoint_url=self.object_store.endpoint,
-            allowed_hosts=(f"127.0.0.1:{self.port}", f"localhost:{self.port}"),
+            allowed_hosts=cluster_allowed_hosts("mlflow", "local", ()),  # the cluster's list: loopback any port
             auth_config_path=str(self.workdir / "basic_auth.ini"),
             host="127.0.0.1",
             port=self.port,

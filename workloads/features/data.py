@@ -31,7 +31,7 @@ class SourceTables:
 
 
 def synthesize(customers: int, days: int, end: pd.Timestamp, seed: int = 7,
-               first_customer: int = 0) -> SourceTables:
+               first_customer: int = 0, label_hours: float = 24.0) -> SourceTables:
     """`customers` accounts observed for `days` days up to `end` (UTC).
 
     Every profile starts at the first day; a tenth of the accounts change plan mid-way (new
@@ -73,7 +73,11 @@ def synthesize(customers: int, days: int, end: pd.Timestamp, seed: int = 7,
     for frame in (profiles, activity):
         frame["event_timestamp"] = to_microseconds(frame["event_timestamp"])
         frame["created"] = frame["event_timestamp"] + INGEST_DELAY
-    labels = pd.DataFrame({"customer_id": ids, "event_timestamp": end, "churned": base["churned"].to_numpy()})
+    # Outcomes are observed over the last `label_hours` (not all at one instant): training holds out
+    # the most recent ones, as it would with real, trickling labels.
+    observed = end - pd.to_timedelta(rng.uniform(0, label_hours * 3600, customers), unit="s")
+    labels = pd.DataFrame({"customer_id": ids, "event_timestamp": to_microseconds(pd.Series(observed)),
+                           "churned": base["churned"].to_numpy()})
     return SourceTables(
         profiles=profiles[list(KEYS + PROFILE_FEATURES)].sort_values("event_timestamp", ignore_index=True),
         activity=activity[list(KEYS + ACTIVITY_FEATURES)],

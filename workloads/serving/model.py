@@ -21,11 +21,9 @@ import numpy as np
 import pandas as pd
 
 from workloads.serving import metrics
+from workloads.tags import ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
 
 log = logging.getLogger("serving.model")
-# Tags the training run records (workloads/features/train.py): how to look the inputs up online.
-FEATURE_SERVICE_TAG = "feast.feature_service"
-ENTITY_KEYS_TAG = "feast.entity_keys"
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,9 @@ def score(body: bytes, content_type: str | None, model: LoadedModel, lookup: Fea
         predictions = model.pyfunc.predict(features)
         out = StringIO()
         scoring_server.predictions_to_json(predictions, out)
-        return Scored(out.getvalue(), 200, "application/json", features, predictions)
+        # Logged with the entity keys, so late labels can be joined to these predictions.
+        logged = pd.concat([entities.reset_index(drop=True), features.reset_index(drop=True)], axis=1)
+        return Scored(out.getvalue(), 200, "application/json", logged, predictions)
     recorder = Recorder(model.pyfunc)
     result = scoring_server.invocations(body, content_type, recorder, model.input_schema)
     features = recorder.data if isinstance(recorder.data, pd.DataFrame) else None

@@ -87,5 +87,5 @@ customer_activity = FeatureView(
 churn_model_v1 = FeatureService(
     name="churn_model_v1",
     features=[customer_profile, customer_activity],
-    description="Inputs of the churn classifier (workloads.features train).",
+    description="Inputs of the churn classifier (workloads.training run).",
 )

@@ -1,0 +1,1 @@
+"""Continuous training: challenger vs champion on fresh data, and promotion between environments."""

@@ -1,0 +1,96 @@
+"""`python -m workloads.training {run,promote}`: continuous training and model promotion.
+
+run      train a challenger from the feature store (point in time), judge it and the champion on
+         the same most recent labelled window, register it (alias challenger) and move champion
+         to it only if it passes the gate (workloads/training/gate.py); the decision is recorded
+         in the MLflow run. Prints the decision, and a last line `decision=<promoted|kept>
+         version=<challenger> champion=<version>` for pipelines.
+promote  copy the version behind --alias from one environment's MLflow to another's, with its
+         reference data and lineage tags; idempotent.
+
+Credentials from the environment: MLFLOW_TRACKING_URI/USERNAME/PASSWORD (run); for promote,
+SOURCE_MLFLOW_TRACKING_USERNAME/PASSWORD and TARGET_MLFLOW_TRACKING_USERNAME/PASSWORD. The feature
+store: FEATURE_DATA_URI, AWS_* and the Feast config directory (--config-dir), as the Feast jobs.
+Exit codes: 0 promoted (or promotion done), 10 kept the champion (no change), 2 usage, 3 bad
+training data (nothing registered), 8 model, alias or artifact not found or credentials refused,
+1 a failure a retry may fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from workloads import cli
+from workloads.training.errors import KEPT_EXIT_CODE
+
+
+def cmd_run(args) -> int:
+    from feast import FeatureStore
+
+    from workloads.features.stage import stage_repository
+    from workloads.training.run import TrainingConfig, run_training
+
+    data_uri = args.data_uri or os.environ.get("FEATURE_DATA_URI")
+    if not data_uri:
+        raise cli.UsageError("no --data-uri and no FEATURE_DATA_URI in the environment")
+    if not 0 < args.holdout_fraction < 1:
+        raise cli.UsageError(f"--holdout-fraction must be between 0 and 1, got {args.holdout_fraction}")
+    config = TrainingConfig(model=args.model, data_uri=data_uri, feature_service=args.feature_service,
+                            min_metric=args.min_metric, margin=args.margin, holdout_fraction=args.holdout_fraction,
+                            environment=os.environ.get("MLOPS_ENVIRONMENT", ""))
+    store = FeatureStore(repo_path=str(stage_repository(args.config_dir, args.repo_dir)))
+    outcome = run_training(store, config)
+    print(outcome.summary())
+    print(f"decision={outcome.decision.outcome} version={outcome.version} champion={outcome.champion}", flush=True)
+    if outcome.decision.promoted:
+        return cli.EXIT_OK
+    return args.kept_exit_code
+
+
+def cmd_promote(args) -> int:
+    from workloads.training.promote import promote
+
+    result = promote(args.from_tracking_uri, args.to_tracking_uri, args.model, args.alias,
+                     os.environ.get("MLOPS_SOURCE_ENVIRONMENT", ""))
+    print(result.summary())
+    print(f"promoted={str(result.copied).lower()} version={result.target_version}", flush=True)
+    return cli.EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m workloads.training", description=__doc__.split("\n\n")[0],
+                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train a challenger and gate it against the champion")
+    run.add_argument("--model", required=True, help="registered model name")
+    run.add_argument("--config-dir", required=True, help="directory with feature_store.yaml and the repository")
+    run.add_argument("--repo-dir", required=True, help="where to stage the repository")
+    run.add_argument("--feature-service", default="churn_model_v1")
+    run.add_argument("--data-uri", help="where labels/ lives (default: $FEATURE_DATA_URI)")
+    run.add_argument("--min-metric", type=float, default=0.6, help="AUC floor a challenger must reach (default 0.6)")
+    run.add_argument("--margin", type=float, default=0.01,
+                     help="AUC a challenger must gain over the champion on the same window (default 0.01)")
+    run.add_argument("--holdout-fraction", type=float, default=0.2, help="the most recent labels held out (default 0.2)")
+    run.add_argument("--kept-exit-code", type=int, default=KEPT_EXIT_CODE,
+                     help=f"exit code when the champion is kept (default {KEPT_EXIT_CODE}; the CronJob uses 0)")
+    run.set_defaults(handler=cmd_run)
+    promote = commands.add_parser("promote", help="copy a model version to another environment's registry")
+    promote.add_argument("--from-tracking-uri", required=True)
+    promote.add_argument("--to-tracking-uri", required=True)
+    promote.add_argument("--model", required=True)
+    promote.add_argument("--alias", default="champion")
+    promote.set_defaults(handler=cmd_promote)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    return cli.main("training", parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
