@@ -243,9 +243,13 @@ def test_performance_is_pending_until_labels_arrive_then_added_to_the_same_run(t
     bucket, _, prefix = outcomes_uri(trainer).removeprefix("s3://").partition("/")
     s3.put_object(Bucket=bucket, Key=f"{prefix}outcomes.parquet", Body=outcomes.to_parquet(index=False))
 
-    filled = drift(platform, trainer, "backfill", "--start", day.isoformat(), "--end", day.isoformat())
-    assert filled.returncode == 0, filled.stderr[-3000:]
-    assert "already logged, performance added" in filled.stdout
+    # The next night's run: its own day has no predictions (exit 3), the pending day gets its AUC.
+    nightly = drift(platform, trainer, "run", "--interval-end", (day + timedelta(days=2)).isoformat())
+    assert nightly.returncode == 3, nightly.stderr[-3000:]
+    assert f"interval [{day.isoformat()}, {(day + timedelta(days=1)).isoformat()}): already logged, performance added" \
+        in nightly.stdout
+    again = drift(platform, trainer, "backfill", "--start", day.isoformat(), "--end", day.isoformat())
+    assert again.returncode == 0 and "already logged (run" in again.stdout, again.stderr[-3000:]
     (run,) = client.search_runs([experiment.experiment_id])  # the same run, not a second one
     assert run.data.tags["mlops.performance"].startswith("auc ") and "on 300 labelled rows" in run.data.tags["mlops.performance"]
     assert 0.85 < run.data.metrics["performance.auc"] < 1.0

@@ -58,3 +58,16 @@ def test_a_champion_that_cannot_be_scored_on_the_window_gives_way():
 ])
 def test_schema_difference_in_words(old, new, expected):
     assert schema_difference(old, new) == expected
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("--margin", "nan", "--margin"), ("--margin", "2", "--margin"), ("--min-metric", "1.5", "--min-metric"),
+    ("--min-metric", "nan", "--min-metric"), ("--holdout-fraction", "1", "--holdout-fraction"),
+])
+def test_a_bad_gate_option_is_a_usage_error_naming_it(option, value, named, capsys):
+    from workloads.training.__main__ import main
+
+    code = main(["run", "--model", "churn", "--config-dir", "cfg", "--repo-dir", "repo", "--data-uri", "s3://f/x",
+                 option, value])
+    assert code == 2
+    assert named in capsys.readouterr().err

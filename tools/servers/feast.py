@@ -100,10 +100,11 @@ class LocalFeatureStore(LocalServer):
         env = {**os.environ, **self.env(redis_password), "PYTHONPATH": str(ROOT)}
         return subprocess.run(self.command(command), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
-    def train(self, mlflow_env: dict[str, str], model: str) -> subprocess.CompletedProcess:
-        """`python -m workloads.features train` on this store, logged into MLflow with `mlflow_env`."""
-        command = ["python", "-m", "workloads.features", "train", "--config-dir", str(self.config_dir),
-                   "--repo-dir", str(self.repo_dir), "--model", model]
+    def train(self, mlflow_env: dict[str, str], model: str, *extra: str) -> subprocess.CompletedProcess:
+        """`python -m workloads.training run` on this store, logged into MLflow with `mlflow_env`;
+        `extra` are further options (`--margin -1` makes any passing challenger champion)."""
+        command = ["python", "-m", "workloads.training", "run", "--config-dir", str(self.config_dir),
+                   "--repo-dir", str(self.repo_dir), "--model", model, *extra]
         env = {**os.environ, **self.env(), **mlflow_env, "HOME": str(self.workdir), "PYTHONPATH": str(ROOT)}
         return subprocess.run(self.command(command), env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
 

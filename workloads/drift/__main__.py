@@ -1,7 +1,8 @@
 """python -m workloads.drift {compare,run,backfill}
 
 compare   two local parquet files (or directories of them) -> JSON (and HTML) report; no MLflow or S3
-run       one daily interval of a registered model's prediction logs (the CronJob's command)
+run       one daily interval of a registered model's prediction logs (the CronJob's command); with
+          --labels-uri, earlier intervals still waiting for labels get the model's AUC once they land
 backfill  every interval stamped --start..--end, oldest first; a day that fails does not stop the others
 
 Exit codes (workloads/drift/errors.py; the CronJob fails at once on 2-6, 8 and 9, retries 7):
@@ -119,7 +120,22 @@ def cmd_run(args) -> int:
     now = datetime.now(UTC)
     interval = interval_ending(args.interval_end) if args.interval_end else interval_for_scheduled_time(args.scheduled_time or now)
     require_ended(interval, now)
-    return _run_interval(_job(args), interval)
+    job = _job(args)
+    try:
+        return _run_interval(job, interval)
+    finally:  # also after a day without data: the labels of earlier days still land
+        _revisit_pending(job, interval, now)
+
+
+def _revisit_pending(job, interval, now: datetime) -> None:
+    """Earlier intervals still waiting for labels get their performance once the labels landed;
+    a failure here is reported and left to the next night, the interval's own result stands."""
+    try:
+        for pending in job.pending_intervals(interval, now.date()):
+            _run_interval(job, pending)
+    except Exception as error:
+        log.warning("pending performance not revisited", exc_info=True)
+        print(f"earlier intervals: performance not added ({type(error).__name__}): {error}", file=sys.stderr, flush=True)
 
 
 def cmd_backfill(args) -> int:

@@ -20,6 +20,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -296,6 +297,22 @@ class DriftJob:
                 status, below = "already logged, performance added", self._below_floor(performance)
         hook_called = self._maybe_trigger(run_id, interval, drift or below, tags, [])
         return IntervalOutcome(interval, status, run_id, drift, [], hook_called)
+
+    def pending_intervals(self, before: DataInterval, now: date) -> list[DataInterval]:
+        """Earlier intervals of this model version whose runs still say `labels pending` and whose
+        predictions can still get labels (started within the label horizon), oldest first; empty
+        without `labels_uri`. The nightly `run` revisits them, so late outcomes need no backfill."""
+        if not self.config.labels_uri:
+            return []
+        experiment = self.client.get_experiment_by_name(self.experiment_name)
+        if experiment is None:
+            return []
+        oldest = now - timedelta(days=self.config.label_horizon_days)
+        query = (f"tags.`{TAG_VERSION}` = '{self.version}' and tags.`{TAG_PERFORMANCE}` = '{PENDING}' "
+                 f"and attributes.status = 'FINISHED'")
+        runs = self.client.search_runs([experiment.experiment_id], filter_string=query, max_results=1000)
+        starts = {date.fromisoformat(run.data.tags[TAG_START]) for run in runs if TAG_START in run.data.tags}
+        return [DataInterval.stamped(day) for day in sorted(starts) if oldest <= day < before.start]
 
     def _maybe_trigger(self, run_id: str, interval: DataInterval, drift: bool, tags: dict, drifted: list[str]) -> bool:
         if not drift or self.config.hook is None or tags.get(TAG_HOOK) == "true":

@@ -38,6 +38,10 @@ def cmd_run(args) -> int:
         raise cli.UsageError("no --data-uri and no FEATURE_DATA_URI in the environment")
     if not 0 < args.holdout_fraction < 1:
         raise cli.UsageError(f"--holdout-fraction must be between 0 and 1, got {args.holdout_fraction}")
+    if not 0 <= args.min_metric <= 1:  # also refuses nan
+        raise cli.UsageError(f"--min-metric is an AUC floor between 0 and 1, got {args.min_metric}")
+    if not -1 <= args.margin <= 1:
+        raise cli.UsageError(f"--margin is an AUC difference between -1 and 1, got {args.margin}")
     config = TrainingConfig(model=args.model, data_uri=data_uri, feature_service=args.feature_service,
                             min_metric=args.min_metric, margin=args.margin, holdout_fraction=args.holdout_fraction,
                             environment=os.environ.get("MLOPS_ENVIRONMENT", ""))
