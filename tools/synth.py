@@ -42,12 +42,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def secret_keys(section: Any) -> list[str]:
+    """The key names of a Secret's `data`/`stringData`, also when the whole mapping is one secret
+    value (Pulumi marks it so when any value in it is secret): the names are not secret, and a
+    reviewer needs them to see that every `secretKeyRef` resolves."""
+    if rpc.is_rpc_secret(section):
+        section = section.get("value")
+    return sorted(section) if isinstance(section, dict) else []
+
+
 def to_manifest(state: dict[str, Any]) -> dict[str, Any]:
     manifest = _clean(state)
     if manifest.get("kind") == "Secret":
         for section in ("data", "stringData"):
             if section in manifest:
-                manifest[section] = {key: SECRET_DATA_REFERENCE for key in manifest[section]}
+                manifest[section] = {key: SECRET_DATA_REFERENCE for key in secret_keys(state[section])}
     ordered = {key: manifest.pop(key) for key in ("apiVersion", "kind", "metadata") if key in manifest}
     return {**ordered, **manifest}
 
