@@ -17,6 +17,12 @@ def configured_keys(project: str) -> set[str]:
     return {key[len(prefix):] for key in {**get_config_env(), **CONFIG.get()} if key.startswith(prefix)}
 
 
+def foreign_keys(project: str) -> set[str]:
+    """Every key the stack sets outside the project's namespace, as written (`ns:name`, or a bare
+    `name` when it has none)."""
+    return {key for key in {**get_config_env(), **CONFIG.get()} if not key.startswith(f"{project}:")}
+
+
 def is_secret(project: str, name: str) -> bool:
     """True when the stack stores `project:name` encrypted (`pulumi config set --secret`)."""
     return is_config_secret(f"{project}:{name}")

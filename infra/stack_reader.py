@@ -144,7 +144,7 @@ class StackReader:
         if hint is int:
             return self.config.require_int(key)
         if hint == tuple[str, ...]:
-            return _typed(self.config.require_object(key), hint, key)
+            return _typed(self._list(key, "strings"), hint, key)
         if hint == str | None:
             return self.config.require(key) or None
         if hint is str:
@@ -153,9 +153,7 @@ class StackReader:
 
     def _entries(self, key: str, entry_cls: type) -> tuple[Any, ...]:
         """A list setting: each item a bare name or an object with the entry class's keys."""
-        value = self.config.require_object(key)
-        if not isinstance(value, list):
-            raise ArgError(key, f"must be a list of names or objects, got {value!r}")
+        value = self._list(key, "names or objects with a name")
         allowed = entry_keys(entry_cls)
         entries, complete = [], True
         for index, item in enumerate(value):
@@ -175,6 +173,19 @@ class StackReader:
             raise _Reported()
         return tuple(entries)
 
+    def _list(self, key: str, items: str) -> list[Any]:
+        """A list setting's value, or an ArgError that shows the form it takes in the stack file
+        (Pulumi's own message for a scalar, "is not a valid 'JSON object'", names neither)."""
+        form = (f"a list of {items}, written in Pulumi.<stack>.yaml as\n    {self.key(key)}:\n      - first\n"
+                f"      - second\n  or `pulumi config set --path '{self.key(key)}[0]' first`")
+        try:
+            value = self.config.require_object(key)
+        except pulumi.ConfigTypeError:
+            raise ArgError(key, f"must be {form}; got {self.config.get(key)!r}") from None
+        if not isinstance(value, list):
+            raise ArgError(key, f"must be {form}; got {value!r}")
+        return value
+
     def _secret(self, key: str) -> pulumi.Output[str] | None:
         if not self.config.get(key):
             return None
@@ -183,8 +194,17 @@ class StackReader:
         return self.config.require_secret(key)
 
     def unknown_keys(self, declared: list[str]) -> list[str]:
-        """A line for each key the stack sets in the project's namespace that `declared` lacks."""
+        """A line for each key the stack sets in the project's namespace that `declared` lacks,
+        and for each key that was meant for it but is not in it: a namespace close to the project's
+        (`mlops-platfrom:key`, difflib's similarity at least 0.8), or none at all. Other namespaces
+        (`kubernetes:`, `azure-native:`, ...) belong to providers and are left alone."""
         problems = []
+        for key in sorted(pulumi_config.foreign_keys(self.project)):
+            namespace, _, name = key.rpartition(":")
+            if not namespace:
+                problems.append(f"{key!r} has no namespace, so nothing reads it; write {self.key(name)}")
+            elif difflib.get_close_matches(namespace, [self.project], cutoff=0.8):
+                problems.append(f"{key} is in namespace {namespace!r}, which nothing reads; did you mean {self.key(name)}?")
         for name in sorted(pulumi_config.configured_keys(self.project) - set(declared)):
             hint = difflib.get_close_matches(name, declared, n=1)
             suggestion = f"; did you mean {self.key(hint[0])}?" if hint else ""
@@ -208,11 +228,13 @@ def entry_keys(cls: type) -> set[str]:
 
 
 def _typed(value: Any, hint: Any, name: str) -> Any:
-    """A JSON value checked against a field's annotation."""
+    """A JSON value checked against a field's annotation. A list of strings also takes whole
+    numbers (YAML reads `aksZones: [1, 2, 3]` as numbers, the way Azure zones are usually written)."""
     if hint == tuple[str, ...]:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        if not isinstance(value, list) or not all(
+                isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)) for item in value):
             raise ArgError(name, f"must be a list of strings, got {value!r}")
-        return tuple(value)
+        return tuple(str(item) for item in value)
     if hint == str | None:
         if value is not None and not isinstance(value, str):
             raise ArgError(name, f"must be a string, got {value!r}")

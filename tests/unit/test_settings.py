@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pulumi
 import pytest
 
-from infra.offline import load_stack_config, run_offline
+from infra.offline import ROOT, load_stack_config, run_offline
 from infra.settings import PROJECT, SETTINGS_CLASSES, SettingsError, declared_settings, load_settings
 from infra.stack_reader import StackReader, entry_class, keyed_fields
 
@@ -52,6 +54,44 @@ def test_unknown_key_is_rejected_with_a_suggestion():
     message = settings_error(mlflowReplica=2)
     assert "mlops-platform:mlflowReplica is not a setting of this project" in message
     assert "did you mean mlops-platform:mlflowReplicas?" in message
+
+
+def stack_file_error(tmp_path, text: str) -> str:
+    """The error of a stack file as a user writes it (beside a copy of the project's Pulumi.yaml)."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.typo.yaml").write_text(text)
+    with pytest.raises(SettingsError) as caught:
+        run_offline("typo", root=tmp_path)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("mlops-platfrom:mlflowReplicas: 2",
+     "mlops-platfrom:mlflowReplicas is in namespace 'mlops-platfrom', which nothing reads; did you mean mlops-platform:mlflowReplicas?"),
+    ("mlops_platform:mlflowReplicas: 2", "did you mean mlops-platform:mlflowReplicas?"),
+    ("mlflowReplicas: 2", "'mlflowReplicas' has no namespace, so nothing reads it; write mlops-platform:mlflowReplicas"),
+])
+def test_a_key_meant_for_the_project_but_outside_its_namespace_is_rejected(tmp_path, line, message):
+    assert message in stack_file_error(tmp_path, f"config:\n  {line}\n")
+
+
+def test_keys_of_other_namespaces_are_left_to_their_providers(tmp_path):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.other.yaml").write_text("config:\n  kubernetes:context: minikube\n  azure-native:location: westeurope\n")
+    run_offline("other", root=tmp_path)
+
+
+@pytest.mark.parametrize("value", ["churn", "'churn, fraud'", "{name: churn}"])
+def test_a_list_setting_given_something_else_shows_the_form_it_takes(tmp_path, value):
+    message = stack_file_error(tmp_path, f"config:\n  mlops-platform:driftModels: {value}\n")
+    assert "mlops-platform:driftModels must be a list of strings, written in Pulumi.<stack>.yaml as" in message
+    assert "- first" in message and "is not a valid 'JSON object'" not in message
+
+
+def test_azure_zones_may_be_written_as_numbers():
+    run = run_offline("qa", {"aksZones": [1, 2, 3]})
+    cluster = run.named("azure-native:containerservice:ManagedCluster", "aks-cluster")
+    assert [pool["availabilityZones"] for pool in cluster.inputs["agentPoolProfiles"]] == [["1", "2", "3"]] * 2
 
 
 def test_kubeconfig_in_plain_text_is_rejected():
