@@ -11,8 +11,14 @@ STACK ?= dev
 
 .PHONY: venv checkov kube-score servers local-servers bench bench-drift bench-feast bench-serving synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt workloads/requirements.txt
-	@tools/timed "python packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt'
+# Two stages of one virtualenv: the Pulumi program's packages (all `make synth` needs, ~0.5 GB,
+# under a minute), then everything the tests need on top (~1.8 GB).
+$(VENV)/.program: requirements.txt
+	@tools/timed "pulumi program packages" bash -c '$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt'
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.program requirements-dev.txt workloads/requirements.txt
+	@tools/timed "test packages" $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
@@ -36,10 +42,10 @@ servers:
 	@tools/timed "postgres + redis (debian)" tools/install/system-packages.sh
 	@tools/timed "seaweedfs (go build, cached)" tools/install/seaweedfs.sh
 
-synth: venv
+synth: $(VENV)/.program
 	$(PY) -m tools.synth --stack $(STACK)
 
-synth-all: venv
+synth-all: $(VENV)/.program
 	$(PY) -m tools.synth --all --quiet
 
 lint: venv

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -41,12 +43,25 @@ def fail_fast_codes(*errors: type[WorkloadError]) -> tuple[int, ...]:
     return tuple(sorted({error.exit_code for error in errors}))
 
 
+def quiet_libraries() -> None:
+    """In a Job's log (stderr is not a terminal) keep the job's own lines: no progress bars
+    (MLflow's artifact transfers, tqdm) and no deprecation or future warnings from libraries,
+    which repeat on every run and drown what the job says. A terminal keeps both."""
+    if sys.stderr.isatty():
+        return
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
 def main(prog: str, parser: argparse.ArgumentParser, argv: Sequence[str] | None = None, *,
          unexpected_exit_code: int = EXIT_FAILURE) -> int:
     """Parse `argv`, run the chosen command's `handler(args) -> int` and map errors to exit codes.
 
     The parser's sub-commands set `handler` with `set_defaults` (and `dest="command"`); argparse
     itself exits 2 on bad usage."""
+    quiet_libraries()
     args = parser.parse_args(argv)
     label = " ".join(part for part in (prog, getattr(args, "command", None)) if part)
     try:

@@ -77,3 +77,19 @@ def test_components_list_the_codes_their_jobs_define():
     assert drift_monitor.FAIL_FAST_EXIT_CODES is drift_errors.FAIL_FAST_EXIT_CODES
     assert feature_store.FAIL_FAST_EXIT_CODES is feature_errors.FAIL_FAST_EXIT_CODES
     assert postgres_backup.EXIT_USAGE is cli.EXIT_USAGE
+
+
+def test_a_job_log_keeps_the_jobs_own_lines_only():
+    """Under a Job, stderr is a pipe: progress bars and library deprecation warnings are off, the
+    job's own warnings stay."""
+    import subprocess
+    import sys
+
+    code = ("import os, warnings\nfrom workloads import cli\ncli.quiet_libraries()\n"
+            "warnings.warn('old api', DeprecationWarning)\nwarnings.warn('changes soon', FutureWarning)\n"
+            "warnings.warn('the job says this', UserWarning)\n"
+            "print(os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'], os.environ['TQDM_DISABLE'])")
+    result = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["false", "1"]
+    assert "the job says this" in result.stderr
+    assert "old api" not in result.stderr and "changes soon" not in result.stderr
