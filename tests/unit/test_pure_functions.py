@@ -73,9 +73,20 @@ def test_postgres_uri_escapes_credentials():
 
 
 def test_auth_config_grants_nothing_by_default():
-    ini = auth_config_ini("postgresql://a:b@h:1/d")
+    ini = auth_config_ini("postgresql://a:b@h:1/d", 60)
     assert "default_permission = NO_PERMISSIONS" in ini
     assert "admin_password" not in ini
+
+
+def test_mlflow_reads_the_credential_cache_from_the_auth_config(tmp_path, monkeypatch):
+    from mlflow.server.auth.config import read_auth_config
+
+    path = tmp_path / "basic_auth.ini"
+    path.write_text(auth_config_ini("postgresql://a:b@h:1/d", 45))
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(path))
+    config = read_auth_config()
+    assert config.auth_cache_ttl_seconds == 45
+    assert config.default_permission == "NO_PERMISSIONS" and config.database_uri == "postgresql://a:b@h:1/d"
 
 
 def test_allowed_hosts_cover_service_names_with_and_without_port():

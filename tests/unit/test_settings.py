@@ -23,6 +23,8 @@ def settings_error(stack: str = "dev", secrets: dict[str, str] | None = None, **
     [
         ({"mlflowReplicas": 0}, "mlops-platform:mlflowReplicas must be >= 1, got 0"),
         ({"mlflowWorkers": 0}, "mlops-platform:mlflowWorkers must be >= 1, got 0"),
+        ({"mlflowAuthCacheSeconds": -1}, "mlops-platform:mlflowAuthCacheSeconds must be >= 0, got -1"),
+        ({"mlflowAuthCacheSeconds": 86400}, "mlops-platform:mlflowAuthCacheSeconds must be at most 3600"),
         ({"objectStoreEngine": "ceph"}, "mlops-platform:objectStoreEngine must be one of minio, seaweedfs, got 'ceph'"),
         ({"clusterTarget": "gke"}, "mlops-platform:clusterTarget must be one of minikube, kubeconfig, aks, got 'gke'"),
         ({"namespace": "MLOps"}, "mlops-platform:namespace must be a DNS label"),

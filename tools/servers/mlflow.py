@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mirakuru import HTTPExecutor
 
+from infra.settings import declared_settings
 from platform_components.k8s import resolve_env
 from platform_components.mlflow_server import (
     ADMIN_USERNAME,
@@ -43,6 +44,7 @@ class LocalMlflow(LocalServer):
     object_store: LocalSeaweedfs
     s3_client: str = "mlflow"
     workers: int = 2
+    auth_cache_seconds: int = field(default_factory=lambda: int(declared_settings()["mlflowAuthCacheSeconds"]["default"]))
     workdir: Path = field(default_factory=lambda: scratch_dir("mlflow"))
     port: int = field(default_factory=free_port)
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -104,7 +106,7 @@ class LocalMlflow(LocalServer):
 
     def start(self) -> LocalMlflow:
         auth_ini = self.workdir / "basic_auth.ini"
-        auth_ini.write_text(auth_config_ini(self.postgres.uri(AUTH_DB)))
+        auth_ini.write_text(auth_config_ini(self.postgres.uri(AUTH_DB), self.auth_cache_seconds))
         auth_ini.chmod(0o600)
         env = self.environment()
         upgrade = subprocess.run(db_upgrade_command(self.endpoints()), env={**os.environ, **env},
