@@ -9,7 +9,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import boto3
-import mlflow
 import pytest
 from botocore.config import Config
 from mlflow.tracking import MlflowClient
@@ -57,7 +56,7 @@ def registered_model(platform):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_USERNAME", username)
         patch.setenv("MLFLOW_TRACKING_PASSWORD", password)
-        mlflow.set_tracking_uri(platform.mlflow.url)
+        patch.setenv("MLFLOW_TRACKING_URI", platform.mlflow.url)
         return register_model(MODEL)
 
 
@@ -176,6 +175,6 @@ def test_the_demo_leaves_an_existing_model_alone(platform, registered_model):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_USERNAME", username)
         patch.setenv("MLFLOW_TRACKING_PASSWORD", password)
-        mlflow.set_tracking_uri(platform.mlflow.url)
+        patch.setenv("MLFLOW_TRACKING_URI", platform.mlflow.url)
         with pytest.raises(ModelExistsError, match=f"'{MODEL}' exists \\(alias champion -> version {registered_model.version}\\)"):
             register_model(MODEL)

@@ -119,7 +119,6 @@ def records(customers) -> dict:
 def test_scores_by_features_and_by_entity_exactly_as_the_model_does(platform, trained, server, mlflow_login):
     customers = trained.customers[:25]
     features = online_features(trained, customers)
-    mlflow.set_tracking_uri(platform.mlflow.url)
     expected = mlflow.pyfunc.load_model(f"models:/{SERVED_MODEL}/1").predict(features).tolist()
     split = {"dataframe_split": {"columns": list(features.columns), "data": features.values.tolist()}}
     by_features, by_entity = invoke(server.url, split), invoke(server.url, records(customers))

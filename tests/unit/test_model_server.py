@@ -82,7 +82,7 @@ def test_entry_keys_override_the_model_server_defaults():
 def test_model_servers_reach_exactly_mlflow_the_object_store_and_the_feature_server():
     run = run_with()
     egress = {p["metadata"]["name"] for p in objects(run, "NetworkPolicy")
-              if p["metadata"]["name"].startswith("model-") and p["metadata"]["name"].endswith("-egress")}
+              if p["metadata"]["name"].startswith(("model-server-", "model-clients-")) and p["metadata"]["name"].endswith("-egress")}
     assert egress == {"model-server-to-mlflow-egress", "model-server-to-object-store-egress",
                       "model-server-to-feature-server-egress", "model-clients-to-model-server-egress"}
     ingress = one(run, "NetworkPolicy", "model-clients-to-model-server-ingress")["spec"]
