@@ -373,4 +373,6 @@ def test_metrics_count_requests_latency_rows_and_the_version(server, trained):
     assert 'mlops_serving_requests_total{endpoint="invocations",status="200"} 3.0' in text
     assert 'mlops_serving_request_duration_seconds_count{endpoint="invocations"} 3.0' in text
     assert "mlops_serving_rows_scored_total 12.0" in text
-    assert metric(server.url, "mlops_serving_model_version") >= 1
+    versions = [line for line in text.splitlines() if line.startswith("mlops_serving_model_version{")]
+    assert versions and all(f'model="{SERVED_MODEL}"' in line and float(line.split()[-1]) >= 1 for line in versions), \
+        f"one sample per worker serving a version, none from the log writer: {versions}"

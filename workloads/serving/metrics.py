@@ -25,7 +25,8 @@ ROWS_LOGGED = Counter("mlops_serving_rows_logged_total", "Scored rows written to
 ROWS_DROPPED = Counter("mlops_serving_rows_dropped_total",
                        "Scored rows not logged because the log's buffer was full (object store slow or down).")
 LOG_FLUSH_FAILURES = Counter("mlops_serving_log_flush_failures_total", "Failed writes of a prediction-log file.")
-MODEL_VERSION = Gauge("mlops_serving_model_version", "The registered model version this worker serves.",
+# Labelled, so a process that never loads a model (the prediction log's writer) exports no sample.
+MODEL_VERSION = Gauge("mlops_serving_model_version", "The registered model version this worker serves.", ["model"],
                       multiprocess_mode="liveall")
 MODEL_LOADS = Counter("mlops_serving_model_loads_total", "Model versions loaded, by outcome.", ["outcome"])
 

@@ -132,7 +132,7 @@ class ModelHolder:
         self._loaded.set()
         retired, self._previous = self._previous, previous
         metrics.MODEL_LOADS.labels("loaded").inc()
-        metrics.MODEL_VERSION.set(float(loaded.version))
+        metrics.MODEL_VERSION.labels(self.name).set(float(loaded.version))
         log.info("serving %s v%s (%s@%s)", self.name, loaded.version, self.name, self.alias)
         # Requests still on the previous version hold it in memory; the prediction log's writer may
         # still load its files for rows it scored, so only the one before that is removed.
