@@ -11,6 +11,7 @@ server runs: the integration tests start a local `mlflow server` from the same f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 import pulumi
@@ -34,9 +35,16 @@ from platform_components.k8s import (
 )
 from platform_components.network_plan import Peer
 from platform_components.postgres import DatabaseConnection
+from platform_components.quantities import parse_quantity
 from platform_components.registration import register_objects
 from platform_components.stack_keys import setting, setting_group
-from platform_components.validation import ArgError, require_dns_label, require_min, require_pinned_image
+from platform_components.validation import (
+    ArgError,
+    require_dns_label,
+    require_min,
+    require_pinned_image,
+    require_quantity,
+)
 
 PORT = 5000
 ADMIN_USERNAME = "admin"
@@ -46,6 +54,11 @@ WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
 WORKLOAD_IDENTITY_CLIENT_ID = "azure.workload.identity/client-id"
 AUTH_CONFIG_DIR = "/etc/mlflow-auth"
 AUTH_CONFIG_FILE = "basic_auth.ini"
+# The proxied-artifacts plugin (mlflow_plugin/proxied_artifacts.py) and its package metadata, on
+# the server's PYTHONPATH: MLflow finds the entry points in the dist-info directory.
+PLUGIN_DIR = "/opt/mlflow-plugins"
+PLUGIN_SOURCE = Path(__file__).parent / "mlflow_plugin" / "proxied_artifacts.py"
+PLUGIN_DIST = "mlops_proxied_artifacts-1.0.dist-info"
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,8 @@ class ServerEndpoints:
     port: int = PORT
     workers: int = 2
     pg_sslmode: str | None = None  # libpq PGSSLMODE, set when the database requires TLS
+    plugin_dir: str = PLUGIN_DIR  # where `plugin_files()` are
+    scratch_dir: str = "/tmp"  # HOME and TMPDIR: MLflow spools each proxied download here
 
 
 def postgres_uri(user: str, host: str, port: int, database: str, password: str | None = None) -> str:
@@ -119,13 +134,28 @@ def server_env(endpoints: ServerEndpoints, secrets: ServerSecrets) -> list[Manif
         {"name": "MLFLOW_AUTH_ADMIN_USERNAME", "value": ADMIN_USERNAME},
         secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secrets.admin_secret, "password"),
         secret_env("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.session_secret, "secret-key"),
-        {"name": "HOME", "value": "/tmp"},
-        {"name": "MLFLOW_TMP_DIR", "value": "/tmp"},
+        {"name": "PYTHONPATH", "value": endpoints.plugin_dir},
+        {"name": "HOME", "value": endpoints.scratch_dir},
+        {"name": "TMPDIR", "value": endpoints.scratch_dir},
         # MLflow 3's job runner (GenAI scorers, trace rollups) forks a Huey runner and about seven
         # consumers per replica with queues in local SQLite files, which replicas do not share;
         # the platform uses tracking and the registry only, so it stays off (docs/decisions.md).
         {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"},
     ]
+
+
+def plugin_files() -> dict[str, str]:
+    """Relative path -> content of the proxied-artifacts plugin, as it lies under `plugin_dir`:
+    the module, and the dist-info whose entry points register it for `s3` and `wasbs`."""
+    return {
+        "proxied_artifacts.py": PLUGIN_SOURCE.read_text(),
+        f"{PLUGIN_DIST}/METADATA": "Metadata-Version: 2.1\nName: mlops-proxied-artifacts\nVersion: 1.0\n",
+        f"{PLUGIN_DIST}/entry_points.txt": (
+            "[mlflow.artifact_repository]\n"
+            "s3 = proxied_artifacts:ProxiedS3ArtifactRepository\n"
+            "wasbs = proxied_artifacts:ProxiedAzureBlobArtifactRepository\n"
+        ),
+    }
 
 
 def auth_config_ini(database_uri: str, cache_seconds: int) -> str:
@@ -195,8 +225,23 @@ class MlflowOptions:
     ingress_class: str = setting("mlflowIngressClass")
     extra_allowed_hosts: tuple[str, ...] = setting("mlflowExtraAllowedHosts")
     auth_cache_seconds: int = setting("mlflowAuthCacheSeconds")
+    max_artifact_size: str = setting("mlflowMaxArtifactSize")
+    scratch_size: str = setting("mlflowScratchSize")
+    ingress_tls_secret: str | None = setting("mlflowIngressTlsSecret")
+    ingress_cluster_issuer: str | None = setting("mlflowIngressClusterIssuer")
 
     def __post_init__(self) -> None:
+        require_quantity("max_artifact_size", self.max_artifact_size)
+        require_quantity("scratch_size", self.scratch_size)
+        if parse_quantity(self.scratch_size) < parse_quantity(self.max_artifact_size):
+            raise ArgError("scratch_size", f"must hold the largest artifact ({self.max_artifact_size}): MLflow spools "
+                                           f"every proxied download there, got {self.scratch_size}")
+        for name in ("ingress_tls_secret", "ingress_cluster_issuer"):
+            value = getattr(self, name)
+            if value is not None:
+                require_dns_label(name, value)
+                if not self.ingress_host:
+                    raise ArgError(name, "needs an Ingress: set mlflowIngressHost too")
         require_min("auth_cache_seconds", self.auth_cache_seconds, 0)
         if self.auth_cache_seconds > 3600:
             raise ArgError("auth_cache_seconds", f"must be at most 3600 (a changed password stays valid that long), "
@@ -235,13 +280,17 @@ class MlflowArgs:
         )
 
 
-def server_pod(args: MlflowArgs, secrets: ServerSecrets, auth_config_secret: pulumi.Input[str]) -> Manifest:
-    """`mlflow db upgrade` as an init container, then the server, both with the same env."""
+def server_pod(args: MlflowArgs, secrets: ServerSecrets, auth_config_secret: pulumi.Input[str],
+               plugin_config_map: pulumi.Input[str]) -> Manifest:
+    """`mlflow db upgrade` as an init container, then the server, both with the same env. /tmp is
+    sized by `mlflowScratchSize`: MLflow spools each proxied download there whole (uploads to S3
+    stream through the plugin)."""
     endpoints = args.endpoints()
     env = server_env(endpoints, secrets)
     mounts = [
-        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "tmp", "mountPath": endpoints.scratch_dir},
         {"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True},
+        {"name": "plugins", "mountPath": endpoints.plugin_dir, "readOnly": True},
     ]
     migrate = container(name="db-upgrade", image=args.image, command=db_upgrade_command(endpoints), env=env,
                         resources=args.options.resources, volume_mounts=mounts)
@@ -260,21 +309,58 @@ def server_pod(args: MlflowArgs, secrets: ServerSecrets, auth_config_secret: pul
         init_containers=[migrate],
         containers=[server],
         volumes=[
-            empty_dir("tmp", "1Gi"),
+            empty_dir("tmp", args.options.scratch_size),
             {"name": "auth-config", "secret": {"secretName": auth_config_secret, "defaultMode": 0o440}},
+            {"name": "plugins", "configMap": {"name": plugin_config_map, "defaultMode": 0o444,
+                                              "items": [{"key": plugin_key(path), "path": path} for path in plugin_files()]}},
         ],
         service_account=args.service_name,
     )
 
 
+def plugin_key(path: str) -> str:
+    """ConfigMap key of a plugin file (keys cannot hold '/'; the volume's items restore the path)."""
+    return path.replace("/", "__")
+
+
+# Artifacts pass through the Ingress as whole request and response bodies: no buffering to the
+# controller's disk, and time for a large file at a few MB/s. ingress-nginx's annotations.
+INGRESS_TIMEOUT_SECONDS = 900
+
+
+def tls_secret_name(options: MlflowOptions, service_name: str) -> str | None:
+    """The TLS Secret: the stack's, or the one cert-manager fills for the issuer; None without TLS."""
+    if options.ingress_tls_secret:
+        return options.ingress_tls_secret
+    return f"{service_name}-tls" if options.ingress_cluster_issuer else None
+
+
 def ingress(args: MlflowArgs, metadata: Manifest) -> Manifest:
-    """Routes the stack's `mlflowIngressHost` to the Service through `mlflowIngressClass`."""
+    """Routes the stack's `mlflowIngressHost` to the Service through `mlflowIngressClass`. With TLS
+    (an existing Secret, or one cert-manager issues through `mlflowIngressClusterIssuer`), plain
+    HTTP is redirected before any request, and its basic-auth header, reaches MLflow."""
+    options = args.options
     backend = {"service": {"name": args.service_name, "port": {"number": PORT}}}
-    return manifest("networking.k8s.io/v1", "Ingress", metadata, {
-        "ingressClassName": args.options.ingress_class,
-        "rules": [{"host": args.options.ingress_host,
+    body_bytes = int(parse_quantity(options.max_artifact_size))
+    annotations = {
+        "nginx.ingress.kubernetes.io/proxy-body-size": str(body_bytes),
+        "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+        "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": str(INGRESS_TIMEOUT_SECONDS),
+        "nginx.ingress.kubernetes.io/proxy-send-timeout": str(INGRESS_TIMEOUT_SECONDS),
+    }
+    spec: Manifest = {
+        "ingressClassName": options.ingress_class,
+        "rules": [{"host": options.ingress_host,
                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}],
-    })
+    }
+    secret = tls_secret_name(options, args.service_name)
+    if secret:
+        spec["tls"] = [{"hosts": [options.ingress_host], "secretName": secret}]
+        annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"] = "true"
+        if options.ingress_cluster_issuer:
+            annotations["cert-manager.io/cluster-issuer"] = options.ingress_cluster_issuer
+    return manifest("networking.k8s.io/v1", "Ingress", {**metadata, "annotations": annotations}, spec)
 
 
 class MlflowTrackingServer(pulumi.ComponentResource):
@@ -296,7 +382,8 @@ class MlflowTrackingServer(pulumi.ComponentResource):
         self.selector = selector = selector_labels("mlflow", name)
         self.peer = Peer("mlflow", selector=selector, port=PORT)
         self.url = placement.service_url(args.service_name, PORT)
-        self.external_url = f"http://{args.options.ingress_host}" if args.options.ingress_host else None
+        scheme = "https" if tls_secret_name(args.options, args.service_name) else "http"
+        self.external_url = f"{scheme}://{args.options.ingress_host}" if args.options.ingress_host else None
         self.service_account = args.service_name
 
         self.admin_password = self._generated(f"{name}-admin-password", 32)
@@ -321,9 +408,13 @@ class MlflowTrackingServer(pulumi.ComponentResource):
         )
         s3_secret = args.artifacts.secret if isinstance(args.artifacts, S3Artifacts) else None
         secrets = ServerSecrets(args.tracking_db.secret_name, s3_secret, self.admin_secret_name, session)
+        plugins = k8s.core.v1.ConfigMap(
+            f"{name}-plugins", metadata=placement.metadata(meta_labels),
+            data={plugin_key(path): text for path, text in plugin_files().items()},
+            opts=pulumi.ResourceOptions(parent=self))
         objects = replicated_server(
             placement, name=args.service_name, meta_labels=meta_labels, selector=selector,
-            pod=server_pod(args, secrets, auth_config), replicas=args.options.replicas, port_name="http", port=PORT,
+            pod=server_pod(args, secrets, auth_config, plugins.metadata["name"]), replicas=args.options.replicas, port_name="http", port=PORT,
             pod_labels={**meta_labels, **({WORKLOAD_IDENTITY_LABEL: "true"} if blob else {})},
         )
         if args.options.ingress_host:

@@ -179,6 +179,41 @@ def test_ingress_only_when_a_host_is_configured():
     command = one(run, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"][0]["command"]
     assert "mlflow.example.org" in command[command.index("--allowed-hosts") + 1].split(",")
     assert run.outputs["mlflowExternalUrl"][0] == "http://mlflow.example.org"
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == str(2 * 2**30)  # mlflowMaxArtifactSize
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 600
+    assert "tls" not in ingress["spec"] and "nginx.ingress.kubernetes.io/force-ssl-redirect" not in annotations
+
+
+def test_ingress_tls_from_an_existing_secret_or_cert_manager_redirects_plain_http():
+    existing = run_with(mlflowIngressHost="mlflow.example.org", mlflowIngressTlsSecret="mlflow-cert")
+    (ingress,) = objects(existing, "Ingress")
+    assert ingress["spec"]["tls"] == [{"hosts": ["mlflow.example.org"], "secretName": "mlflow-cert"}]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+    assert "cert-manager.io/cluster-issuer" not in ingress["metadata"]["annotations"]
+    assert existing.outputs["mlflowExternalUrl"][0] == "https://mlflow.example.org"
+
+    issued = run_with(mlflowIngressHost="mlflow.example.org", mlflowIngressClusterIssuer="letsencrypt")
+    (ingress,) = objects(issued, "Ingress")
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert ingress["spec"]["tls"] == [{"hosts": ["mlflow.example.org"], "secretName": "mlflow-tls"}]
+
+
+def test_mlflow_loads_the_proxied_artifacts_plugin_and_sizes_its_scratch_from_config():
+    from platform_components.mlflow_server import PLUGIN_DIR, plugin_files
+
+    run = run_with(mlflowScratchSize="6Gi")
+    pod = one(run, "Deployment", "mlflow")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["tmp"]["emptyDir"]["sizeLimit"] == "6Gi"
+    plugins = volumes["plugins"]["configMap"]
+    (config_map,) = [c for c in objects(run, "ConfigMap") if c["metadata"]["name"] == plugins["name"]]
+    files = {item["path"]: config_map["data"][item["key"]] for item in plugins["items"]}
+    assert files == plugin_files()
+    assert "s3 = proxied_artifacts:ProxiedS3ArtifactRepository" in files[next(p for p in files if p.endswith("entry_points.txt"))]
+    env = env_of(mlflow_containers(run)["mlflow"])
+    assert env["PYTHONPATH"]["value"] == PLUGIN_DIR and env["TMPDIR"]["value"] == "/tmp"
 
 
 def test_changed_content_renames_auto_named_configmaps_so_pods_roll():

@@ -25,6 +25,7 @@ from platform_components.mlflow_server import (
     auth_config_ini,
     cluster_allowed_hosts,
     db_upgrade_command,
+    plugin_files,
     server_command,
     server_env,
 )
@@ -87,6 +88,8 @@ class LocalMlflow(LocalServer):
             host="127.0.0.1",
             port=self.port,
             workers=self.workers,
+            plugin_dir=str(self.workdir / "plugins"),
+            scratch_dir=str(self.workdir / "tmp"),
         )
 
     def environment(self) -> dict[str, str]:
@@ -98,8 +101,6 @@ class LocalMlflow(LocalServer):
         }
         secret_names = ServerSecrets(DB_SECRET, S3_SECRET, ADMIN_SECRET, SESSION_SECRET)
         env = resolve_env(server_env(self.endpoints(), secret_names), secret_values)
-        # The container's HOME and temp dir are an emptyDir at /tmp; locally, our own directory.
-        env["HOME"] = env["MLFLOW_TMP_DIR"] = str(self.workdir)
         # Find `mlflow` in the same virtualenv as the tests: the version pinned with the image.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         return env
@@ -108,6 +109,10 @@ class LocalMlflow(LocalServer):
         auth_ini = self.workdir / "basic_auth.ini"
         auth_ini.write_text(auth_config_ini(self.postgres.uri(AUTH_DB), self.auth_cache_seconds))
         auth_ini.chmod(0o600)
+        for path, text in plugin_files().items():
+            (self.workdir / "plugins" / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.workdir / "plugins" / path).write_text(text)
+        (self.workdir / "tmp").mkdir(exist_ok=True)
         env = self.environment()
         upgrade = subprocess.run(db_upgrade_command(self.endpoints()), env={**os.environ, **env},
                                  capture_output=True, text=True, timeout=300)
