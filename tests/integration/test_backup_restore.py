@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from platform_components.k8s import resolve_env
 from platform_components.platform import BACKUPS_BUCKET, DATABASES
+from platform_components.postgres import AppDatabase
 from platform_components.postgres_backup import (
     BackupEndpoints,
     BackupSecrets,
@@ -32,6 +33,7 @@ from platform_components.postgres_backup import (
     backup_env,
     list_command,
     restore_command,
+    verify_command,
 )
 from tools.servers.feast import LocalFeatureStore
 from tools.servers.mlflow import LocalMlflow
@@ -232,3 +234,96 @@ def test_backup_of_a_missing_database_fails_clearly_and_deletes_nothing(drill):
     assert result.returncode == 1
     assert "backup of no_such_db FAILED, nothing deleted" in result.stderr and "no_such_db" in result.stderr
     assert drill.run(list_command(BACKUPS_BUCKET)).stdout == before
+
+
+# What an admin adds that the app role may not create (pg_stat_statements, postgres_fdw: not
+# trusted), and one it may (pg_trgm, trusted) that the app's own index depends on.
+EXTENSIONS = ("pg_stat_statements", "postgres_fdw", "pg_trgm")
+
+
+@pytest.fixture(scope="module")
+def extension_dump(drill) -> str:
+    """A backup of database `extapp`: extensions created by the superuser, a table with an index
+    that needs pg_trgm, 500 rows."""
+    drill.postgres.bootstrap((AppDatabase("extapp"),))
+    with psycopg.connect(drill.postgres.superuser_uri("extapp"), autocommit=True) as conn:
+        for extension in EXTENSIONS:
+            conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+    with psycopg.connect(drill.postgres.uri("extapp"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS notes (id int PRIMARY KEY, body text)")
+        conn.execute("INSERT INTO notes SELECT g, 'line ' || g || E'\\nwith a newline' FROM generate_series(1, 500) g "
+                     "ON CONFLICT DO NOTHING")
+        conn.execute("CREATE INDEX IF NOT EXISTS notes_trgm ON notes USING gin (body gin_trgm_ops)")
+    result = drill.run(backup_command(BACKUPS_BUCKET, ("extapp",), 3))
+    assert result.returncode == 0, result.stderr
+    return drill.newest("extapp")
+
+
+def empty_database(drill, name: str, *extensions: str) -> str:
+    """A fresh database owned by `extapp`, with `extensions` created by the superuser; its target string."""
+    with psycopg.connect(drill.postgres.superuser_uri(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name} OWNER extapp")
+    with psycopg.connect(drill.postgres.superuser_uri(name), autocommit=True) as conn:
+        for extension in extensions:
+            conn.execute(f"CREATE EXTENSION {extension}")
+    return f"host=127.0.0.1 port={drill.postgres.port} dbname={name} user=extapp"
+
+
+def contents(drill, name: str) -> tuple:
+    with psycopg.connect(drill.postgres.superuser_uri(name)) as conn:
+        return (conn.execute("SELECT count(*) FROM notes WHERE body LIKE '%line 42%'").fetchone()[0],
+                conn.execute("SELECT count(*) FROM notes").fetchone()[0],
+                sorted(r[0] for r in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")),
+                conn.execute("SELECT indexdef LIKE '%gin_trgm_ops%' FROM pg_indexes WHERE indexname = 'notes_trgm'").fetchone())
+
+
+def test_a_dump_with_admin_extensions_restores_as_the_app_role_with_an_admin_for_the_extensions(drill, extension_dump):
+    password = {"PGPASSWORD": drill.postgres.app_passwords["extapp"]}
+    target = empty_database(drill, "extapp_restored")
+
+    refused = drill.run(restore_command(extension_dump, target), **password)
+    assert refused.returncode == 1
+    assert "needs extension(s) pg_stat_statements, pg_trgm, postgres_fdw" in refused.stderr and "--admin-user" in refused.stderr
+    with psycopg.connect(drill.postgres.superuser_uri("extapp_restored")) as conn:  # all or nothing
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+
+    restored = drill.run(restore_command(extension_dump, target, admin_user="postgres"),
+                         ADMIN_PGPASSWORD=drill.postgres.superuser_password, **password)
+    assert restored.returncode == 0, restored.stderr
+    assert "created extension(s) pg_stat_statements, pg_trgm, postgres_fdw" in restored.stdout
+    assert contents(drill, "extapp_restored") == (11, 500, sorted(EXTENSIONS), (True,))
+    with psycopg.connect(drill.postgres.superuser_uri("extapp_restored")) as conn:
+        owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'notes'").fetchone()
+    assert owner == ("extapp",), "the app's objects belong to the app role, not the admin"
+
+
+def test_extensions_an_admin_created_beforehand_do_not_count_as_a_non_empty_target(drill, extension_dump):
+    target = empty_database(drill, "extapp_prepared", *EXTENSIONS)
+    restored = drill.run(restore_command(extension_dump, target), PGPASSWORD=drill.postgres.app_passwords["extapp"])
+    assert restored.returncode == 0, restored.stderr
+    assert "created extension" not in restored.stdout
+    assert contents(drill, "extapp_prepared") == (11, 500, sorted(EXTENSIONS), (True,))
+
+
+def test_verify_restores_the_newest_dumps_into_scratch_databases_and_counts_every_row(drill, extension_dump):
+    backup = drill.backup(keep=5)
+    assert backup.returncode == 0, backup.stderr
+    leftover = "verify_mlflow_20200101000000"  # from a run killed before it cleaned up
+    with psycopg.connect(drill.postgres.superuser_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {leftover}")
+    result = drill.run(verify_command(BACKUPS_BUCKET, (*DATABASE_NAMES, "extapp")))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(DATABASE_NAMES) + 1 and all("every count equal" in line for line in lines), lines
+    assert any(line.startswith("extapp: ") and " 500 rows" in line for line in lines), lines
+    with psycopg.connect(drill.postgres.superuser_uri()) as conn:
+        scratch = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'verify%'").fetchall()
+    assert scratch == []
+
+
+def test_verify_fails_clearly_for_a_database_without_dumps(drill):
+    result = drill.run(verify_command(BACKUPS_BUCKET, ("never_backed_up",)))
+    assert result.returncode == 1
+    assert "verification of never_backed_up FAILED: no dump of never_backed_up" in result.stderr

@@ -5,12 +5,20 @@
           with its SHA-256; the upload is read back and checked before older dumps beyond --keep
           are deleted.
   restore --from s3://backups/postgres/mlflow/<time>.dump --to "host=... dbname=mlflow user=mlflow"
-          checks the checksum and that the target database is empty, then restores in one transaction.
+          [--admin-user postgres]
+          checks the checksum and that the target database is empty (objects of extensions aside),
+          creates the dump's extensions the target lacks (as --admin-user when given: the app role
+          may not create most), then restores everything else in one transaction.
+  verify  --bucket backups --database mlflow [--database ...]
+          restores the newest dump of each database into a scratch database on the same server,
+          compares row counts per table with the dump's, and drops the scratch database.
   list    --bucket backups [--database mlflow]
 
 Postgres connection: libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE (keep the password out
-of --to). S3: AWS_ENDPOINT_URL (or --endpoint-url), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
-Exit codes: 0 done, 1 a backup or restore failed (the message says which and why), 2 bad usage.
+of --to); --admin-user's password in ADMIN_PGPASSWORD. `verify` needs a role that may create
+databases (the backup job's admin). S3: AWS_ENDPOINT_URL (or --endpoint-url), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+Exit codes: 0 done, 1 a backup, restore or verification failed (the message says which and why),
+2 bad usage.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from workloads import cli
-from workloads.backup import postgres, store
+from workloads.backup import postgres, store, verify
 from workloads.backup.errors import BackupError
 
 
@@ -68,14 +76,40 @@ def cmd_restore(args) -> int:
     with tempfile.TemporaryDirectory(prefix="restore-") as workdir:
         path = Path(workdir) / "restore.dump"
         sha256 = store.download_verified(s3, bucket, key, path)
-        entries = postgres.check_archive(path, f"s3://{bucket}/{key}")
+        entries = postgres.table_of_contents(path, f"s3://{bucket}/{key}")
         existing = postgres.user_relations(args.target)
         if existing:
             raise BackupError(f"the target database holds {existing} relations already; restore into an empty "
                               "database (nothing was changed)")
-        postgres.restore(args.target, path)
-    print(f"restored s3://{bucket}/{key} (sha256 {sha256[:12]}..., {entries} archive entries)")
+        created = restore_extensions(args, path, entries)
+        postgres.restore(args.target, path, [e for e in entries if not postgres.EXTENSION_ENTRY.match(e)])
+    made = f", created extension(s) {', '.join(created)}" if created else ""
+    print(f"restored s3://{bucket}/{key} (sha256 {sha256[:12]}..., {len(entries)} archive entries{made})")
     return 0
+
+
+def restore_extensions(args, path: Path, entries: list[str]) -> list[str]:
+    """Create the dump's extensions that the target lacks, as --admin-user if given."""
+    missing = [name for name in postgres.extensions(entries) if name not in postgres.installed_extensions(args.target)]
+    if missing:
+        target, role, password = args.target, "the restoring role", None
+        if args.admin_user:
+            target, role = postgres.as_user(args.target, args.admin_user), args.admin_user
+            password = os.environ.get("ADMIN_PGPASSWORD")
+        postgres.create_extensions(target, path, entries, missing, role, password)
+    return missing
+
+
+def cmd_verify(args) -> int:
+    s3, failed = s3_client(args.endpoint_url), []
+    for database in args.database:
+        with tempfile.TemporaryDirectory(prefix=f"verify-{database}-") as workdir:
+            try:
+                print(verify.verify_one(s3, args.bucket, database, Path(workdir), datetime.now(UTC)), flush=True)
+            except BackupError as error:  # one database failing must not stop the others
+                failed.append(database)
+                print(f"verification of {database} FAILED: {error}", file=sys.stderr, flush=True)
+    return 1 if failed else 0
 
 
 def cmd_list(args) -> int:
@@ -100,7 +134,12 @@ def parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore one dump into an empty database")
     restore.add_argument("--from", dest="source", required=True, help="s3://bucket/postgres/<db>/<time>.dump")
     restore.add_argument("--to", dest="target", required=True, help="libpq connection string or URI, no password")
+    restore.add_argument("--admin-user", help="role that creates the dump's extensions (password: ADMIN_PGPASSWORD)")
     restore.set_defaults(handler=cmd_restore)
+    check = commands.add_parser("verify", help="restore the newest dumps into scratch databases and count rows")
+    check.add_argument("--bucket", required=True)
+    check.add_argument("--database", action="append", required=True)
+    check.set_defaults(handler=cmd_verify)
     listing = commands.add_parser("list", help="list the dumps in the bucket")
     listing.add_argument("--bucket", required=True)
     listing.add_argument("--database")
