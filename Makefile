@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov kube-score servers local-servers bench bench-drift bench-feast bench-serving synth synth-all test lint unit manifests integration config-docs check-pipelines clean
+.PHONY: venv checkov kube-score servers local-servers bench bench-drift bench-feast bench-serving bench-tracking synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 # Two stages of one virtualenv: the Pulumi program's packages (all `make synth` needs, ~0.5 GB,
 # under a minute), then everything the tests need on top (~1.8 GB).
@@ -78,7 +78,7 @@ config-docs: venv
 	$(PY) -m tools.config_reference --write README.md
 
 # Speed and memory against baselines on the same data (minutes; not part of `make test`).
-bench: bench-drift bench-feast bench-serving
+bench: bench-drift bench-feast bench-serving bench-tracking
 
 bench-drift: $(BENCH_VENV)/.installed
 	PYTHONPATH=. $(BENCH_VENV)/bin/python -m benchmarks.drift_bench
@@ -90,6 +90,10 @@ bench-feast: venv servers
 # The model server next to `mlflow models serve` and the in-process floor, on the local servers.
 bench-serving: venv servers
 	PYTHONPATH=. $(PY) -m benchmarks.serving_bench
+
+# The tracking server under concurrent clients, with and without the credential cache.
+bench-tracking: venv servers
+	PYTHONPATH=. $(PY) -m benchmarks.tracking_bench
 
 clean:
 	rm -rf build .pytest_cache

@@ -130,6 +130,19 @@ class AksOptions:
                                                     f"<group>/providers/Microsoft.ContainerRegistry/registries/<name>, got {registry!r}")
 
 
+# "Maximum user connections" per compute SKU: the default max_connections minus the 15 that Azure
+# reserves (learn.microsoft.com/azure/postgresql/flexible-server/concepts-limits). SKUs not listed
+# are not checked.
+USER_CONNECTIONS = {
+    "Standard_B1ms": 35, "Standard_B2s": 414, "Standard_B2ms": 844, "Standard_B4ms": 1703,
+    **{f"Standard_D2{v}": 844 for v in ("s_v3", "ds_v4", "ds_v5", "ads_v5")},
+    **{f"Standard_D4{v}": 1703 for v in ("s_v3", "ds_v4", "ds_v5", "ads_v5")},
+    **{f"Standard_E2{v}": 1703 for v in ("s_v3", "ds_v4", "ds_v5", "ads_v5")},
+}
+# Connections left for the platform's other clients (feature server, jobs, backups, an admin).
+OTHER_CLIENTS_CONNECTIONS = 10
+
+
 @dataclass(frozen=True)
 class FlexibleServerOptions:
     """Azure Database for PostgreSQL Flexible Server (config keys `postgresFlexible*`, `postgresBackup*`)."""

@@ -19,11 +19,17 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra.azure_settings import AzureSettings, BlobStoreOptions, FlexibleServerOptions
+from infra.azure_settings import (
+    OTHER_CLIENTS_CONNECTIONS,
+    USER_CONNECTIONS,
+    AzureSettings,
+    BlobStoreOptions,
+    FlexibleServerOptions,
+)
 from infra.stack_reader import StackReader
 from platform_components.drift_monitor import DriftOptions
 from platform_components.feature_store import FeatureStoreOptions
-from platform_components.mlflow_server import MlflowOptions
+from platform_components.mlflow_server import MlflowOptions, max_db_connections
 from platform_components.model_server import ModelServingOptions
 from platform_components.model_training import TrainingOptions
 from platform_components.object_store import ObjectStoreOptions
@@ -120,9 +126,22 @@ def load_settings(reader: StackReader | None = None) -> Settings:
     on_aks = r.config.get("clusterTarget") == "aks"
     azure = read_azure(r, stores, pulumi.get_stack()) if on_aks else None
     problems = r.errors + r.unknown_keys(sorted(declared_settings()))
+    if platform and azure and azure.postgres:
+        problems += connection_budget(platform.mlflow, azure.postgres.sku)
     if problems or cluster is None or platform is None or stores is None or (on_aks and azure is None):
         raise SettingsError("Invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     return Settings(cluster=cluster, platform=platform, azure=azure)
+
+
+def connection_budget(mlflow: MlflowOptions, sku: str) -> list[str]:
+    """MLflow's worst-case connections must leave room on the Flexible Server for the others."""
+    limit = USER_CONNECTIONS.get(sku)
+    needed = max_db_connections(mlflow)
+    if limit is None or needed + OTHER_CLIENTS_CONNECTIONS <= limit:
+        return []
+    return [f"{PROJECT}:postgresFlexibleSku {sku} allows {limit} user connections, but MLflow may open {needed} "
+            f"({PROJECT}:mlflowReplicas x {PROJECT}:mlflowWorkers x 3 stores x 15 pooled connections) and the platform's "
+            f"other clients need {OTHER_CLIENTS_CONNECTIONS}: choose a larger SKU (docs/azure.md) or fewer MLflow workers"]
 
 
 def read_platform(r: StackReader, environment: str) -> PlatformArgs | None:

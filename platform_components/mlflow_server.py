@@ -59,6 +59,14 @@ AUTH_CONFIG_FILE = "basic_auth.ini"
 PLUGIN_DIR = "/opt/mlflow-plugins"
 PLUGIN_SOURCE = Path(__file__).parent / "mlflow_plugin" / "proxied_artifacts.py"
 PLUGIN_DIST = "mlops_proxied_artifacts-1.0.dist-info"
+# SQLAlchemy engines in each server worker process, each with its own connection pool: the tracking
+# store, the model-registry store (mlflow/store/model_registry/sqlalchemy_store.py keeps its own
+# engine map) and the basic-auth store (mlflow/server/auth/sqlalchemy_store.py). Each pool holds up
+# to SQLAlchemy's 5 + 10 overflow connections. Smaller pools starve: a request holds an auth-store
+# connection while it waits for a tracking one, and 32 clients then time out after 30 s
+# (docs/benchmarks.md), so the pools keep MLflow's defaults and the budget is checked instead.
+DB_ENGINES_PER_WORKER = 3
+DB_CONNECTIONS_PER_ENGINE = 5 + 10
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,11 @@ class MlflowOptions:
         require_min("workers", self.workers, 1)
         if self.ingress_host is not None and (not self.ingress_host or "/" in self.ingress_host or ":" in self.ingress_host):
             raise ArgError("ingress_host", f"must be a bare host name, got {self.ingress_host!r}")
+
+
+def max_db_connections(options: MlflowOptions) -> int:
+    """Database connections all MLflow pods may hold at once, init containers aside."""
+    return options.replicas * options.workers * DB_ENGINES_PER_WORKER * DB_CONNECTIONS_PER_ENGINE
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,11 @@ def test_a_bad_store_choice_does_not_hide_the_aks_problems():
 def test_openshift_ignores_run_as_user_as_documented():
     run = run_offline("dev", {"openShift": True, "runAsUser": 0})
     assert run.outputs["namespace"][0] == "mlops"
+
+
+def test_a_flexible_server_too_small_for_mlflows_connection_pools_fails_at_preview():
+    message = settings_error("qa", postgresFlexibleSku="Standard_B1ms")
+    assert "mlops-platform:postgresFlexibleSku Standard_B1ms allows 35 user connections, but MLflow may open 90" in message
+    assert "mlops-platform:mlflowWorkers" in message
+    run_offline("qa", {"postgresFlexibleSku": "Standard_B2s"})  # 414 connections hold 90 + 10
+    run_offline("prod", {})  # D2ds_v5: 844 hold 2 replicas x 4 workers x 45 = 360
