@@ -140,7 +140,7 @@ def connection_budget(mlflow: MlflowOptions, sku: str) -> list[str]:
     if limit is None or needed + OTHER_CLIENTS_CONNECTIONS <= limit:
         return []
     return [f"{PROJECT}:postgresFlexibleSku {sku} allows {limit} user connections, but MLflow may open {needed} "
-            f"({PROJECT}:mlflowReplicas x {PROJECT}:mlflowWorkers x 3 stores x 15 pooled connections) and the platform's "
+            f"((1 + {PROJECT}:mlflowReplicas during a rollout) x {PROJECT}:mlflowWorkers x 3 stores x 15 pooled connections) and the platform's "
             f"other clients need {OTHER_CLIENTS_CONNECTIONS}: choose a larger SKU (docs/azure.md) or fewer MLflow workers"]
 
 

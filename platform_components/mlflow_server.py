@@ -41,6 +41,7 @@ from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import (
     ArgError,
     require_dns_label,
+    require_dns_subdomain,
     require_min,
     require_pinned_image,
     require_quantity,
@@ -247,7 +248,7 @@ class MlflowOptions:
         for name in ("ingress_tls_secret", "ingress_cluster_issuer"):
             value = getattr(self, name)
             if value is not None:
-                require_dns_label(name, value)
+                require_dns_subdomain(name, value)
                 if not self.ingress_host:
                     raise ArgError(name, "needs an Ingress: set mlflowIngressHost too")
         require_min("auth_cache_seconds", self.auth_cache_seconds, 0)
@@ -261,8 +262,9 @@ class MlflowOptions:
 
 
 def max_db_connections(options: MlflowOptions) -> int:
-    """Database connections all MLflow pods may hold at once, init containers aside."""
-    return options.replicas * options.workers * DB_ENGINES_PER_WORKER * DB_CONNECTIONS_PER_ENGINE
+    """Database connections all MLflow pods may hold at once, init containers aside, during a
+    rolling update too (one pod more: `maxSurge: 1`)."""
+    return (options.replicas + 1) * options.workers * DB_ENGINES_PER_WORKER * DB_CONNECTIONS_PER_ENGINE
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,15 @@ def require_dns_label(field: str, value: str) -> None:
         )
 
 
+# RFC 1123 subdomain: what Kubernetes accepts for most object names (Secrets, ClusterIssuers).
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def require_dns_subdomain(field: str, value: str) -> None:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ArgError(field, f"must be a Kubernetes object name (lowercase letters, digits, '-' and '.'), got {value!r}")
+
+
 def require_pinned_image(field: str, image: str) -> None:
     """An image reference must carry an explicit tag or digest, and never `latest`."""
     name, _, digest = image.partition("@")

@@ -21,6 +21,7 @@ MLflow and its dependencies: it ships into the upstream MLflow image as a mounte
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
 import posixpath
 from collections.abc import AsyncIterable
@@ -31,6 +32,7 @@ from mlflow.store.artifact.azure_blob_artifact_repo import AzureBlobArtifactRepo
 from mlflow.store.artifact.s3_artifact_repo import S3ArtifactRepository
 
 PART_SIZE = 16 * 1024 * 1024  # S3's minimum part is 5 MiB; 10,000 parts allow 160 GiB
+log = logging.getLogger(__name__)
 
 
 class _Proxied(ArtifactRepository):
@@ -81,6 +83,7 @@ class ProxiedS3ArtifactRepository(_Proxied, StreamUploadMixin):
             extra["ContentType"] = content_type
         if encoding:
             extra["ContentEncoding"] = encoding
+        extra.update(getattr(self._inner, "_bucket_owner_params", {}))  # MLFLOW_S3_EXPECTED_BUCKET_OWNER
         extra.update(S3ArtifactRepository.get_s3_file_upload_extra_args() or {})
         return bucket, key, extra
 
@@ -90,8 +93,9 @@ class ProxiedS3ArtifactRepository(_Proxied, StreamUploadMixin):
 
     async def log_artifact_from_async_stream(self, chunks: AsyncIterable[bytes], artifact_file_name: str,
                                              artifact_path: str | None = None) -> None:
-        """Holds at most one part in memory; a failed or cut-off upload is aborted, so the key
-        never holds a partial object."""
+        """Holds about one part in memory (the buffer and the part being sent); a failed or cut-off
+        upload is aborted (also when cancelled while the upload is being created), so the key never
+        holds a partial object and no parts are left behind."""
         bucket, key, extra = self._destination(artifact_file_name, artifact_path)
         client = self._inner._get_s3_client()
         buffer, parts, upload_id = bytearray(), [], None
@@ -99,7 +103,13 @@ class ProxiedS3ArtifactRepository(_Proxied, StreamUploadMixin):
         async def send(body: bytes) -> None:
             nonlocal upload_id
             if upload_id is None:
-                created = await asyncio.to_thread(client.create_multipart_upload, Bucket=bucket, Key=key, **extra)
+                creating = asyncio.ensure_future(
+                    asyncio.to_thread(client.create_multipart_upload, Bucket=bucket, Key=key, **extra))
+                try:
+                    created = await asyncio.shield(creating)
+                except asyncio.CancelledError:  # the thread finishes anyway: learn the id, so it is aborted
+                    upload_id = (await creating)["UploadId"]
+                    raise
                 upload_id = created["UploadId"]
             number = len(parts) + 1
             sent = await asyncio.to_thread(client.upload_part, Bucket=bucket, Key=key, UploadId=upload_id,
@@ -121,6 +131,9 @@ class ProxiedS3ArtifactRepository(_Proxied, StreamUploadMixin):
                                     MultipartUpload={"Parts": parts})
         except BaseException:
             if upload_id is not None:
-                await asyncio.to_thread(client.abort_multipart_upload, Bucket=bucket, Key=key, UploadId=upload_id)
+                try:  # the original error matters more than a failed clean-up
+                    await asyncio.to_thread(client.abort_multipart_upload, Bucket=bucket, Key=key, UploadId=upload_id)
+                except Exception as error:  # noqa: BLE001
+                    log.warning("could not abort multipart upload %s of s3://%s/%s: %s", upload_id, bucket, key, error)
             raise
 

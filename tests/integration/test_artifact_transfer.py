@@ -133,8 +133,16 @@ def test_a_600_mib_artifact_goes_through_mlflow_alone_and_comes_back_identical(p
     assert uploaded["reached_s3"] is False, "the black hole let the client reach S3: the test proves nothing"
     assert watcher.peak < 64 * 2**20, f"the upload was spooled: the server's scratch held {watcher.peak} bytes"
 
-    downloaded = run_client(platform, "download", run_id, tmp_path / "back")
+    spool = PeakUsage(scratch)
+    spool.start()
+    try:
+        downloaded = run_client(platform, "download", run_id, tmp_path / "back")
+    finally:
+        spool.done.set()
+        spool.join()
     assert downloaded == {"reached_s3": False, "sha256": expected}
+    # MLflow spools a proxied download whole: this is the directory mlflowScratchSize sizes.
+    assert spool.peak >= SIZE, f"the download was not spooled where expected: peak {spool.peak} bytes"
     assert directory_bytes(scratch) == 0, "the download's spool file outlived the response"
 
 

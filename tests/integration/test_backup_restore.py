@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -311,16 +312,28 @@ def test_verify_restores_the_newest_dumps_into_scratch_databases_and_counts_ever
     backup = drill.backup(keep=5)
     assert backup.returncode == 0, backup.stderr
     leftover = "verify_mlflow_20200101000000"  # from a run killed before it cleaned up
+    running = f"verify_mlflow_{datetime.now(UTC) - timedelta(hours=1):%Y%m%d%H%M%S}"  # another run's, in progress
     with psycopg.connect(drill.postgres.superuser_uri(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {leftover}")
+        conn.execute(f"CREATE DATABASE {running}")
     result = drill.run(verify_command(BACKUPS_BUCKET, (*DATABASE_NAMES, "extapp")))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(DATABASE_NAMES) + 1 and all("every count equal" in line for line in lines), lines
     assert any(line.startswith("extapp: ") and " 500 rows" in line for line in lines), lines
-    with psycopg.connect(drill.postgres.superuser_uri()) as conn:
+    tables = {line.split(":")[0]: int(line.split(" restores: ")[1].split(" tables")[0]) for line in lines}
+    assert tables["mlflow"] >= 20 and tables["mlflow_auth"] >= 3, tables  # every table's data was read
+    with psycopg.connect(drill.postgres.superuser_uri(), autocommit=True) as conn:
         scratch = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'verify%'").fetchall()
-    assert scratch == []
+        conn.execute(f"DROP DATABASE {running}")
+    assert scratch == [(running,)], "only the abandoned scratch database is dropped"
+
+
+def test_restore_with_an_admin_but_no_admin_password_is_a_usage_error(drill, extension_dump):
+    target = empty_database(drill, "extapp_nopassword")
+    result = drill.run(restore_command(extension_dump, target, admin_user="postgres"),
+                       PGPASSWORD=drill.postgres.app_passwords["extapp"])
+    assert result.returncode == 2 and "ADMIN_PGPASSWORD" in result.stderr
 
 
 def test_verify_fails_clearly_for_a_database_without_dumps(drill):

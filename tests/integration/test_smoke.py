@@ -27,10 +27,10 @@ def test_smoke_passes_against_the_real_servers(platform):
     result = smoke(platform)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    for check in ("mlflow-health", "mlflow-auth", "mlflow-log-run", "mlflow-read-back", "s3-artifact", "redis-read-write"):
+    for check in ("mlflow-health", "mlflow-auth", "mlflow-proxied-artifacts", "mlflow-log-run", "mlflow-read-back", "s3-artifact", "redis-read-write"):
         assert any(line.startswith(f"ok   {check}:") for line in lines), (check, result.stdout)
-    assert lines[-1] == "smoke: all 6 checks passed"
-    assert len(lines) == 7, "one line per check and a verdict, nothing else on stdout"
+    assert lines[-1] == "smoke: all 7 checks passed"
+    assert len(lines) == 8, "one line per check and a verdict, nothing else on stdout"
 
 
 def test_wrong_mlflow_password_fails_the_auth_check(platform):

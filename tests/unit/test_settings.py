@@ -40,7 +40,7 @@ def settings_error(stack: str = "dev", secrets: dict[str, str] | None = None, **
         ({"mlflowMaxArtifactSize": "huge"}, "mlops-platform:mlflowMaxArtifactSize must be a Kubernetes quantity"),
         ({"mlflowIngressTlsSecret": "mlflow-cert"}, "mlops-platform:mlflowIngressTlsSecret needs an Ingress: set mlflowIngressHost"),
         ({"mlflowIngressHost": "m.example", "mlflowIngressClusterIssuer": "Lets_Encrypt"},
-         "mlops-platform:mlflowIngressClusterIssuer must be a DNS label"),
+         "mlops-platform:mlflowIngressClusterIssuer must be a Kubernetes object name"),
         ({"mlflowExtraAllowedHosts": '{"a": 1}'}, "mlops-platform:mlflowExtraAllowedHosts must be a list of strings"),
         ({"mlflowReplicas": "two"}, "'mlops-platform:mlflowReplicas' value 'two' is not a valid 'int'"),
         ({"ingressControllerNamespace": "Ingress_Nginx"}, "mlops-platform:ingressControllerNamespace must be a DNS label"),
@@ -217,7 +217,7 @@ def test_openshift_ignores_run_as_user_as_documented():
 
 def test_a_flexible_server_too_small_for_mlflows_connection_pools_fails_at_preview():
     message = settings_error("qa", postgresFlexibleSku="Standard_B1ms")
-    assert "mlops-platform:postgresFlexibleSku Standard_B1ms allows 35 user connections, but MLflow may open 90" in message
+    assert "mlops-platform:postgresFlexibleSku Standard_B1ms allows 35 user connections, but MLflow may open 180" in message
     assert "mlops-platform:mlflowWorkers" in message
-    run_offline("qa", {"postgresFlexibleSku": "Standard_B2s"})  # 414 connections hold 90 + 10
-    run_offline("prod", {})  # D2ds_v5: 844 hold 2 replicas x 4 workers x 45 = 360
+    run_offline("qa", {"postgresFlexibleSku": "Standard_B2s"})  # 414 connections hold (1 + 1) x 2 x 45 + 10
+    run_offline("prod", {})  # D2ds_v5: 844 hold (2 + 1) replicas x 4 workers x 45 = 540, plus 10

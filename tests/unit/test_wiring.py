@@ -212,8 +212,12 @@ def test_mlflow_loads_the_proxied_artifacts_plugin_and_sizes_its_scratch_from_co
     files = {item["path"]: config_map["data"][item["key"]] for item in plugins["items"]}
     assert files == plugin_files()
     assert "s3 = proxied_artifacts:ProxiedS3ArtifactRepository" in files[next(p for p in files if p.endswith("entry_points.txt"))]
-    env = env_of(mlflow_containers(run)["mlflow"])
+    server = mlflow_containers(run)["mlflow"]
+    env = env_of(server)
     assert env["PYTHONPATH"]["value"] == PLUGIN_DIR and env["TMPDIR"]["value"] == "/tmp"
+    mounts = {m["name"]: m for m in server["volumeMounts"]}
+    assert mounts["plugins"]["mountPath"] == PLUGIN_DIR and mounts["plugins"]["readOnly"] is True
+    assert mounts["tmp"]["mountPath"] == "/tmp"
 
 
 def test_changed_content_renames_auto_named_configmaps_so_pods_roll():

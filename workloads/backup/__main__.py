@@ -71,6 +71,8 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
+    if args.admin_user and "ADMIN_PGPASSWORD" not in os.environ:
+        raise cli.UsageError("--admin-user needs its password in ADMIN_PGPASSWORD (PGPASSWORD is the restoring role's)")
     bucket, key = store.parse_uri(args.source)
     s3 = s3_client(args.endpoint_url)
     with tempfile.TemporaryDirectory(prefix="restore-") as workdir:
@@ -90,17 +92,21 @@ def cmd_restore(args) -> int:
 
 def restore_extensions(args, path: Path, entries: list[str]) -> list[str]:
     """Create the dump's extensions that the target lacks, as --admin-user if given."""
-    missing = [name for name in postgres.extensions(entries) if name not in postgres.installed_extensions(args.target)]
+    installed = postgres.installed_extensions(args.target)
+    missing = [name for name in postgres.extensions(entries) if name not in installed]
     if missing:
         target, role, password = args.target, "the restoring role", None
         if args.admin_user:
             target, role = postgres.as_user(args.target, args.admin_user), args.admin_user
-            password = os.environ.get("ADMIN_PGPASSWORD")
+            password = os.environ["ADMIN_PGPASSWORD"]
         postgres.create_extensions(target, path, entries, missing, role, password)
     return missing
 
 
 def cmd_verify(args) -> int:
+    for database in args.database:
+        if not verify.DATABASE_NAME.match(database):
+            raise cli.UsageError(f"--database {database!r} is not a database name (lowercase identifier, at most 41 characters)")
     s3, failed = s3_client(args.endpoint_url), []
     for database in args.database:
         with tempfile.TemporaryDirectory(prefix=f"verify-{database}-") as workdir:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -125,18 +126,30 @@ def restore(target: str, path: Path, entries: list[str] | None = None) -> None:
     run(command, "restore")
 
 
-def archive_row_counts(path: Path) -> dict[str, int]:
-    """Rows per table in the archive's data, by schema-qualified name as pg_dump quotes it."""
-    process = subprocess.Popen(["pg_restore", "--data-only", "--file", "-", str(path)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    counts = count_copy_rows(process.stdout)
-    _rest, error = process.communicate()
+def archive_row_counts(path: Path, timeout: float = 3600) -> dict[str, int]:
+    """Rows per table in the archive's data, by schema-qualified name as pg_dump quotes it. Read
+    as bytes: a database in any encoding counts the same."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(["pg_restore", "--data-only", "--file", "-", str(path)], stdout=subprocess.PIPE,
+                                   stderr=errors)
+        try:
+            counts = count_copy_rows(line.decode("utf-8", "replace") for line in process.stdout)
+            process.wait(timeout=timeout)
+        finally:
+            process.stdout.close()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        errors.seek(0)
+        error = errors.read().decode("utf-8", "replace")
     if process.returncode != 0:
         raise BackupError(f"reading the data of {path.name}: pg_restore failed: {error.strip()[-1500:]}")
     return counts
 
 
 def count_copy_rows(lines: Iterable[str]) -> dict[str, int]:
+    """Rows per table of `pg_restore --file -` output: the lines between `COPY ... FROM stdin;`
+    and `\\.`."""
     counts: dict[str, int] = {}
     table = None
     for line in lines:

@@ -4,12 +4,14 @@ A dump that `pg_restore --list` can read may still fail to restore (an extension
 create, a dependency missing); only a restore shows it. The scratch database is created on the same
 server by the job's role (the backup job's admin), named `verify_<database>_<UTC time>`, restored
 all or nothing, counted table by table against the rows in the archive's own data, and dropped,
-whatever the outcome. Scratch databases left by a killed run are dropped by the next one.
+whatever the outcome. Scratch databases a killed run left behind are dropped by a later run once
+they are older than the Job's 3 h deadline (younger ones may be a run in progress).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,22 @@ from workloads.backup import postgres, store
 from workloads.backup.errors import BackupError
 
 SCRATCH_PREFIX = "verify_"
+STAMP = "%Y%m%d%H%M%S"
 MAINTENANCE_DB = "postgres"
+# A scratch database older than this belongs to a run that is over (the CronJob's Jobs are stopped
+# after 3 h): younger ones may be another run's, started by hand beside the scheduled one.
+ABANDONED_AFTER = timedelta(hours=3)
+# Postgres truncates identifiers to 63 bytes; the scratch name adds 22 characters.
+DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+def check_database_name(database: str) -> None:
+    if not DATABASE_NAME.match(database):
+        raise BackupError(f"{database!r} is not a platform database name (lowercase identifier, at most 41 characters)")
 
 
 def scratch_name(database: str, now: datetime) -> str:
-    return f"{SCRATCH_PREFIX}{database}_{now.astimezone(UTC):%Y%m%d%H%M%S}"
+    return f"{SCRATCH_PREFIX}{database}_{now.astimezone(UTC).strftime(STAMP)}"
 
 
 def on_database(name: str) -> str:
@@ -34,15 +47,17 @@ def drop_database(name: str) -> None:
                    f"dropping the scratch database {name}")
 
 
-def drop_leftovers(database: str) -> list[str]:
-    """Scratch databases of `database` that an interrupted run left behind, dropped. (Database
-    names are lowercase identifiers, safe inside the pattern.)"""
+def drop_leftovers(database: str, now: datetime) -> list[str]:
+    """Scratch databases of `database` that a run killed more than ABANDONED_AFTER ago left
+    behind, dropped. (`database` is checked by `check_database_name`: safe inside the pattern.)"""
     pattern = f"^{SCRATCH_PREFIX}{database}_[0-9]{{14}}$"
     names = postgres.query(on_database(MAINTENANCE_DB), f"SELECT datname FROM pg_database WHERE datname ~ '{pattern}'",
                            "listing scratch databases")
-    for name in names:
+    abandoned = [name for name in names
+                 if datetime.strptime(name[-14:], STAMP).replace(tzinfo=UTC) < now - ABANDONED_AFTER]
+    for name in abandoned:
         drop_database(name)
-    return names
+    return abandoned
 
 
 def compare(expected: dict[str, int], restored: dict[str, int]) -> list[str]:
@@ -51,9 +66,19 @@ def compare(expected: dict[str, int], restored: dict[str, int]) -> list[str]:
             for table, count in expected.items() if restored.get(table) != count]
 
 
+def _dropped(scratch: str) -> str:
+    """Drop the scratch database; "" when done, else what went wrong, to add to the report."""
+    try:
+        drop_database(scratch)
+    except BackupError as error:
+        return f"; and the scratch database {scratch} could not be dropped: {error}"
+    return ""
+
+
 def verify_one(s3: Any, bucket: str, database: str, workdir: Path, now: datetime) -> str:
     """Restore the newest dump of `database` into a scratch database; BackupError unless every
     table holds the rows the dump holds."""
+    check_database_name(database)
     backups = store.list_backups(s3, bucket, database)
     if not backups:
         raise BackupError(f"no dump of {database} under s3://{bucket}/{store.PREFIX}/{database}/")
@@ -62,14 +87,17 @@ def verify_one(s3: Any, bucket: str, database: str, workdir: Path, now: datetime
     store.download_verified(s3, bucket, newest.key, path)
     postgres.check_archive(path, newest.uri)
     expected = postgres.archive_row_counts(path)
-    drop_leftovers(database)
+    drop_leftovers(database, now)
     scratch = scratch_name(database, now)
     postgres.query(on_database(MAINTENANCE_DB), f'CREATE DATABASE "{scratch}"', f"creating the scratch database {scratch}")
     try:
         postgres.restore(on_database(scratch), path)
         restored = postgres.table_row_counts(on_database(scratch), list(expected))
-    finally:
-        drop_database(scratch)
+    except BackupError as error:
+        raise BackupError(f"{newest.uri} does not restore: {error}{_dropped(scratch)}") from None
+    dropped = _dropped(scratch)
+    if dropped:
+        raise BackupError(f"{newest.uri} restored{dropped}")
     mismatches = compare(expected, restored)
     if mismatches:
         raise BackupError(f"{newest.uri} restored, but row counts differ: " + "; ".join(mismatches))

@@ -78,6 +78,22 @@ def mlflow_auth(target: Target, run: LoggedRun) -> str:
     return "anonymous 401, credentials accepted"
 
 
+def mlflow_proxied_artifacts(target: Target, run: LoggedRun) -> str:
+    """Clients outside the cluster reach MLflow only: the server must not send them to presigned
+    URLs for its storage. If the proxied-artifacts plugin failed to load, MLflow only warns and
+    falls back to its own S3 repository, which advertises them (docs/decisions.md)."""
+    response = _api(target, "/api/3.0/mlflow/server-info")
+    if response.status_code != 200:
+        raise CheckFailed(f"{target.mlflow_url}/api/3.0/mlflow/server-info answered {response.status_code}")
+    info = response.json()
+    advertised = [key for key in ("multipart_uploads_enabled", "multipart_downloads_enabled") if info.get(key)]
+    if advertised:
+        raise CheckFailed(f"{target.mlflow_url} advertises {', '.join(advertised)}: clients would move artifacts "
+                          "through presigned storage URLs they cannot reach; the proxied-artifacts plugin did not load "
+                          "(look for 'Failure attempting to register artifact repository' in the server log)")
+    return "no presigned transfers: artifacts go through the server"
+
+
 def _client(target: Target):
     os.environ.update(
         MLFLOW_TRACKING_USERNAME=target.mlflow_username,
@@ -205,6 +221,7 @@ def _redact(url: str) -> str:
 CHECKS = [
     ("mlflow-health", mlflow_health),
     ("mlflow-auth", mlflow_auth),
+    ("mlflow-proxied-artifacts", mlflow_proxied_artifacts),
     ("mlflow-log-run", mlflow_log_run),
     ("mlflow-read-back", mlflow_read_back),
     ("s3-artifact", s3_artifact),
