@@ -163,9 +163,15 @@ def test_a_cut_off_streamed_upload_leaves_no_object_and_no_pending_parts(platfor
     async def whole():
         yield b"small"
 
-    with pytest.raises(ConnectionResetError):
-        asyncio.run(repository.log_artifact_from_async_stream(cut_off(), "big.bin", "dir"))
-    asyncio.run(repository.log_artifact_from_async_stream(whole(), "small.json", "dir"))
+    # A loop of our own: asyncio.run() would leave the main thread without a current event loop,
+    # which Pulumi's mocks in later tests of the same session need.
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(ConnectionResetError):
+            loop.run_until_complete(repository.log_artifact_from_async_stream(cut_off(), "big.bin", "dir"))
+        loop.run_until_complete(repository.log_artifact_from_async_stream(whole(), "small.json", "dir"))
+    finally:
+        loop.close()
 
     s3 = boto3.client("s3", endpoint_url=platform.object_store.endpoint, region_name="us-east-1",
                       config=Config(s3={"addressing_style": "path"}),
