@@ -186,7 +186,7 @@ def test_smoke_checks_the_feature_server_when_given_its_url(platform, feature_se
     result = smoke(platform, extra=["--feature-server-url", feature_server.url])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok   feature-server: churn_model_v1: 10 features" in result.stdout
-    assert result.stdout.splitlines()[-1] == "smoke: all 7 checks passed"
+    assert result.stdout.splitlines()[-1] == "smoke: all 8 checks passed"
     down = smoke(platform, extra=["--feature-server-url", "http://127.0.0.1:9"])
     assert down.returncode == 1 and "FAIL feature-server: cannot reach http://127.0.0.1:9/get-online-features" in down.stdout
 
