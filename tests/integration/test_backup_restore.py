@@ -340,3 +340,17 @@ def test_verify_fails_clearly_for_a_database_without_dumps(drill):
     result = drill.run(verify_command(BACKUPS_BUCKET, ("never_backed_up",)))
     assert result.returncode == 1
     assert "verification of never_backed_up FAILED: no dump of never_backed_up" in result.stderr
+
+
+def test_an_empty_database_backs_up_verifies_and_restores(drill):
+    """The Feast registry has no tables until the first `feast apply`: the nightly job must not fail on it."""
+    drill.postgres.bootstrap((AppDatabase("emptyapp"),))
+    backup = drill.run(backup_command(BACKUPS_BUCKET, ("emptyapp",), 3))
+    assert backup.returncode == 0, backup.stderr
+    verified = drill.run(verify_command(BACKUPS_BUCKET, ("emptyapp",)))
+    assert verified.returncode == 0, verified.stderr
+    assert "restores: 0 tables, 0 rows" in verified.stdout
+    target = f"host=127.0.0.1 port={drill.postgres.port} dbname=emptyapp user=emptyapp"
+    restored = drill.run(restore_command(drill.newest("emptyapp"), target), PGUSER="emptyapp",
+                         PGPASSWORD=drill.postgres.app_passwords["emptyapp"])
+    assert restored.returncode == 0, restored.stderr
