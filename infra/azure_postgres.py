@@ -8,14 +8,14 @@ platform's bootstrap Job, the same one the in-cluster Postgres uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_azure_native as azure
-import pulumi_random as random
 
 from infra.azure_dns import linked_private_zone
 from infra.azure_settings import AzureSettings, FlexibleServerOptions
+from platform_components.credentials import Credentials
 from platform_components.images import POSTGRES_MAJOR
 from platform_components.postgres import AppDatabase, ExternalServer
 
@@ -40,6 +40,7 @@ class FlexiblePostgresArgs:
     vnet_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]  # delegated to Microsoft.DBforPostgreSQL/flexibleServers
     protect: bool = False
+    credentials: Credentials = field(default_factory=Credentials)
 
 
 def high_availability(options: FlexibleServerOptions, zones: tuple[str, ...]) -> dict[str, str]:
@@ -65,7 +66,7 @@ class FlexiblePostgres(pulumi.ComponentResource):
 
         dns = linked_private_zone(name, f"{settings.dashed_name}.private.postgres.database.azure.com",
                                   resource_group_name=resource_group_name, vnet_id=args.vnet_id, parent=self)
-        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        admin_password = args.credentials.password(f"{name}-admin-password", 32, parent=self)
         server = azure.dbforpostgresql.Server(
             f"{name}-server",
             resource_group_name=resource_group_name,
@@ -87,7 +88,7 @@ class FlexiblePostgres(pulumi.ComponentResource):
             },
             auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
             administrator_login=ADMIN_LOGIN,
-            administrator_login_password=pulumi.Output.secret(admin_password.result),
+            administrator_login_password=admin_password,
             # Its automatic backups go with it: a deliberate destroy leaves the server in Azure.
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect, depends_on=[dns.link]),
         )
@@ -117,7 +118,7 @@ class FlexiblePostgres(pulumi.ComponentResource):
         self.server = ExternalServer(
             host=server_host(settings),
             admin_user=ADMIN_LOGIN,
-            admin_password=pulumi.Output.secret(admin_password.result),
+            admin_password=admin_password,
             cidr=settings.network.postgres_subnet,
         )
         self.register_outputs({"host": self.server.host})

@@ -91,7 +91,8 @@ def azure_environment(azure: AzureSettings, platform_args: PlatformArgs) -> Azur
     if azure.postgres is not None:
         postgres = FlexiblePostgres("postgres", FlexiblePostgresArgs(
             azure, azure.postgres, DATABASES, resource_group_name=cluster.resource_group_name,
-            vnet_id=cluster.vnet_id, subnet_id=cluster.postgres_subnet_id, protect=protect))
+            vnet_id=cluster.vnet_id, subnet_id=cluster.postgres_subnet_id, protect=protect,
+            credentials=platform_args.placement.credentials))
         platform_args = replace(platform_args, external_postgres=postgres.server)
         cloud.append(postgres)
         outputs["postgresHost"] = postgres.server.host

@@ -3,7 +3,7 @@
 A field declares its key with `setting(...)` or a nested group with `setting_group(...)`
 (platform_components/stack_keys.py); the field's annotation says how to read it: `str`,
 `str | None` (empty means unset), `int`, `bool`, `tuple[str, ...]`, a secret
-`pulumi.Output[str] | None`, or `tuple[<options class>, ...]`, a list whose entries are objects
+`pulumi.Output[str] | None`, a secret map of names to strings `dict[str, str]`, or `tuple[<options class>, ...]`, a list whose entries are objects
 (or bare names) read field by field, unset fields falling back to the stack keys
 `<DEFAULTS_PREFIX><Key>`. The class validates itself; an `ArgError` is recorded under the key of
 the field it names, and every problem of every class is collected before anything is raised.
@@ -145,6 +145,8 @@ class StackReader:
             return self.config.require_int(key)
         if hint == tuple[str, ...]:
             return _typed(self._list(key, "strings"), hint, key)
+        if hint == dict[str, str]:
+            return self._secret_map(key)
         if hint == str | None:
             return self.config.require(key) or None
         if hint is str:
@@ -192,6 +194,15 @@ class StackReader:
         if not pulumi_config.is_secret(self.project, key):
             raise ArgError(key, f"holds a credential and must be stored encrypted: pulumi config set --secret {key} ...")
         return self.config.require_secret(key)
+
+    def _secret_map(self, key: str) -> dict[str, str]:
+        """An object setting of names to credentials (`pulumi config set --secret --path '<key>.<name>' ...`)."""
+        value = self.config.get_object(key) or {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ArgError(key, f"must map names to strings, set with pulumi config set --secret --path '{key}.<name>' ...")
+        if value and not pulumi_config.is_secret(self.project, key):
+            raise ArgError(key, f"holds credentials and must be stored encrypted: pulumi config set --secret --path '{key}.<name>' ...")
+        return value
 
     def unknown_keys(self, declared: list[str]) -> list[str]:
         """A line for each key the stack sets in the project's namespace that `declared` lacks,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from platform_components.credentials import Credentials
 from platform_components.quantities import parse_quantity
 from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_dns_label, require_quantity
@@ -54,8 +55,8 @@ class Resources:
     memory_limit: str = setting("MemoryLimit")
 
     def __post_init__(self) -> None:
-        for field in ("cpu_request", "memory_request", "memory_limit"):
-            require_quantity(field, getattr(self, field))
+        for name in ("cpu_request", "memory_request", "memory_limit"):
+            require_quantity(name, getattr(self, name))
         if parse_quantity(self.memory_request) > parse_quantity(self.memory_limit):
             raise ArgError(
                 "memory_request",
@@ -105,13 +106,14 @@ class PodIdentity:
 class Placement:
     """Where a component's objects go and what all of them share: one value per platform, passed
     to every component as a single field (namespace, environment label, pod identity, storage
-    class, and whether stateful data is protected from `pulumi destroy`)."""
+    class, whether stateful data is protected from `pulumi destroy`, and where credentials come from)."""
 
     namespace: str
     environment: str
     identity: PodIdentity
     storage_class: str | None = None  # None: the cluster's default StorageClass
     protect: bool = False
+    credentials: Credentials = field(default_factory=Credentials, compare=False)  # where passwords and keys come from
 
     def __post_init__(self) -> None:
         require_dns_label("namespace", self.namespace)

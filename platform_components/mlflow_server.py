@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from platform_components import images
 from platform_components.k8s import (
@@ -401,12 +400,12 @@ class MlflowTrackingServer(pulumi.ComponentResource):
         self.external_url = f"{scheme}://{args.options.ingress_host}" if args.options.ingress_host else None
         self.service_account = args.service_name
 
-        self.admin_password = self._generated(f"{name}-admin-password", 32)
+        self.admin_password = placement.credentials.password(f"{name}-admin-password", 32, parent=self)
         self.admin_secret_name = self._secret(f"{name}-admin", meta_labels, placement,
                                               {"username": ADMIN_USERNAME, "password": self.admin_password},
                                               secret_type="kubernetes.io/basic-auth")
         session = self._secret(f"{name}-session", meta_labels, placement,
-                               {"secret-key": self._generated(f"{name}-session-key", 48)})
+                               {"secret-key": placement.credentials.password(f"{name}-session-key", 48, parent=self)})
         auth = args.auth_db
         auth_uri = pulumi.Output.secret(auth.password).apply(
             lambda pw: postgres_uri(auth.username, auth.host, auth.port, auth.database, pw))
@@ -438,11 +437,6 @@ class MlflowTrackingServer(pulumi.ComponentResource):
         self.register_outputs(
             {"url": self.url, "external_url": self.external_url, "admin_secret_name": self.admin_secret_name}
         )
-
-    def _generated(self, logical_name: str, length: int) -> pulumi.Output[str]:
-        password = random.RandomPassword(logical_name, length=length, special=False,
-                                         opts=pulumi.ResourceOptions(parent=self))
-        return pulumi.Output.secret(password.result)
 
     def _secret(self, logical_name: str, meta_labels: dict[str, str], placement: Placement,
                 data: dict[str, pulumi.Input[str]], secret_type: str | None = None) -> pulumi.Output[str]:

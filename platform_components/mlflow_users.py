@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from platform_components.k8s import (
     Manifest,
@@ -84,11 +83,10 @@ class MlflowUsers(pulumi.ComponentResource):
         self.job_selector = selector_labels("mlflow-access", name)
         self.secret_names = {}
         for user in args.users:
-            password = random.RandomPassword(f"{name}-{user.username}-password", length=32, special=False,
-                                             opts=pulumi.ResourceOptions(parent=self))
+            password = placement.credentials.password(f"{name}-{user.username}-password", 32, parent=self)
             secret = k8s.core.v1.Secret(
                 f"{name}-{user.username}", metadata=placement.metadata(meta_labels), type="kubernetes.io/basic-auth",
-                string_data={"username": user.username, "password": pulumi.Output.secret(password.result)},
+                string_data={"username": user.username, "password": password},
                 opts=pulumi.ResourceOptions(parent=self))
             self.secret_names[user.username] = secret.metadata["name"]
         job = container(name="mlflow-access", image=args.workloads_image, command=access_command(args.users),

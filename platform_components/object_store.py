@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from platform_components import images
 from platform_components.k8s import (
@@ -288,13 +287,13 @@ class ObjectStore(pulumi.ComponentResource):
         self.buckets = args.buckets
         self.job_selector = selector_labels("bucket-setup", name)
 
-        admin_key, admin_secret = self._credentials(name, "admin")
+        admin_key, admin_secret = self._credentials(placement, name, "admin")
         self.admin_secret_name = self._credentials_secret(name, args, "admin", admin_key, admin_secret)
         identities = [pulumi.Output.all(admin_key, admin_secret).apply(lambda ks: S3Identity("admin", ks[0], ks[1], None))]
         self.client_secret_names = {}
         for client, grants in args.clients.items():
             if args.options.engine == "seaweedfs":
-                key, secret_key = self._credentials(name, client)
+                key, secret_key = self._credentials(placement, name, client)
                 identities.append(pulumi.Output.all(key, secret_key).apply(
                     lambda ks, c=client, g=grants: S3Identity(c, ks[0], ks[1], g)))
             else:
@@ -332,13 +331,12 @@ class ObjectStore(pulumi.ComponentResource):
             }
         )
 
-    def _credentials(self, name: str, who: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    def _credentials(self, placement: Placement, name: str,
+                     who: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """A generated access key ID and secret key (the latter a Pulumi secret)."""
-        child = pulumi.ResourceOptions(parent=self)
-        key_id = random.RandomString(f"{name}-{who}-access-key", length=20, special=False, upper=True, lower=False,
-                                     opts=child)
-        secret = random.RandomPassword(f"{name}-{who}-secret-key", length=40, special=False, opts=child)
-        return key_id.result, pulumi.Output.secret(secret.result)
+        credentials = placement.credentials
+        return (credentials.access_key_id(f"{name}-{who}-access-key", parent=self),
+                credentials.password(f"{name}-{who}-secret-key", 40, parent=self))
 
     def _credentials_secret(self, name: str, args: ObjectStoreArgs, who: str, key_id: pulumi.Input[str],
                             secret_key: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from platform_components.credentials import Credentials
 from platform_components.drift_monitor import DriftMonitor, DriftMonitorArgs, DriftOptions
 from platform_components.feature_store import CLIENT_LABEL as FEATURE_CLIENT_LABEL
 from platform_components.feature_store import REGISTRY_DB as FEATURE_REGISTRY_DB
@@ -103,6 +104,8 @@ class PlatformOptions:
     open_shift: bool = setting("openShift")
     storage_class: str | None = setting("storageClass")
     protect_data: bool = setting("protectData")
+    credential_source: str = setting("credentialSource")
+    credentials: dict[str, str] = setting("credentials")
     ingress_controller_namespace: str = setting("ingressControllerNamespace")
     workloads_image_repository: str = setting("workloadsImage")
     workloads_image_tag: str = setting("workloadsImageTag")
@@ -111,6 +114,7 @@ class PlatformOptions:
         require_dns_label("namespace", self.namespace)
         require_k8s_minor_version("pod_security_version", self.pod_security_version)
         require_dns_label("ingress_controller_namespace", self.ingress_controller_namespace)
+        Credentials(self.credential_source)
         if not self.open_shift:  # the UID is OpenShift's choice then, and runAsUser ignored
             PodIdentity(self.run_as_user)
         try:
@@ -128,7 +132,8 @@ class PlatformOptions:
         return PodIdentity(None if self.open_shift else self.run_as_user)
 
     def placement(self, environment: str) -> Placement:
-        return Placement(self.namespace, environment, self.identity, self.storage_class, self.protect_data)
+        return Placement(self.namespace, environment, self.identity, self.storage_class, self.protect_data,
+                         Credentials(self.credential_source, self.credentials))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from platform_components import images
 from platform_components.k8s import (
@@ -239,7 +238,8 @@ class PostgresDatabase(pulumi.ComponentResource):
             string_data=(
                 {"username": external.admin_user, "password": pulumi.Output.secret(external.admin_password)}
                 if external
-                else {"username": "postgres", "password": self._password(name, "superuser")}
+                else {"username": "postgres",
+                      "password": placement.credentials.password(f"{name}-superuser-password", 32, parent=self)}
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -264,15 +264,11 @@ class PostgresDatabase(pulumi.ComponentResource):
             }
         )
 
-    def _password(self, name: str, suffix: str) -> pulumi.Output[str]:
-        generated = random.RandomPassword(f"{name}-{suffix}-password", length=32, special=False,
-                                          opts=pulumi.ResourceOptions(parent=self))
-        return pulumi.Output.secret(generated.result)
-
     def _connection(self, name: str, args: PostgresArgs, db: AppDatabase,
                     meta_labels: dict[str, str]) -> DatabaseConnection:
         """The application's role: a generated password and a basic-auth Secret with where to connect."""
-        password = self._password(name, db.name.replace("_", "-"))
+        password = args.placement.credentials.password(f"{name}-{db.name.replace('_', '-')}-password", 32,
+                                                       parent=self)
         secret = k8s.core.v1.Secret(
             f"{name}-{db.name.replace('_', '-')}",
             metadata=args.placement.metadata(meta_labels),

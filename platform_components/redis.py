@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from platform_components import images
 from platform_components.k8s import (
@@ -149,9 +148,7 @@ class RedisOnlineStore(pulumi.ComponentResource):
         self.host = placement.service_host(args.service_name)
         self.port = PORT
 
-        password = pulumi.Output.secret(
-            random.RandomPassword(f"{name}-password", length=32, special=False, opts=child).result
-        )
+        password = placement.credentials.password(f"{name}-password", 32, parent=self)
         secret = k8s.core.v1.Secret(
             f"{name}-auth",
             metadata=placement.metadata(meta_labels),

@@ -142,7 +142,8 @@ def test_settings_read_exactly_the_keys_declared_in_pulumi_yaml():
     assert read == set(declared_settings())
 
 
-PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean", tuple[str, ...]: "array", str | None: "string"}
+PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean", tuple[str, ...]: "array", str | None: "string",
+                dict[str, str]: "object"}
 
 
 def pulumi_type(hint) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mirakuru import Executor
-from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
+from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, ProcessFinishedWithError, TimeoutExpired
 
 # The project's root: local servers run the workloads from it, as the image's WORKDIR.
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,10 +68,15 @@ class ManagedProcess:
                 self.executor.kill(wait=False)
             raise ServerError(f"{self.name} did not start: {error}\n--- last log lines ---\n{self.log_tail()}") from error
 
-    def stop(self) -> None:
-        """SIGTERM to the process group, then SIGKILL if it lingers."""
+    def stop(self, any_exit: bool = False) -> None:
+        """SIGTERM to the process group, then SIGKILL if it lingers. `any_exit`: a non-zero exit
+        status on SIGTERM is still a clean stop (servers that report termination as failure)."""
         if self.executor.running():
-            self.executor.stop()
+            try:
+                self.executor.stop()
+            except ProcessFinishedWithError:
+                if not any_exit:
+                    raise
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
