@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov kube-score servers local-servers bench bench-drift bench-feast bench-serving bench-tracking synth synth-all test lint unit manifests integration config-docs check-pipelines clean
+.PHONY: venv checkov kube-score servers engine-tools engine local-servers local-cluster bench bench-drift bench-feast bench-serving bench-tracking synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 # Two stages of one virtualenv: the Pulumi program's packages (all `make synth` needs, ~0.5 GB,
 # under a minute), then everything the tests need on top (~1.8 GB).
@@ -42,6 +42,15 @@ servers:
 	@tools/timed "postgres + redis (debian)" tools/install/system-packages.sh
 	@tools/timed "seaweedfs (go build, cached)" tools/install/seaweedfs.sh
 
+# The engine tier's binaries, each built once from the Go module proxy at a pinned version (cached
+# by version in ~/.cache/mlops-platform/bin): a Kubernetes control plane, kwok, the Pulumi CLI and
+# the Pulumi Kubernetes provider.
+engine-tools:
+	@tools/timed "control plane (go build, cached)" tools/install/control-plane.sh
+	@tools/timed "kwok (go build, cached)" tools/install/kwok.sh
+	@tools/timed "pulumi CLI (go build, cached)" tools/install/pulumi.sh
+	@tools/timed "pulumi-kubernetes (go build, cached)" tools/install/pulumi-kubernetes.sh
+
 synth: $(VENV)/.program
 	$(PY) -m tools.synth --stack $(STACK)
 
@@ -58,7 +67,7 @@ PIPELINE ?= azure-pipelines.yml pipelines/training.yml
 check-pipelines: venv
 	$(PY) -m tools.pipelines $(PIPELINE) $(PIPELINE_ARGS)
 
-test: venv checkov kube-score servers lint check-pipelines
+test: venv checkov kube-score servers engine-tools lint check-pipelines
 	$(PY) -m pytest
 
 unit: venv
@@ -70,9 +79,17 @@ manifests: venv checkov kube-score
 integration: venv servers
 	$(PY) -m pytest tests/integration
 
+# `pulumi up`/`preview`/`destroy` of the stacks with the real engine against a local control plane.
+engine: venv engine-tools
+	$(PY) -m pytest tests/engine
+
 # Start Postgres, Redis, SeaweedFS and MLflow locally (as the tests do) until Ctrl-C.
 local-servers: venv servers
 	$(PY) -m tools.servers up
+
+# Start the engine tier's control plane (a minikube-sized kwok node) until Ctrl-C.
+local-cluster: venv engine-tools
+	$(PY) -m tools.cluster up
 
 config-docs: venv
 	$(PY) -m tools.config_reference --write README.md

@@ -71,6 +71,7 @@ class Options:
     protect: bool
     retain_on_delete: bool
     aliases: tuple[str, ...] = ()  # the earlier logical names an alias keeps (no replacement)
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -79,6 +80,10 @@ class OfflineRun:
     resources: list[Registration] = field(default_factory=list)
     outputs: dict[str, tuple[Any, bool]] = field(default_factory=dict)  # name -> (value, is_secret)
     options: dict[tuple[str, str], Options] = field(default_factory=dict)  # (type, name) -> options
+    # What the stack's last deployment left: its outputs (read through the program's StackReference
+    # to itself) and live objects the program reads with `.get` ((type, id) -> state).
+    deployed_outputs: dict[str, Any] = field(default_factory=dict)
+    live_objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.resources if r.typ == typ]
@@ -148,6 +153,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.run = run
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            return args.name, {"name": args.inputs.get("name"), "outputs": dict(self.run.deployed_outputs),
+                               "secretOutputNames": []}
+        if args.resource_id:  # a read of an existing object (`Resource.get`)
+            state = self.run.live_objects.get((args.typ, args.resource_id))
+            if state is None:
+                raise KeyError(f"the program read {args.typ} {args.resource_id}, which the test's cluster does not have")
+            self.run.resources.append(Registration(args.typ, args.name, {}, state, bool(args.custom)))
+            return args.resource_id, state
         state = dict(args.inputs)
         if args.typ.startswith("kubernetes:") and not args.typ.startswith("pulumi:providers"):
             metadata = dict(state.get("metadata") or {})
@@ -221,7 +235,7 @@ def _record_options(args: pulumi.ResourceTransformationArgs) -> None:
         aliases = tuple(alias.name for alias in opts.aliases or () if isinstance(alias, pulumi.Alias)
                         and isinstance(alias.name, str))
         _current_run.options[(args.type_, args.name)] = Options(bool(opts.protect), bool(opts.retain_on_delete),
-                                                                aliases)
+                                                                aliases, tuple(opts.ignore_changes or ()))
     return None
 
 
@@ -235,8 +249,9 @@ def _install_option_recorder() -> None:
 
 
 def run_offline(stack: str, overrides: dict[str, Any] | None = None, secret_overrides: dict[str, str] | None = None,
-                root: Path = ROOT) -> OfflineRun:
-    """Evaluate the program for `stack`; `overrides` replace config values (`name` or `ns:name`)."""
+                root: Path = ROOT, deployed: OfflineRun | None = None) -> OfflineRun:
+    """Evaluate the program for `stack`; `overrides` replace config values (`name` or `ns:name`).
+    `deployed` (an OfflineRun with `deployed_outputs`/`live_objects`) stands for the last deployment."""
     from infra.program import deploy
 
     config, secret_keys = load_stack_config(stack, root)
@@ -249,6 +264,8 @@ def run_offline(stack: str, overrides: dict[str, Any] | None = None, secret_over
 
     global _current_run
     run = OfflineRun(stack)
+    if deployed is not None:
+        run.deployed_outputs, run.live_objects = deployed.deployed_outputs, deployed.live_objects
     _current_run = run
     pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config, secret_keys)

@@ -19,6 +19,7 @@ from infra.cluster import kubernetes_provider
 from infra.settings import load_settings
 from platform_components.mlflow_server import MlflowArgs
 from platform_components.platform import DATABASES, MlopsPlatform, PlatformArgs
+from platform_components.volumes import check_growth
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,20 @@ def deploy() -> dict[str, Any]:
         "driftCronJobs": platform.drift_cronjobs,
         "trainingCronJobs": platform.training_cronjobs,
         "backupCronJob": platform.backup_cronjob,
+        # What the next deployment compares its volume sizes with (platform_components/volumes.py).
+        "volumeSizes": check_growth(deployed_output("volumeSizes"), platform.volume_claims, parent=platform),
         **outputs,
     }
     for name, value in outputs.items():
         pulumi.export(name, value)
     return outputs
+
+
+def deployed_output(name: str) -> pulumi.Output[Any]:
+    """An output of this stack's last deployment (None before the first), read through a
+    StackReference to the stack itself."""
+    own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    return pulumi.StackReference(f"deployed-{pulumi.get_stack()}", stack_name=own).get_output(name)
 
 
 def has_registry(image: str) -> bool:

@@ -237,8 +237,10 @@ class MlflowOptions:
     scratch_size: str = setting("mlflowScratchSize")
     ingress_tls_secret: str | None = setting("mlflowIngressTlsSecret")
     ingress_cluster_issuer: str | None = setting("mlflowIngressClusterIssuer")
+    ingress_await_seconds: int = setting("mlflowIngressAwaitSeconds")
 
     def __post_init__(self) -> None:
+        require_min("ingress_await_seconds", self.ingress_await_seconds, 0)
         require_quantity("max_artifact_size", self.max_artifact_size)
         require_quantity("scratch_size", self.scratch_size)
         if parse_quantity(self.scratch_size) < parse_quantity(self.max_artifact_size):
@@ -362,6 +364,10 @@ def ingress(args: MlflowArgs, metadata: Manifest) -> Manifest:
         "nginx.ingress.kubernetes.io/proxy-buffering": "off",
         "nginx.ingress.kubernetes.io/proxy-read-timeout": str(INGRESS_TIMEOUT_SECONDS),
         "nginx.ingress.kubernetes.io/proxy-send-timeout": str(INGRESS_TIMEOUT_SECONDS),
+        # `pulumi up` waits for the ingress controller to publish the Ingress's address, this long;
+        # 0 skips the wait, for controllers that publish no status (docs/operations.md).
+        **({"pulumi.com/timeoutSeconds": str(options.ingress_await_seconds)} if options.ingress_await_seconds
+           else {"pulumi.com/skipAwait": "true"}),
     }
     spec: Manifest = {
         "ingressClassName": options.ingress_class,

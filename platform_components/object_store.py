@@ -40,6 +40,7 @@ from platform_components.validation import (
     require_one_of,
     require_pinned_image,
 )
+from platform_components.volumes import VolumeClaim, grow_in_place
 
 ENGINES = ("minio", "seaweedfs")
 # Both engines listen on this port in the cluster: the Service is headless (it governs the
@@ -275,6 +276,7 @@ class ObjectStore(pulumi.ComponentResource):
     admin_secret_name: pulumi.Output[str]
     client_secret_names: dict[str, pulumi.Output[str]]
     peer: Peer
+    volume_claims: list[VolumeClaim]  # its StatefulSet's claims, grown in place (volumes.py)
     job_selector: dict[str, str]
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None):
@@ -318,6 +320,8 @@ class ObjectStore(pulumi.ComponentResource):
             claims=engine.claims, port_name="s3", port=SERVICE_PORT,
         )
         statefulset = register_objects(name, objects, parent=self, protect=placement.protect)["statefulset"]
+        self.volume_claims = grow_in_place(name, objects["statefulset"], statefulset, "objectStoreStorageSize",
+                                           parent=self)
 
         job_labels = placement.labels("bucket-setup", name, "object-store-setup")
         job = bucket_job(args, job_labels, self.endpoint, self.admin_secret_name)

@@ -61,6 +61,7 @@ from platform_components.postgres_backup import (
 from platform_components.redis import RedisArgs, RedisOnlineStore, RedisOptions
 from platform_components.stack_keys import setting
 from platform_components.validation import ArgError, require_dns_label, require_k8s_minor_version, require_pinned_image
+from platform_components.volumes import VolumeClaim
 from workloads.mlflow_access.spec import Grant
 
 MONITORING_BUCKET = "monitoring"
@@ -342,6 +343,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     backup_cronjob: str
     secret_names: dict[str, pulumi.Output[str]]
     network_plan: NetworkPolicyPlan
+    volume_claims: list[VolumeClaim]  # every StatefulSet's claims at their configured sizes
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
@@ -403,6 +405,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.drift_cronjobs = parts.drift.cronjob_names if parts.drift else []
         self.training_cronjobs = parts.training.cronjob_names if parts.training else []
         self.backup_cronjob = parts.backup.cronjob_name
+        self.volume_claims = [*postgres.volume_claims, *object_store.volume_claims, *parts.redis.volume_claims]
         s3_secrets = object_store.client_secret_names
         self.secret_names = {
             "postgresSuperuser": postgres.superuser_secret_name,

@@ -34,6 +34,7 @@ from platform_components.k8s import (
 from platform_components.network_plan import Peer
 from platform_components.registration import register, register_objects
 from platform_components.validation import ArgError, require_dns_label, require_pinned_image
+from platform_components.volumes import VolumeClaim, grow_in_place
 
 PORT = 5432
 DATA_DIR = "/var/lib/postgresql/data"
@@ -218,6 +219,7 @@ class PostgresDatabase(pulumi.ComponentResource):
     superuser_secret_name: pulumi.Output[str]
     connections: dict[str, DatabaseConnection]
     peer: Peer
+    volume_claims: list[VolumeClaim]  # its StatefulSet's claims, grown in place; none when managed
     job_selector: dict[str, str]
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
@@ -247,6 +249,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.connections = {db.name: self._connection(name, args, db, meta_labels) for db in args.databases}
 
         server = []
+        self.volume_claims = []
         if not external:
             objects = stateful_server(
                 placement, name=args.service_name, meta_labels=meta_labels, selector=selector,
@@ -255,6 +258,8 @@ class PostgresDatabase(pulumi.ComponentResource):
                 port_name="postgres", port=PORT,
             )
             server = [register_objects(name, objects, parent=self, protect=placement.protect)["statefulset"]]
+            self.volume_claims = grow_in_place(name, objects["statefulset"], server[0], "postgresStorageSize",
+                                               parent=self)
         self._bootstrap(name, args, meta_labels, depends_on=server)
         self.register_outputs(
             {

@@ -29,6 +29,7 @@ from platform_components.k8s import (
 from platform_components.network_plan import Peer
 from platform_components.registration import register_objects
 from platform_components.validation import require_dns_label, require_pinned_image
+from platform_components.volumes import VolumeClaim, grow_in_place
 
 PORT = 6379
 CONFIG_DIR = "/etc/redis"
@@ -137,6 +138,7 @@ class RedisOnlineStore(pulumi.ComponentResource):
     port: int
     secret_name: pulumi.Output[str]
     peer: Peer
+    volume_claims: list[VolumeClaim]  # its StatefulSet's claims, grown in place (volumes.py)
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:platform:RedisOnlineStore", name, None, opts)
@@ -168,5 +170,6 @@ class RedisOnlineStore(pulumi.ComponentResource):
             claims=[volume_claim("data", args.options.storage_size, placement.storage_class)],
             port_name="redis", port=PORT,
         )
-        register_objects(name, objects, parent=self, protect=placement.protect)
+        statefulset = register_objects(name, objects, parent=self, protect=placement.protect)["statefulset"]
+        self.volume_claims = grow_in_place(name, objects["statefulset"], statefulset, "redisStorageSize", parent=self)
         self.register_outputs({"host": self.host, "port": self.port, "secret_name": self.secret_name})

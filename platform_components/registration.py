@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from platform_components.k8s import Manifest
+from platform_components.volumes import ignored_size_paths
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
@@ -38,8 +39,9 @@ def register_objects(name: str, objects: Mapping[str, Manifest], *, parent: pulu
                      protect: bool = False, workload_depends_on: Sequence[pulumi.Resource] = (),
                      renamed: Mapping[str, str] | None = None) -> dict[str, pulumi.CustomResource]:
     """Register a shape's objects as `<name>-<role>`, in order. A StatefulSet depends on the
-    Services registered before it (its governing Service must exist) and alone takes `protect`
-    (its volumes hold the data); the workload (StatefulSet or Deployment) also waits for
+    Services registered before it (its governing Service must exist), alone takes `protect`
+    (its volumes hold the data), and ignores its claim templates' sizes (volumes.py grows the
+    claims instead of replacing it); the workload (StatefulSet or Deployment) also waits for
     `workload_depends_on`. `renamed` maps a role to its earlier logical name, kept as an alias so
     that a rename does not replace the object."""
     created: dict[str, pulumi.CustomResource] = {}
@@ -53,6 +55,7 @@ def register_objects(name: str, objects: Mapping[str, Manifest], *, parent: pulu
             protect=protect and stateful,
             depends_on=[*(workload_depends_on if workload else []), *services] or None,
             aliases=aliases,
+            ignore_changes=ignored_size_paths(manifest) if stateful else None,
         )
         created[role] = register(f"{name}-{role}", manifest, opts)
     return created

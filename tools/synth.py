@@ -62,7 +62,10 @@ def to_manifest(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def manifests(run: OfflineRun) -> list[dict[str, Any]]:
-    return [to_manifest(r.state) for r in run.kubernetes() if not r.typ.startswith("pulumi:providers:")]
+    """The objects the stack creates: not its providers, nor its patches of objects that others
+    create (the StatefulSets' claims, grown in place by PersistentVolumeClaimPatch resources)."""
+    return [to_manifest(r.state) for r in run.kubernetes()
+            if not r.typ.startswith("pulumi:providers:") and not r.typ.endswith("Patch")]
 
 
 def pod_template(manifest: dict[str, Any]) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from tools.synth import manifests, pod_template, synth, totals
 EXPECTED_OUTPUTS = {
     "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
     "featureServerUrl", "modelServerUrls", "mlflowAdminPassword", "secretNames", "driftCronJobs", "trainingCronJobs", "backupCronJob",
+    "volumeSizes",
 }
 AZURE_OUTPUTS = {"azureResourceGroup", "aksClusterName", "aksOidcIssuerUrl", "registryLoginServer"}
 FLEXIBLE_SERVER_OUTPUTS = {"postgresHost"}

@@ -32,6 +32,7 @@ START_TIMEOUT = 90  # seconds, for each component
 class LocalCluster:
     workdir: Path = field(default_factory=lambda: scratch_dir("cluster"))
     node: NodeSize = field(default_factory=NodeSize)
+    nodes: int = 1  # one is named `minikube`; more are `node-1`, `node-2`, ...
     processes: list[ManagedProcess] = field(default_factory=list)
     token: str = field(default_factory=lambda: secrets.token_hex(24))
     apiserver_port: int = 0
@@ -39,6 +40,10 @@ class LocalCluster:
     @property
     def kubeconfig(self) -> Path:
         return self.workdir / "kubeconfig"
+
+    @property
+    def node_names(self) -> list[str]:
+        return [NODE_NAME] if self.nodes == 1 else [f"node-{i}" for i in range(1, self.nodes + 1)]
 
     @property
     def server(self) -> str:
@@ -194,9 +199,9 @@ class LocalCluster:
         ])
 
     def _node(self) -> None:
-        self.apply(storage_class_manifest(), node_manifest(NODE_NAME, self.node))
-        self._wait("the kwok node", lambda: self.kubectl(
-            "wait", f"node/{NODE_NAME}", "--for=condition=Ready", "--timeout=5s", check=False).returncode == 0)
+        self.apply(storage_class_manifest(), *(node_manifest(name, self.node) for name in self.node_names))
+        self._wait("the kwok nodes", lambda: self.kubectl(
+            "wait", "node", "--all", "--for=condition=Ready", "--timeout=5s", check=False).returncode == 0)
         self._wait("the default service account", lambda: self.kubectl(
             "get", "serviceaccount", "default", "-n", "kube-system", check=False).returncode == 0)
         self.apply(*minikube_system_pods())
