@@ -18,7 +18,7 @@ def table() -> str:
     for name, declaration in declared_settings().items():
         default = json.dumps(declaration["default"]) if not isinstance(declaration["default"], str) else declaration["default"]
         rows.append(
-            f"| `{PROJECT}:{name}` | {declaration['type']} | `{default}` | {declaration['description'].replace('|', '/')} |"
+            f"| `{PROJECT}:{name}` | {declaration.get('type', 'list')} | `{default}` | {declaration['description'].replace('|', '/')} |"
         )
     return "\n".join(rows)
 

@@ -146,8 +146,9 @@ PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean", tuple[str, ...]:
                 dict[str, str]: "object"}
 
 
-def pulumi_type(hint) -> str:
-    return "array" if entry_class(hint) is not None else PULUMI_TYPES[hint]
+def pulumi_type(hint) -> str | None:
+    """None for a list of entries: each a name or an object, which Pulumi's project types cannot say."""
+    return None if entry_class(hint) is not None else PULUMI_TYPES[hint]
 
 
 def test_each_key_is_declared_once_next_to_its_field_with_the_type_of_pulumi_yaml():
@@ -162,7 +163,7 @@ def test_each_key_is_declared_once_next_to_its_field_with_the_type_of_pulumi_yam
     assert set(seen) == set(declared)
     for key, hint in seen.items():
         expected = "string" if key == "kubeconfig" else pulumi_type(hint)
-        assert declared[key]["type"] == expected, key
+        assert declared[key].get("type") == expected, key
 
 
 def test_option_classes_carry_no_default_of_their_own():
@@ -186,9 +187,13 @@ def test_option_classes_carry_no_default_of_their_own():
         check(cls)
 
 
-def test_every_declared_setting_has_a_type_default_and_description():
+def test_every_declared_setting_has_a_default_and_description_and_a_type_the_cli_accepts():
+    """The Pulumi CLI refuses a project file whose array setting has no `items` type
+    (workspace.Project.Validate); lists of entries go untyped (see pulumi_type)."""
     for name, declaration in declared_settings().items():
-        assert {"type", "default", "description"} <= set(declaration), name
+        assert {"default", "description"} <= set(declaration), name
+        if declaration.get("type") == "array":
+            assert declaration.get("items", {}).get("type"), f"{name}: an array needs `items: {{type: ...}}`"
 
 
 class _NoMocks(pulumi.runtime.Mocks):

@@ -152,7 +152,7 @@ class LocalCluster:
         try:
             answer = requests.get(f"{self.server}/readyz", headers={"Authorization": f"Bearer {self.token}"},
                                   verify=str(self.workdir / "pki" / "apiserver.crt"), timeout=5)
-        except requests.RequestException:
+        except OSError:  # requests.RequestException is one too; so is a cert file not written yet
             return False
         return answer.status_code == 200
 
