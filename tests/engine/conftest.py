@@ -31,6 +31,12 @@ class EngineResult:
     error: str
     log: str  # the engine's own output
 
+    @property
+    def modified(self) -> dict[str, int]:
+        """Creates, updates, replaces and deletes: all but unchanged resources and reads (the
+        program's StackReference to its own last deployment is read every time)."""
+        return {op: n for op, n in self.changes.items() if op not in ("same", "read")}
+
     def __str__(self) -> str:
         return f"ok={self.ok} changes={self.changes}\nerror: {self.error[-3000:]}\nlog: {self.log[-3000:]}"
 
