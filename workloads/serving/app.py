@@ -94,6 +94,38 @@ class Server:
                         headers={"X-Request-ID": request_id})
 
 
+class Measured:
+    """MLflow's request timeout (a 504 as its scoring server answers) around every request, and the
+    request count and latency of `/invocations`. Plain ASGI: Starlette's `@app.middleware("http")`
+    (BaseHTTPMiddleware) adds a task and a pair of memory streams to every request."""
+
+    def __init__(self, app, timeout: float):
+        self.app, self.timeout = app, timeout
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), None
+
+        async def sending(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await asyncio.wait_for(self.app(scope, receive, sending), timeout=self.timeout)
+        except TimeoutError:
+            if status is not None:  # already answering: nothing else can be sent
+                raise
+            await Response("Request processing time exceeded limit", status_code=504,
+                           media_type="application/json")(scope, receive, sending)
+        finally:
+            if scope["path"] == "/invocations":
+                metrics.REQUESTS.labels("invocations", str(status or 500)).inc()
+                metrics.LATENCY.labels("invocations").observe(time.perf_counter() - started)
+
+
 def create_app(settings: ServingSettings) -> FastAPI:
     server = Server(settings)
 
@@ -105,20 +137,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan, title=f"{settings.model}@{settings.alias}")
     app.state.server = server
-    timeout = MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get()
-
-    @app.middleware("http")
-    async def measured(request: Request, call_next):
-        started = time.perf_counter()
-        try:
-            response = await asyncio.wait_for(call_next(request), timeout=timeout)
-        except TimeoutError:  # as MLflow's scoring server answers
-            response = Response("Request processing time exceeded limit", status_code=504,
-                                media_type="application/json")
-        if request.url.path == "/invocations":
-            metrics.REQUESTS.labels("invocations", str(response.status_code)).inc()
-            metrics.LATENCY.labels("invocations").observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(Measured, timeout=MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get())
 
     async def ping() -> Response:
         return Response("\n", status_code=200 if server.holder.current else 503, media_type="application/json")

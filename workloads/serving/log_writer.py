@@ -2,8 +2,8 @@
 
 Each worker of the model server starts one (`prediction_log.PredictionLog`), so building the
 rows (casting to the signature's dtypes, the positive class's probability), encoding parquet and
-uploading never competes with requests for the worker's interpreter. It receives `LogRecord`s on
-a queue and writes `s3://<bucket>/<model>/dt=YYYY-MM-DD/<writer>-<sequence>.parquet` when
+uploading never competes with requests for the worker's interpreter. It receives lists of
+`LogRecord`s on a queue and writes `s3://<bucket>/<model>/dt=YYYY-MM-DD/<writer>-<sequence>.parquet` when
 `flush_rows` rows wait or every `flush_seconds`; a failed upload is retried under the same name.
 It ignores SIGTERM and SIGINT: it stops when its worker sends the end marker (after the last
 request) or when the worker is gone, writing what is left first.
@@ -182,17 +182,17 @@ class LogWriter:
             self.waiting.value -= rows
 
     def run(self, records: queue.Queue, parent: int) -> None:
-        """Receive and write until the end marker (None) or the worker's death, then drain."""
+        """Receive lists of records and write them until the end marker (None) or the worker's
+        death, then drain."""
         next_flush = time.monotonic() + self.config.flush_seconds
         while True:
             try:
-                record = records.get(timeout=max(0.05, next_flush - time.monotonic()))
+                batch = records.get(timeout=max(0.05, next_flush - time.monotonic()))
             except queue.Empty:
-                record = ...
-            if record is None or os.getppid() != parent:
+                batch = []
+            if batch is None or os.getppid() != parent:
                 break
-            if record is not ...:
-                self.records.append(record)
+            self.records.extend(batch)
             if self.queued_rows() >= self.config.flush_rows or time.monotonic() >= next_flush:
                 self.flush()
                 next_flush = time.monotonic() + self.config.flush_seconds
@@ -202,11 +202,11 @@ class LogWriter:
         """Take what is still queued and write it all, retrying until the shutdown deadline."""
         while True:
             try:
-                record = records.get_nowait()
+                batch = records.get_nowait()
             except (queue.Empty, OSError, EOFError):
                 break
-            if record is not None:
-                self.records.append(record)
+            if batch is not None:
+                self.records.extend(batch)
         end = time.monotonic() + self.config.shutdown_seconds
         while not self.flush():
             if time.monotonic() >= end:

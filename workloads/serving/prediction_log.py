@@ -8,9 +8,10 @@ data's), `prediction` (and `probability` of the positive class for binary classi
 `request_id`, UTC `timestamp` and `model_version`.
 
 Guarantees:
-- Never on the request path: `append` only counts the rows and queues them for the worker's
-  writer process (log_writer.py), which builds, encodes and uploads the files; neither a slow
-  object store nor the work of logging delays or fails a prediction.
+- Never on the request path: `append` only counts the rows and adds them to a list; every
+  `SHIP_SECONDS` a thread sends the list, pickled once, to the worker's writer process
+  (log_writer.py), which builds, encodes and uploads the files. Neither a slow object store nor
+  the work of logging delays or fails a prediction, and the request thread never pickles.
 - Bounded memory: past `max_rows` rows waiting (queued, or in files whose upload failed), new rows
   are dropped, counted (`mlops_serving_rows_dropped_total`) and reported once per `flush_seconds`.
 - Whole files only: a file is one S3 PutObject of the complete parquet body, and S3 makes an
@@ -27,6 +28,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from datetime import datetime
 
@@ -37,6 +39,7 @@ from workloads.serving.log_writer import LogRecord, WriterConfig, writer_main
 from workloads.serving.model import LoadedModel
 
 log = logging.getLogger("serving.prediction_log")
+SHIP_SECONDS = 0.2  # how long rows wait in the worker before going to its writer, at most
 
 
 class PredictionLog:
@@ -50,6 +53,10 @@ class PredictionLog:
         self._process = context.Process(target=writer_main, args=(config, self._records, self._waiting, os.getpid()),
                                         name="prediction-log", daemon=False)
         self._dropped_since_warning, self._last_warning = 0, 0.0
+        self._batch: list[LogRecord] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._shipper = threading.Thread(target=self._ship_every, name="prediction-log-shipper", daemon=True)
 
     @property
     def waiting_rows(self) -> int:
@@ -66,9 +73,21 @@ class PredictionLog:
         if full:
             self._dropped(rows)
             return False
-        self._records.put(LogRecord(features, predictions, request_id, timestamp, model.version, model.path,
-                                    model.dtypes))
+        record = LogRecord(features, predictions, request_id, timestamp, model.version, model.path, model.dtypes)
+        with self._lock:
+            self._batch.append(record)
         return True
+
+    def _ship(self) -> None:
+        """Send what the requests added since the last time, as one message."""
+        with self._lock:
+            batch, self._batch = self._batch, []
+        if batch:
+            self._records.put(batch)
+
+    def _ship_every(self) -> None:
+        while not self._closing.wait(SHIP_SECONDS):
+            self._ship()
 
     def _dropped(self, rows: int) -> None:
         metrics.ROWS_DROPPED.inc(rows)
@@ -81,9 +100,15 @@ class PredictionLog:
 
     def start(self) -> None:
         self._process.start()
+        self._shipper.start()
 
     def close(self) -> bool:
-        """Send the end marker and wait for the writer to write everything (or its deadline)."""
+        """Send the last rows and the end marker, and wait for the writer to write everything (or
+        its deadline)."""
+        self._closing.set()
+        if self._shipper.is_alive():
+            self._shipper.join()
+        self._ship()
         self._records.put(None)
         self._process.join(self.config.shutdown_seconds + 10)
         if self._process.is_alive():
