@@ -90,7 +90,9 @@ class IngressController(threading.Thread):
                                          "--subresource=status", "--type=merge", "-p", status, check=False)
 
 
-def started(cluster: LocalCluster) -> Iterator[LocalCluster]:
+def started(cluster: LocalCluster, session: pytest.Session) -> Iterator[LocalCluster]:
+    """The running cluster; stopped after the module's tests, its files (logs, etcd) kept if one failed."""
+    failed_before = session.testsfailed
     try:
         cluster.start()
     except ServerError as error:
@@ -100,19 +102,23 @@ def started(cluster: LocalCluster) -> Iterator[LocalCluster]:
     yield cluster
     controller.stopping.set()
     controller.join()
-    cluster.destroy()
+    if session.testsfailed == failed_before:
+        cluster.destroy()
+    else:
+        cluster.stop()
+        print(f"\nlocal cluster logs kept in {cluster.workdir}")
 
 
 @pytest.fixture(scope="module")
-def minikube_sized() -> Iterator[LocalCluster]:
+def minikube_sized(request) -> Iterator[LocalCluster]:
     """One node like a default `minikube start` (tools/cluster/kwok.py), minikube's own pods on it."""
-    yield from started(LocalCluster())
+    yield from started(LocalCluster(), request.session)
 
 
 @pytest.fixture(scope="module")
-def small_cluster() -> Iterator[LocalCluster]:
+def small_cluster(request) -> Iterator[LocalCluster]:
     """Three nodes of 4 CPUs and 16 GiB: an existing cluster of the size ha-example asks for."""
-    yield from started(LocalCluster(node=NodeSize(cpu="4", memory="16Gi"), nodes=3))
+    yield from started(LocalCluster(node=NodeSize(cpu="4", memory="16Gi"), nodes=3), request.session)
 
 
 def kinds(cluster: LocalCluster, namespace: str, kind: str) -> list[dict]:

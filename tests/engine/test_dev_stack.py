@@ -71,9 +71,11 @@ def test_preview_and_a_second_up_change_nothing(dev, deployed):
 
 
 def test_an_update_replaces_the_feast_apply_job_and_scales_mlflow_in_place(dev, deployed):
-    before = uids(dev, "deployments")
+    before, jobs_before = uids(dev, "deployments"), uids(dev, "jobs")
     result = dev.up(featureStoreOnlineKeyTtlSeconds=7200, mlflowReplicas=2)
     assert result.changes.get("replace", 0) >= 1 and result.changes.get("update", 0) >= 1, result
+    applies = {name for name in uids(dev, "jobs") if name.startswith("mlops-features-apply-")}
+    assert len(applies) == 1 and not applies & set(jobs_before), "a new apply Job, not the old one patched"
     mlflow = dev.cluster.get("deployment", "mlflow", "-n", NAMESPACE)
     assert mlflow["metadata"]["uid"] == before["mlflow"]
     assert mlflow["status"]["availableReplicas"] == 2

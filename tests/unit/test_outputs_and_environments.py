@@ -78,8 +78,8 @@ def test_synth_keeps_whole_numbers_as_integers(stack_run, tmp_path: Path):
 
 
 def test_dev_fits_a_default_minikube_beside_its_system_pods():
-    """`minikube start --cpus 2 --memory 4g`, of which minikube's own pods request about 0.85 CPU:
-    every pod of the dev stack, model server, Jobs and CronJobs included, all at once, must stay
+    """`minikube start --cpus 2 --memory 4g`, of which minikube's own pods request 0.75 CPU
+    (tools/cluster/kwok.py lists them): every pod of the dev stack, model server, Jobs and CronJobs included, all at once, must stay
     within 1.5 CPU and 3 GiB of requests, or something stays Pending (and `pulumi up` waits)."""
     objects = manifests(run_with("dev"))
     steady, jobs = totals(objects)
