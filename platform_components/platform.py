@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from platform_components.credentials import SOURCES as CREDENTIAL_SOURCES
 from platform_components.credentials import Credentials
 from platform_components.drift_monitor import DriftMonitor, DriftMonitorArgs, DriftOptions
 from platform_components.feature_store import CLIENT_LABEL as FEATURE_CLIENT_LABEL
@@ -106,7 +107,7 @@ class PlatformOptions:
     storage_class: str | None = setting("storageClass")
     protect_data: bool = setting("protectData")
     credential_source: str = setting("credentialSource")
-    credentials: dict[str, str] = setting("credentials")
+    credentials: dict[str, str] = setting("credentials", shown=False)
     ingress_controller_namespace: str = setting("ingressControllerNamespace")
     workloads_image_repository: str = setting("workloadsImage")
     workloads_image_tag: str = setting("workloadsImageTag")
@@ -115,7 +116,9 @@ class PlatformOptions:
         require_dns_label("namespace", self.namespace)
         require_k8s_minor_version("pod_security_version", self.pod_security_version)
         require_dns_label("ingress_controller_namespace", self.ingress_controller_namespace)
-        Credentials(self.credential_source)
+        if self.credential_source not in CREDENTIAL_SOURCES:
+            raise ArgError("credential_source", f"must be one of {', '.join(CREDENTIAL_SOURCES)}, "
+                                                f"got {self.credential_source!r}")
         if not self.open_shift:  # the UID is OpenShift's choice then, and runAsUser ignored
             PodIdentity(self.run_as_user)
         try:

@@ -17,10 +17,11 @@ PREFIX = "stack_key_prefix"
 SECRET = "stack_key_secret"
 
 
-def setting(key: str, *, secret: bool = False) -> Any:
+def setting(key: str, *, secret: bool = False, shown: bool = True) -> Any:
     """A field set from the config key `key` (relative to its group's prefix, if any). A secret
-    setting must be stored encrypted (`pulumi config set --secret`) and is read as an Output."""
-    return field(metadata={KEY: key, SECRET: secret})
+    setting must be stored encrypted (`pulumi config set --secret`) and is read as an Output;
+    `shown=False` keeps a plain value that holds credentials out of the class's repr."""
+    return field(metadata={KEY: key, SECRET: secret}, repr=shown)
 
 
 def setting_group(prefix: str = "") -> Any:

@@ -7,11 +7,13 @@ tools/install/pulumi-kubernetes.sh (first on PATH, where the engine takes provid
 local file backend and passphrase secrets under DIR. DIR holds copies of Pulumi.yaml and
 Pulumi.<stack>.yaml, so the repository's stack files are never written.
 
-On the first use of DIR the stack is configured with `clusterTarget: kubeconfig`, the kubeconfig
+On the first use of DIR (until that succeeds) the stack is configured with `clusterTarget: kubeconfig`, the kubeconfig
 as a secret, and `credentialSource: config` with a fresh random value for every credential the
 stack needs (pulumi-random is not available from the registries this runs with). `--set key=value`
-changes a setting (the value as YAML: `--set mlflowReplicas=2`). The engine's own output goes to
-stderr; stdout's last line is a JSON result: {"ok", "changes", "outputs", "error"}. Exit status 0
+changes a setting (the value as YAML: `--set mlflowReplicas=2`) in DIR's stack file, as `pulumi
+config set` does: it stays for later runs in DIR. The engine's own output goes to
+stderr; stdout's last line is a JSON result: {"ok", "changes", "outputs", "error"} (secret
+outputs as "[secret]"). Exit status 0
 when the operation succeeded, 1 when it failed (the error is in the JSON).
 """
 
@@ -42,9 +44,10 @@ def workspace(stack: str, workdir: Path, kubeconfig: Path):
 
     from infra.program import deploy
 
-    first_use = not (workdir / "state").exists()
+    configured = workdir / ".configured"
+    first_use = not configured.exists()
     if first_use:
-        (workdir / "state").mkdir(parents=True)
+        (workdir / "state").mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "Pulumi.yaml", workdir / "Pulumi.yaml")
         shutil.copy(ROOT / f"Pulumi.{stack}.yaml", workdir / f"Pulumi.{stack}.yaml")
     env = {
@@ -60,6 +63,7 @@ def workspace(stack: str, workdir: Path, kubeconfig: Path):
     instance = auto.create_or_select_stack(stack_name=stack, project_name=PROJECT, program=deploy, opts=opts)
     if first_use:
         configure(instance, stack, kubeconfig)
+        configured.touch()
     return instance
 
 
@@ -118,7 +122,8 @@ def run(operation: str, instance) -> dict:
             changes = dict(result.summary.resource_changes or {})
     except auto.CommandError as error:
         return {"ok": False, "changes": {}, "outputs": {}, "error": str(error)}
-    outputs = {name: value.value for name, value in instance.outputs().items()} if operation != "destroy" else {}
+    outputs = ({name: "[secret]" if value.secret else value.value for name, value in instance.outputs().items()}
+               if operation != "destroy" else {})
     return {"ok": True, "changes": changes, "outputs": outputs, "error": ""}
 
 

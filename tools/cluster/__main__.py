@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 
 from tools.cluster.binaries import control_plane_binary
@@ -19,7 +20,7 @@ def up() -> int:
     cluster = LocalCluster()
     try:
         cluster.start()
-    except ServerError as error:
+    except (ServerError, OSError, subprocess.CalledProcessError) as error:
         print(error, file=sys.stderr)
         print(f"logs kept in {cluster.workdir}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ import json
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from mirakuru import SimpleExecutor, TCPExecutor
 
 from tools.cluster.binaries import control_plane_binary, kwok_binary
 from tools.cluster.kwok import NodeSize, kwok_config, minikube_system_pods, node_manifest, storage_class_manifest
-from tools.servers.process import ManagedProcess, ServerError, free_port, log_file, scratch_dir
+from tools.servers.process import ManagedProcess, ServerError, free_port, log_file
 
 NODE_NAME = "minikube"
 SERVICE_CIDR = "10.96.0.0/16"
@@ -30,7 +31,8 @@ START_TIMEOUT = 90  # seconds, for each component
 
 @dataclass
 class LocalCluster:
-    workdir: Path = field(default_factory=lambda: scratch_dir("cluster"))
+    # Private (0700): it holds the admin token, the kubeconfig and the service-account key.
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mlops-cluster-")))
     node: NodeSize = field(default_factory=NodeSize)
     nodes: int = 1  # one is named `minikube`; more are `node-1`, `node-2`, ...
     processes: list[ManagedProcess] = field(default_factory=list)
@@ -76,9 +78,16 @@ class LocalCluster:
     def stop(self) -> None:
         """SIGTERM each component (last started first), by PID; the work directory and logs stay.
         Some exit non-zero on SIGTERM (kube-scheduler: "finished without leader elect"); that is a stop."""
+        first_error = None
         for process in reversed(self.processes):
-            process.stop(any_exit=True)
+            try:
+                process.stop(any_exit=True)
+            except Exception as error:  # still stop the others; this one by SIGKILL
+                process.kill()
+                first_error = first_error or error
         self.processes.clear()
+        if first_error:
+            raise first_error
 
     def destroy(self) -> None:
         self.stop()

@@ -11,17 +11,18 @@ STAGES="node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-rea
         pod/fast/pod-delete volume/fast/pvc-provision volume/fast/pv-bind volume/fast/pvc-delete volume/fast/pv-delete"
 CACHE=${MLOPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mlops-platform}
 BIN="$CACHE/bin/kwok-$VERSION"
+command -v go >/dev/null || { echo "go is required to build kwok" >&2; exit 1; }
 
 if [ -x "$BIN" ] && [ -d "$BIN-stages" ]; then
   echo "kwok $VERSION present"
 else
-  command -v go >/dev/null || { echo "go is required to build kwok" >&2; exit 1; }
-  work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+  mkdir -p "$CACHE/bin"
+  work=$(mktemp -d "$CACHE/bin/.kwok.XXXXXX"); trap 'rm -rf "$work"' EXIT  # same filesystem: mv is a rename
   CGO_ENABLED=0 GOBIN="$work" go install -trimpath -ldflags "-s -w" "$MODULE/cmd/kwok@$VERSION"
   src=$(go mod download -json "$MODULE@$VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
   mkdir -p "$work/stages"
   for s in $STAGES; do cp "$src/kustomize/stage/$s.yaml" "$work/stages/"; done
-  mkdir -p "$CACHE/bin" && rm -rf "$BIN-stages" && mv "$work/stages" "$BIN-stages" && mv "$work/kwok" "$BIN"
+  rm -rf "$BIN-stages" && mv "$work/stages" "$BIN-stages" && mv "$work/kwok" "$BIN"
   echo "kwok $VERSION built"
 fi
 echo "$BIN"

@@ -12,10 +12,12 @@
 # so the SDK's version request is met and `pulumi about` still says which source it is.
 set -euo pipefail
 cd "$(dirname "$0")/go/kubernetes-provider"
+command -v go >/dev/null || { echo "go is required to build the Kubernetes provider" >&2; exit 1; }
 
 MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 PSEUDO=$(go list -m -f '{{.Version}}' "$MODULE")
 SDK=$(sed -n 's/^pulumi-kubernetes==\(.*\)$/\1/p' ../../../../requirements.txt)
+[ -n "$SDK" ] || { echo "requirements.txt pins no pulumi-kubernetes==<version>" >&2; exit 1; }
 VERSION="$SDK+${PSEUDO##*-}"
 CACHE=${MLOPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mlops-platform}
 DIR="$CACHE/bin/pulumi-resource-kubernetes-v$SDK-${PSEUDO##*-}"
@@ -23,7 +25,6 @@ DIR="$CACHE/bin/pulumi-resource-kubernetes-v$SDK-${PSEUDO##*-}"
 if [ -x "$DIR/pulumi-resource-kubernetes" ]; then
   echo "pulumi-resource-kubernetes $VERSION present"
 else
-  command -v go >/dev/null || { echo "go is required to build the Kubernetes provider" >&2; exit 1; }
   src=$(go mod download -json "$MODULE@$PSEUDO" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
   [ -d "$src" ] || { echo "go mod download gave no source directory for $MODULE@$PSEUDO" >&2; exit 1; }
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -32,10 +33,10 @@ else
   cp "$src"/cmd/pulumi-resource-kubernetes/{main.go,generate.go,schema.json,terraform-mapping.json} "$work/cmd/"
   chmod u+w "$work"/cmd/*
   (cd "$work/cmd" && VERSION="$VERSION" go run generate.go)
-  mkdir -p "$DIR"
   (cd "$work" && CGO_ENABLED=0 go build -trimpath \
-    -ldflags "-s -w -X $MODULE/pkg/version.Version=$VERSION" -o "$DIR/pulumi-resource-kubernetes.tmp" ./cmd)
-  mv "$DIR/pulumi-resource-kubernetes.tmp" "$DIR/pulumi-resource-kubernetes"
+    -ldflags "-s -w -X $MODULE/pkg/version.Version=$VERSION" -o "$work/pulumi-resource-kubernetes" ./cmd)
+  mkdir -p "$DIR" && tmp=$(mktemp "$DIR/.provider.XXXXXX")
+  mv "$work/pulumi-resource-kubernetes" "$tmp" && mv "$tmp" "$DIR/pulumi-resource-kubernetes"
   echo "pulumi-resource-kubernetes $VERSION built"
 fi
 echo "$DIR"

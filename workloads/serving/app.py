@@ -113,10 +113,12 @@ class Measured:
                 status = message["status"]
             await send(message)
 
+        deadline = asyncio.timeout(self.timeout)
         try:
-            await asyncio.wait_for(self.app(scope, receive, sending), timeout=self.timeout)
+            async with deadline:
+                await self.app(scope, receive, sending)
         except TimeoutError:
-            if status is not None:  # already answering: nothing else can be sent
+            if not deadline.expired() or status is not None:  # not ours, or already answering
                 raise
             await Response("Request processing time exceeded limit", status_code=504,
                            media_type="application/json")(scope, receive, sending)

@@ -9,9 +9,10 @@ data's), `prediction` (and `probability` of the positive class for binary classi
 
 Guarantees:
 - Never on the request path: `append` only counts the rows and adds them to a list; every
-  `SHIP_SECONDS` a thread sends the list, pickled once, to the worker's writer process
+  `SHIP_SECONDS` a thread sends the list as one message to the worker's writer process
   (log_writer.py), which builds, encodes and uploads the files. Neither a slow object store nor
-  the work of logging delays or fails a prediction, and the request thread never pickles.
+  the work of logging delays or fails a prediction, and the queue's feeder thread wakes (and takes
+  the interpreter's lock) five times a second rather than once per request.
 - Bounded memory: past `max_rows` rows waiting (queued, or in files whose upload failed), new rows
   are dropped, counted (`mlops_serving_rows_dropped_total`) and reported once per `flush_seconds`.
 - Whole files only: a file is one S3 PutObject of the complete parquet body, and S3 makes an
@@ -75,8 +76,13 @@ class PredictionLog:
             return False
         record = LogRecord(features, predictions, request_id, timestamp, model.version, model.path, model.dtypes)
         with self._lock:
-            self._batch.append(record)
-        return True
+            if not self._closing.is_set():
+                self._batch.append(record)
+                return True
+        with self._waiting.get_lock():  # after close: nothing will send it
+            self._waiting.value -= rows
+        self._dropped(rows)
+        return False
 
     def _ship(self) -> None:
         """Send what the requests added since the last time, as one message."""
@@ -105,7 +111,8 @@ class PredictionLog:
     def close(self) -> bool:
         """Send the last rows and the end marker, and wait for the writer to write everything (or
         its deadline)."""
-        self._closing.set()
+        with self._lock:
+            self._closing.set()
         if self._shipper.is_alive():
             self._shipper.join()
         self._ship()

@@ -1,5 +1,5 @@
 // The Pulumi Kubernetes provider the engine tier runs: upstream's cmd/pulumi-resource-kubernetes,
-// built by tools/install/pulumi.sh from the module below (the proxy serves this pseudo-version only).
+// built by tools/install/pulumi-kubernetes.sh from the module below (the proxy serves this pseudo-version only).
 module mlops-platform/kubernetes-provider
 
 go 1.26.0
