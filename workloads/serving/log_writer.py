@@ -6,7 +6,10 @@ uploading never competes with requests for the worker's interpreter. It receives
 `LogRecord`s on a queue and writes `s3://<bucket>/<model>/dt=YYYY-MM-DD/<writer>-<sequence>.parquet` when
 `flush_rows` rows wait or every `flush_seconds`; a failed upload is retried under the same name.
 It ignores SIGTERM and SIGINT: it stops when its worker sends the end marker (after the last
-request) or when the worker is gone, writing what is left first.
+request) or when the worker is gone, writing what is left first. It runs at a lower CPU priority
+(`WRITER_NICENESS`) than the worker: when the container's CPUs are busy, requests go first and the
+log catches up when they are not (a backlog beyond the bound is dropped and counted, as for a slow
+store).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from workloads.serving import metrics
 from workloads.serving.model import positive_probability
 
 log = logging.getLogger("serving.prediction_log")
+WRITER_NICENESS = 10  # added to the worker's; raising it needs no privilege (restricted pods may)
 
 
 @dataclass(frozen=True)
@@ -234,5 +238,6 @@ def writer_main(config: WriterConfig, records, waiting, parent: int) -> None:
     """The writer process's entry point (spawned by the worker)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the worker ends it, after its last request
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(WRITER_NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     LogWriter(s3_sink(config), config, waiting).run(records, parent)
