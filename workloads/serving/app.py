@@ -24,13 +24,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.version import VERSION
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.background import BackgroundTask
 
 from workloads.serving import metrics
 from workloads.serving.features import FeatureLookup
 from workloads.serving.log_writer import WriterConfig
-from workloads.serving.model import ModelHolder
+from workloads.serving.model import LoadedModel, ModelHolder
 from workloads.serving.prediction_log import PredictionLog
-from workloads.serving.scoring import score
+from workloads.serving.scoring import Scored, score
 from workloads.serving.settings import ServingSettings
 
 log = logging.getLogger("serving")
@@ -86,12 +87,19 @@ class Server:
             scored = await asyncio.to_thread(score, body, content_type, model, self.lookup)
         except MlflowException as error:
             return error_response(error, request_id)
+        logging_rows = None
         if scored.features is not None:
             metrics.ROWS_SCORED.inc(len(scored.features))
             if self.log:
-                self.log.append(scored.features, scored.predictions, request_id, datetime.now(UTC), model)
+                logging_rows = BackgroundTask(self._log_rows, scored, request_id, datetime.now(UTC), model)
         return Response(scored.response, status_code=scored.status, media_type=scored.mimetype,
-                        headers={"X-Request-ID": request_id})
+                        headers={"X-Request-ID": request_id}, background=logging_rows)
+
+    async def _log_rows(self, scored: Scored, request_id: str, timestamp: datetime, model: LoadedModel) -> None:
+        """Hand the rows to the prediction log once the response is sent (a coroutine, so Starlette
+        runs it in the event loop rather than in a thread); the request is complete only after it,
+        so a graceful stop still waits for it."""
+        self.log.append(scored.features, scored.predictions, request_id, timestamp, model)
 
 
 class Measured:

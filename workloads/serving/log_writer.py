@@ -3,7 +3,7 @@
 Each worker of the model server starts one (`prediction_log.PredictionLog`), so building the
 rows (casting to the signature's dtypes, the positive class's probability), encoding parquet and
 uploading never competes with requests for the worker's interpreter. It receives lists of
-`LogRecord`s on a queue and writes `s3://<bucket>/<model>/dt=YYYY-MM-DD/<writer>-<sequence>.parquet` when
+pickled `LogRecord`s on a queue and writes `s3://<bucket>/<model>/dt=YYYY-MM-DD/<writer>-<sequence>.parquet` when
 `flush_rows` rows wait or every `flush_seconds`; a failed upload is retried under the same name.
 It ignores SIGTERM and SIGINT: it stops when its worker sends the end marker (after the last
 request) or when the worker is gone, writing what is left first. It runs at a lower CPU priority
@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import pickle
 import queue
 import signal
 import socket
@@ -185,6 +186,10 @@ class LogWriter:
         with self.waiting.get_lock():
             self.waiting.value -= rows
 
+    def receive(self, batch: list[bytes]) -> None:
+        """Queue a message's records (each pickled by the worker as its request ended)."""
+        self.records.extend(pickle.loads(record) for record in batch)
+
     def run(self, records: queue.Queue, parent: int) -> None:
         """Receive lists of records and write them until the end marker (None) or the worker's
         death, then drain."""
@@ -196,7 +201,7 @@ class LogWriter:
                 batch = []
             if batch is None or os.getppid() != parent:
                 break
-            self.records.extend(batch)
+            self.receive(batch)
             if self.queued_rows() >= self.config.flush_rows or time.monotonic() >= next_flush:
                 self.flush()
                 next_flush = time.monotonic() + self.config.flush_seconds
@@ -210,7 +215,7 @@ class LogWriter:
             except (queue.Empty, OSError, EOFError):
                 break
             if batch is not None:
-                self.records.extend(batch)
+                self.receive(batch)
         end = time.monotonic() + self.config.shutdown_seconds
         while not self.flush():
             if time.monotonic() >= end:
