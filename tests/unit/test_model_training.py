@@ -39,7 +39,7 @@ def test_the_job_trains_with_its_own_identities_and_no_online_store():
     assert env["FEATURE_DATA_URI"]["value"] == "s3://features/churn"
     assert env["MLOPS_ENVIRONMENT"]["value"] == "dev"
     rule = one(run, "CronJob", "train-churn")["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]
-    assert rule["onExitCodes"]["values"] == [2, 3, 8]
+    assert rule["onExitCodes"]["values"] == [2, 3, 4, 8]
 
 
 def test_the_training_user_may_edit_its_model_and_experiment_only():

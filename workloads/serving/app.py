@@ -1,8 +1,10 @@
 """The model server's ASGI app: MLflow's scoring endpoints around a swappable model version.
 
 Endpoints, as `mlflow models serve` has them: `/ping` and `/health` (200 once a version is
-loaded, 503 before: the readiness probe), `/version` (MLflow's), `/invocations`; plus
-`/metrics` (Prometheus). Each worker process builds one app with its own model, feature-server
+loaded and the prediction log can take rows, 503 otherwise: the readiness probe), `/version`
+(MLflow's), `/invocations`; plus `/metrics` (Prometheus). Errors keep MLflow's shape
+(`error_code`, `message`) without the stack trace MLflow adds to a model's unexpected failure:
+that goes to the server's log, under the request's ID. Each worker process builds one app with its own model, feature-server
 session and prediction log; the lifespan starts the alias poller and the log flusher, and on
 shutdown (SIGTERM) flushes the log after the last request.
 """
@@ -10,8 +12,12 @@ shutdown (SIGTERM) flushes the log after the last request.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import signal
 import time
+import traceback
 import uuid
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -21,7 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE
 from mlflow.version import VERSION
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.background import BackgroundTask
@@ -45,8 +51,19 @@ def mlflow_client():
 
 
 def error_response(error: MlflowException, request_id: str) -> Response:
-    return Response(error.serialize_as_json(), status_code=error.get_http_status_code(),
-                    media_type="application/json", headers={"X-Request-ID": request_id})
+    """MLflow's error body, less `stack_trace` (server paths and code): logged here instead."""
+    body = json.loads(error.serialize_as_json())
+    trace = body.pop("stack_trace", None)
+    if trace:
+        log.error("request %s failed: %s\n%s", request_id, error.message, trace)
+    return Response(json.dumps(body), status_code=error.get_http_status_code(), media_type="application/json",
+                    headers={"X-Request-ID": request_id})
+
+
+def stop_worker() -> None:
+    """Stop this worker gracefully, as SIGTERM does: uvicorn's supervisor (several workers) or
+    Kubernetes (one) starts a fresh one."""
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Server:
@@ -59,7 +76,13 @@ class Server:
         self.lookup = FeatureLookup(settings.feature_server_url) if settings.feature_server_url else None
         writer = WriterConfig(settings.model, settings.log_bucket or "", settings.s3_endpoint, settings.flush_rows,
                               settings.flush_seconds, settings.shutdown_seconds)
-        self.log = PredictionLog(writer, max_rows=settings.max_log_rows) if settings.log_bucket else None
+        self.log = PredictionLog(writer, max_rows=settings.max_log_rows, on_give_up=stop_worker) \
+            if settings.log_bucket else None
+
+    @property
+    def ready(self) -> bool:
+        """A version is loaded, and scored rows can reach the prediction log (when there is one)."""
+        return self.holder.current is not None and (self.log is None or self.log.accepting)
 
     def start(self) -> None:
         self.holder.start()
@@ -87,6 +110,9 @@ class Server:
             scored = await asyncio.to_thread(score, body, content_type, model, self.lookup)
         except MlflowException as error:
             return error_response(error, request_id)
+        except Exception:  # a bug of ours: MLflow's shape, the details in the log only
+            return error_response(MlflowException(f"internal error (request {request_id})", INTERNAL_ERROR,
+                                                  stack_trace=traceback.format_exc()), request_id)
         logging_rows = None
         if scored.features is not None:
             metrics.ROWS_SCORED.inc(len(scored.features))
@@ -150,7 +176,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.add_middleware(Measured, timeout=MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get())
 
     async def ping() -> Response:
-        return Response("\n", status_code=200 if server.holder.current else 503, media_type="application/json")
+        return Response("\n", status_code=200 if server.ready else 503, media_type="application/json")
 
     app.get("/ping")(ping)
     app.get("/health")(ping)

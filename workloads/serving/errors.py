@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
 
 from workloads.cli import WorkloadError, fail_fast_codes
 
@@ -14,6 +14,20 @@ class MissingEntitiesError(MlflowException):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems), error_code=RESOURCE_DOES_NOT_EXIST)
         self.problems = problems
+
+
+class InvalidEntityKeyError(MlflowException):
+    """An entity key of the wrong type, null, or out of range: 400, naming each one (entities.py)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+class FeatureStoreRefusedError(MlflowException):
+    """The feature server refused the lookup as a bad request (its 4xx): 400, a retry cannot help."""
+
+    def __init__(self, message: str):
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 class FeatureStoreUnavailableError(MlflowException):

@@ -17,16 +17,12 @@ from collections import defaultdict
 import pandas as pd
 import requests
 
-from workloads.serving.errors import FeatureStoreUnavailableError, MissingEntitiesError
+from workloads.serving.errors import FeatureStoreRefusedError, FeatureStoreUnavailableError, MissingEntitiesError
 
 SEPARATOR = "__"  # Feast's full feature names are <view>__<feature>
-
-
-def entity_frame(data: pd.DataFrame, entity_keys: tuple[str, ...]) -> pd.DataFrame | None:
-    """The request as entity rows when it holds exactly the entity key columns, else None."""
-    if not entity_keys or set(map(str, data.columns)) != set(entity_keys):
-        return None
-    return data[list(entity_keys)]
+# The feature server's answers a retry may fix; its other 4xx refuse the request itself. Keys are
+# checked before the lookup (entities.py), so a 500 is the server's or Redis' failure: 503.
+RETRYABLE_STATUSES = (408, 429)
 
 
 def missing_entities(frame: pd.DataFrame, entity_keys: tuple[str, ...]) -> list[str]:
@@ -60,10 +56,15 @@ class FeatureLookup:
             response = self.session.post(f"{self.url}/get-online-features", json=body, timeout=self.timeout)
         except requests.RequestException as error:
             raise FeatureStoreUnavailableError(f"feature server {self.url} unreachable: {error}") from None
-        if response.status_code != 200:
-            raise FeatureStoreUnavailableError(
-                f"feature server {self.url} answered {response.status_code}: {response.text[:300]}")
-        payload = response.json()
+        status = response.status_code
+        if 400 <= status < 500 and status not in RETRYABLE_STATUSES:
+            raise FeatureStoreRefusedError(f"the feature server refused the lookup ({status}): {response.text[:300]}")
+        if status != 200:
+            raise FeatureStoreUnavailableError(f"feature server {self.url} answered {status}: {response.text[:300]}")
+        try:
+            payload = response.json()
+        except ValueError:
+            raise FeatureStoreUnavailableError(f"feature server {self.url} answered 200 without JSON") from None
         names, results = payload["metadata"]["feature_names"], payload["results"]
         return pd.DataFrame({name: result["values"] for name, result in zip(names, results, strict=True)})
 

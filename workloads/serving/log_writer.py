@@ -1,10 +1,13 @@
 """The prediction log's writer: a process of its own that turns scored rows into parquet files.
 
 Each worker of the model server starts one (`prediction_log.PredictionLog`), so building the
-rows (casting to the signature's dtypes, the positive class's probability), encoding parquet and
-uploading never competes with requests for the worker's interpreter. It receives lists of
-pickled `LogRecord`s on a queue and writes `s3://<bucket>/<model>/dt=YYYY-MM-DD/<writer>-<sequence>.parquet` when
-`flush_rows` rows wait or every `flush_seconds`; a failed upload is retried under the same name.
+rows (typed by the version's log schema, log_schema.py; the positive class's probability),
+encoding parquet and uploading never competes with requests for the worker's interpreter. It
+receives lists of pickled `LogRecord`s on a queue and writes
+`s3://<bucket>/<model>/dt=YYYY-MM-DD/<writer>-<sequence>.parquet` when `flush_rows` rows wait or
+every `flush_seconds`; a failed upload is retried under the same name. Rows that cannot be built
+or encoded (nothing known does that; the schema makes every value fit) are dropped and counted
+with their reason, never taking the process or the other rows with them.
 It ignores SIGTERM and SIGINT: it stops when its worker sends the end marker (after the last
 request) or when the worker is gone, writing what is left first. It runs at a lower CPU priority
 (`WRITER_NICENESS`) than the worker: when the container's CPUs are busy, requests go first and the
@@ -21,20 +24,26 @@ import pickle
 import queue
 import signal
 import socket
+import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from workloads.serving import metrics
+from workloads.serving.log_schema import LogSchema, to_table
 from workloads.serving.model import positive_probability
 
 log = logging.getLogger("serving.prediction_log")
 WRITER_NICENESS = 10  # added to the worker's; raising it needs no privilege (restricted pods may)
+UNWRITTEN_EXIT = 3  # the writer's exit code when its shutdown deadline passed with rows unwritten
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class LogRecord:
     timestamp: datetime
     version: str
     model_path: str | None  # the worker's local copy of the version, for the probability
-    dtypes: dict[str, Any]  # the signature's: the reference data's dtypes
+    schema: LogSchema  # the version's: every file of it has these columns and types
 
     @property
     def rows(self) -> int:
@@ -67,7 +76,8 @@ class WriterConfig:
 @dataclass
 class PendingFile:
     key: str
-    frame: pd.DataFrame
+    body: bytes  # the encoded parquet file
+    rows: int
 
 
 def prediction_columns(predictions: Any, rows: int) -> dict[str, Any]:
@@ -86,24 +96,62 @@ def prediction_columns(predictions: Any, rows: int) -> dict[str, Any]:
     return {"prediction": [repr(value) for value in np.asarray(predictions, dtype=object).reshape(rows, -1)]}
 
 
-def log_rows(records: list[LogRecord], pyfunc) -> pd.DataFrame:
-    """The log's rows for records of one model version, in one pass (one cast, one probability
-    call); `pyfunc` is that version's model, or None when its files are gone (no probability)."""
+def log_table(records: list[LogRecord], pyfunc) -> tuple[pa.Table, dict[str, int]]:
+    """The log's rows for records of one model version, in one pass (one probability call), as a
+    table of the version's schema, and the values nulled per column (log_schema.py). `pyfunc` is
+    that version's model, or None when its files are gone (the probability is then null)."""
     first = records[0]
-    features = pd.concat([record.features for record in records], ignore_index=True)
-    frame = features.astype({c: t for c, t in first.dtypes.items() if c in features.columns}, errors="ignore")
+    schema = first.schema
+    with warnings.catch_warnings():  # all-null batches: their dtype is replaced by the schema's anyway
+        warnings.simplefilter("ignore", FutureWarning)
+        frame = pd.concat([record.features for record in records], ignore_index=True)
+    frame.columns = [str(column) for column in frame.columns]
+    features, nulled = to_table(frame, schema.input_fields(frame))
     per_record = [prediction_columns(record.predictions, record.rows) for record in records]
-    for name in per_record[0]:
-        frame[name] = np.concatenate([np.asarray(columns[name]) for columns in per_record])
-    probability = positive_probability(pyfunc, features) if pyfunc is not None else None
-    if probability is not None:
-        frame["probability"] = probability
+    predictions = {name: np.concatenate([np.asarray(columns[name]) for columns in per_record])
+                   for name in per_record[0]}
+    outputs, more = to_table(pd.DataFrame(predictions), schema.prediction_fields(predictions))
+    nulled.update(more)
+    columns = {**dict(zip(features.column_names, features.columns, strict=True)),
+               **dict(zip(outputs.column_names, outputs.columns, strict=True))}
+    if schema.probability:
+        columns["probability"] = probability_array(pyfunc, features, schema, nulled)
     sizes = [record.rows for record in records]
-    frame["request_id"] = np.repeat([record.request_id for record in records], sizes)
-    frame["timestamp"] = pd.DatetimeIndex(np.repeat([pd.Timestamp(r.timestamp).tz_convert("UTC") for r in records],
-                                                    sizes))
-    frame["model_version"] = first.version
-    return frame
+    stamps = np.repeat([pd.Timestamp(record.timestamp).tz_convert("UTC").value for record in records], sizes)
+    columns["request_id"] = pa.array(np.repeat([record.request_id for record in records], sizes), pa.string())
+    columns["timestamp"] = pa.array(stamps, pa.timestamp("ns", tz="UTC"))
+    columns["model_version"] = pa.array([first.version] * len(frame), pa.string())
+    return pa.table(columns), nulled
+
+
+def probability_array(pyfunc, features: pa.Table, schema: LogSchema, nulled: dict[str, int]) -> pa.Array:
+    """P(positive class) of each row, from the features as the model saw them (typed by the
+    signature); nulls, counted, when the model's files are gone or it cannot say."""
+    rows = features.num_rows
+    try:
+        typed = features.select([name for name, _ in schema.features]).to_pandas() if schema.typed_inputs \
+            else features.to_pandas()
+        values = positive_probability(pyfunc, typed) if pyfunc is not None else None
+    except Exception as error:  # the probability is extra: its loss must not cost the rows
+        log.warning("prediction log: no probability for %d rows: %s", rows, error)
+        values = None
+    if values is None:
+        nulled["probability"] = nulled.get("probability", 0) + rows
+        return pa.nulls(rows, pa.float64())
+    return pa.array(np.asarray(values, dtype="float64"), pa.float64())
+
+
+def encode(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def count_nulled(nulled: dict[str, int], request_ids: list[str]) -> None:
+    for column, count in nulled.items():
+        metrics.LOG_VALUES_NULLED.labels(column).inc(count)
+        log.warning("prediction log: %d values of column %s could not take its type and are logged as null "
+                    "(requests %s)", count, column, ", ".join(request_ids[:5]) + (" ..." if len(request_ids) > 5 else ""))
 
 
 def partition_key(model: str, day: date, writer: str, sequence: int) -> str:
@@ -145,54 +193,69 @@ class LogWriter:
         return sum(record.rows for record in self.records)
 
     def cut_files(self) -> None:
-        """Turn the queued records into named files, one per model version and UTC day."""
+        """Turn the queued records into encoded files, one per model version and UTC day."""
         records, self.records = self.records, []
-        by_version: dict[tuple[str, str | None], list[LogRecord]] = {}
+        groups: dict[tuple[str, str | None, date], list[LogRecord]] = {}
         for record in records:
-            by_version.setdefault((record.version, record.model_path), []).append(record)
-        for (version, path), group in by_version.items():
-            try:
-                frame = log_rows(group, self._model(path))
-            except Exception:  # unloggable rows must not cost the others theirs
-                rows = sum(record.rows for record in group)
-                log.exception("cannot log %d rows of version %s (dropped)", rows, version)
-                metrics.ROWS_DROPPED.inc(rows)
-                self._written(rows)
-                continue
-            for day, rows in frame.groupby(frame["timestamp"].dt.date, sort=True):
-                self.sequence += 1
-                key = partition_key(self.config.model, day, self.writer, self.sequence)
-                self.pending.append(PendingFile(key, rows.reset_index(drop=True)))
+            day = pd.Timestamp(record.timestamp).tz_convert("UTC").date()
+            groups.setdefault((record.version, record.model_path, day), []).append(record)
+        for (_, path, day), group in groups.items():
+            self._cut(group, self._model(path), day)
+
+    def _cut(self, group: list[LogRecord], pyfunc, day: date) -> None:
+        try:
+            table, nulled = log_table(group, pyfunc)
+            body = encode(table)
+        except Exception:  # rows that cannot be logged must not cost the others theirs
+            if len(group) > 1:
+                for record in group:  # find the records at fault: each alone
+                    self._cut([record], pyfunc, day)
+                return
+            log.exception("prediction log: cannot build or encode the %d rows of request %s (version %s): dropped",
+                          group[0].rows, group[0].request_id, group[0].version)
+            self._dropped(group[0].rows, "unencodable")
+            return
+        count_nulled(nulled, [record.request_id for record in group])
+        self.sequence += 1
+        self.pending.append(PendingFile(partition_key(self.config.model, day, self.writer, self.sequence), body,
+                                        table.num_rows))
 
     def flush(self) -> bool:
         """Write everything waiting; True when nothing is left. Failed files stay for a retry."""
         self.cut_files()
         while self.pending:
             file = self.pending[0]
-            buffer = io.BytesIO()
-            file.frame.to_parquet(buffer, index=False)
             try:
-                self.sink.put(file.key, buffer.getvalue())
+                self.sink.put(file.key, file.body)
             except Exception as error:
                 metrics.LOG_FLUSH_FAILURES.inc()
-                log.warning("cannot write %s (%d rows kept for a retry): %s", file.key, len(file.frame), error)
+                log.warning("cannot write %s (%d rows kept for a retry): %s", file.key, file.rows, error)
                 return False
             self.pending.pop(0)
-            metrics.ROWS_LOGGED.inc(len(file.frame))
-            self._written(len(file.frame))
+            metrics.ROWS_LOGGED.inc(file.rows)
+            self._written(file.rows)
         return True
 
     def _written(self, rows: int) -> None:
         with self.waiting.get_lock():
             self.waiting.value -= rows
 
-    def receive(self, batch: list[bytes]) -> None:
-        """Queue a message's records (each pickled by the worker as its request ended)."""
-        self.records.extend(pickle.loads(record) for record in batch)
+    def _dropped(self, rows: int, reason: str) -> None:
+        metrics.LOG_ROWS_DROPPED.labels(reason).inc(rows)
+        self._written(rows)
 
-    def run(self, records: queue.Queue, parent: int) -> None:
+    def receive(self, batch: list[tuple[int, bytes]]) -> None:
+        """Queue a message's records: (rows, the record pickled by the worker as its request ended)."""
+        for rows, pickled in batch:
+            try:
+                self.records.append(pickle.loads(pickled))
+            except Exception:
+                log.exception("prediction log: cannot read a record of %d rows", rows)
+                self._dropped(rows, "unreadable")
+
+    def run(self, records: queue.Queue, parent: int) -> bool:
         """Receive lists of records and write them until the end marker (None) or the worker's
-        death, then drain."""
+        death, then drain; True when everything was written."""
         next_flush = time.monotonic() + self.config.flush_seconds
         while True:
             try:
@@ -205,9 +268,9 @@ class LogWriter:
             if self.queued_rows() >= self.config.flush_rows or time.monotonic() >= next_flush:
                 self.flush()
                 next_flush = time.monotonic() + self.config.flush_seconds
-        self.drain(records)
+        return self.drain(records)
 
-    def drain(self, records: queue.Queue) -> None:
+    def drain(self, records: queue.Queue) -> bool:
         """Take what is still queued and write it all, retrying until the shutdown deadline."""
         while True:
             try:
@@ -220,8 +283,9 @@ class LogWriter:
         while not self.flush():
             if time.monotonic() >= end:
                 log.error("stopping with %d prediction-log rows unwritten", self.waiting.value)
-                return
+                return False
             time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+        return True
 
 
 def s3_sink(config: WriterConfig):
@@ -239,10 +303,12 @@ def s3_sink(config: WriterConfig):
     return Sink()
 
 
-def writer_main(config: WriterConfig, records, waiting, parent: int) -> None:
-    """The writer process's entry point (spawned by the worker)."""
+def writer_main(config: WriterConfig, records, waiting, ready, parent: int) -> None:
+    """The writer process's entry point (spawned by the worker); sets `ready` once it can write."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the worker ends it, after its last request
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(WRITER_NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    LogWriter(s3_sink(config), config, waiting).run(records, parent)
+    writer = LogWriter(s3_sink(config), config, waiting)
+    ready.value = 1
+    sys.exit(0 if writer.run(records, parent) else UNWRITTEN_EXIT)

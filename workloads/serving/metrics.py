@@ -22,8 +22,16 @@ LATENCY = Histogram("mlops_serving_request_duration_seconds", "Time to answer a 
                     buckets=LATENCY_BUCKETS)
 ROWS_SCORED = Counter("mlops_serving_rows_scored_total", "Rows the model scored.")
 ROWS_LOGGED = Counter("mlops_serving_rows_logged_total", "Scored rows written to the prediction log.")
-ROWS_DROPPED = Counter("mlops_serving_rows_dropped_total",
-                       "Scored rows not logged because the log's buffer was full (object store slow or down).")
+# Reasons: buffer_full (object store slow or down), writer_died (rows a dead writer held),
+# writer_down (no writer after too many deaths), closed (after shutdown began), unencodable,
+# unreadable, shutdown_timeout (still unwritten at the shutdown deadline).
+LOG_ROWS_DROPPED = Counter("mlops_serving_log_rows_dropped_total", "Scored rows not written to the prediction log.",
+                           ["reason"])
+LOG_VALUES_NULLED = Counter("mlops_serving_log_values_nulled_total",
+                            "Logged values that could not take their column's type and were logged as null.",
+                            ["column"])
+LOG_WRITER_RESTARTS = Counter("mlops_serving_log_writer_restarts_total",
+                              "Prediction-log writer processes that died (each is replaced).")
 LOG_FLUSH_FAILURES = Counter("mlops_serving_log_flush_failures_total", "Failed writes of a prediction-log file.")
 # Labelled, so a process that never loads a model (the prediction log's writer) exports no sample.
 MODEL_VERSION = Gauge("mlops_serving_model_version", "The registered model version this worker serves.", ["model"],

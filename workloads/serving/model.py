@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from workloads.serving import metrics
-from workloads.tags import ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
+from workloads.serving.log_schema import LogSchema, schema_of
+from workloads.tags import ENTITY_KEY_TYPES_TAG, ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG, entity_key_types
 
 log = logging.getLogger("serving.model")
 
@@ -39,6 +40,7 @@ class LoadedModel:
     entity_keys: tuple[str, ...] = ()
     directory: Path | None = field(default=None, compare=False)  # its download, removed when superseded
     path: str | None = field(default=None, compare=False)  # the local model, loadable by another process
+    entity_key_types: dict[str, str] = field(default_factory=dict, compare=False)  # key -> Feast type name
 
     @property
     def input_schema(self):
@@ -50,36 +52,27 @@ class LoadedModel:
         return [str(name) for name in schema.input_names()] if schema is not None else []
 
     @cached_property
-    def dtypes(self) -> dict[str, Any]:
-        """Column -> pandas dtype of the signature (the reference data's dtypes), computed once."""
-        return self.feature_dtypes()
+    def log_schema(self) -> LogSchema:
+        """The columns and types of this version's prediction-log files, computed once."""
+        keys = {key: self.entity_key_types.get(key, "") for key in self.entity_keys}
+        return schema_of(self.pyfunc.metadata, keys, probability=binary_classifier(self.pyfunc))
 
-    def feature_dtypes(self) -> dict[str, Any]:
-        """Column -> pandas dtype of the signature (the reference data's dtypes)."""
-        schema = self.input_schema
-        if schema is None or not schema.has_input_names():
-            return {}
-        dtypes = {}
-        for name, kind in schema.input_types_dict().items():
-            to_pandas = getattr(kind, "to_pandas", None)
-            if to_pandas is not None:
-                dtypes[str(name)] = to_pandas()
-        return dtypes
 
-    def positive_probability(self, features: pd.DataFrame) -> np.ndarray | None:
-        return positive_probability(self.pyfunc, features)
+def binary_classifier(pyfunc) -> bool:
+    """Whether MLflow's raw model is a classifier of two classes with `predict_proba`."""
+    try:
+        raw = pyfunc.get_raw_model()
+    except Exception:  # a flavour without a raw model
+        return False
+    classes = getattr(raw, "classes_", None)
+    return hasattr(raw, "predict_proba") and classes is not None and len(classes) == 2
 
 
 def positive_probability(pyfunc, features: pd.DataFrame) -> np.ndarray | None:
     """P(positive class) from a binary classifier's `predict_proba` (MLflow's raw model), else None."""
-    try:
-        raw = pyfunc.get_raw_model()
-    except Exception:  # a flavour without a raw model
+    if not binary_classifier(pyfunc):
         return None
-    classes = getattr(raw, "classes_", None)
-    if not hasattr(raw, "predict_proba") or classes is None or len(classes) != 2:
-        return None
-    return np.asarray(raw.predict_proba(features))[:, 1]
+    return np.asarray(pyfunc.get_raw_model().predict_proba(features))[:, 1]
 
 
 def load_version(client, name: str, version: str, download_root: Path) -> LoadedModel:
@@ -98,7 +91,7 @@ def load_version(client, name: str, version: str, download_root: Path) -> Loaded
         raise
     keys = tuple(key for key in tags.get(ENTITY_KEYS_TAG, "").split(",") if key)
     return LoadedModel(name, str(version), model_version.run_id or "", pyfunc, tags.get(FEATURE_SERVICE_TAG), keys,
-                       directory, path)
+                       directory, path, entity_key_types(tags.get(ENTITY_KEY_TYPES_TAG, "")))
 
 
 def freeze_heap() -> None:

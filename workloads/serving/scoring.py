@@ -6,26 +6,32 @@ serve` runs for `/invocations`: the same JSON (`dataframe_split`, `dataframe_rec
 `Recorder` stands in for the model to keep what it scored, for the prediction log.
 
 A JSON request whose columns are exactly the model's entity keys (`{"dataframe_records":
-[{"customer_id": 17}]}`) is entity-keyed: the features come from the feature store, and the
-response is MLflow's (`{"predictions": [...]}`).
+[{"customer_id": 17}]}`) is entity-keyed: its keys are checked against their Feast types
+(entities.py), the features come from the feature store, and the response and errors are
+MLflow's (`{"predictions": [...]}`).
 """
 
 from __future__ import annotations
 
 import json
+import traceback
 from dataclasses import dataclass
 from io import StringIO
 from typing import Any
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import BAD_REQUEST, INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import scoring_server
 
-from workloads.serving.features import FeatureLookup, entity_frame
+from workloads.serving.entities import entity_rows
+from workloads.serving.features import FeatureLookup
 from workloads.serving.model import LoadedModel
 
 JSON_FORMATS = ("dataframe_records", "dataframe_split", "instances", "inputs")
+# MLflow's scoring server's words for a model that raised (mlflow.pyfunc.scoring_server.invocations).
+UNEXPECTED_PREDICT_ERROR = ("Encountered an unexpected error while evaluating the model. Verify that the serialized "
+                            "input Dataframe is compatible with the model for inference.")
 
 
 class Recorder:
@@ -76,8 +82,19 @@ def entity_request(body: bytes, content_type: str | None, model: LoadedModel) ->
         return None  # MLflow's parser reports it
     if request_columns(payload) != set(model.entity_keys):
         return None
-    data = scoring_server.infer_and_parse_data({k: v for k, v in payload.items() if k != "params"})
-    return entity_frame(pd.DataFrame(data), model.entity_keys)
+    return entity_rows(payload, model.entity_keys, model.entity_key_types)
+
+
+def predict(pyfunc, features: pd.DataFrame):
+    """`pyfunc.predict`, failing as MLflow's scoring server does: its own errors as they are, any
+    other as BAD_REQUEST with the traceback kept for the server's log (app.error_response)."""
+    try:
+        return pyfunc.predict(features)
+    except MlflowException:
+        raise
+    except Exception:
+        raise MlflowException(UNEXPECTED_PREDICT_ERROR, error_code=BAD_REQUEST, stack_trace=traceback.format_exc()) \
+            from None
 
 
 def score(body: bytes, content_type: str | None, model: LoadedModel, lookup: FeatureLookup | None) -> Scored:
@@ -90,7 +107,7 @@ def score(body: bytes, content_type: str | None, model: LoadedModel, lookup: Fea
                 f"feast.feature_service on its training run); send the features {model.feature_names} instead",
                 error_code=INVALID_PARAMETER_VALUE)
         features = lookup.features_for(model.feature_service, entities, model.entity_keys, model.feature_names)
-        predictions = model.pyfunc.predict(features)
+        predictions = predict(model.pyfunc, features)
         out = StringIO()
         scoring_server.predictions_to_json(predictions, out)
         # Logged with the entity keys, so late labels can be joined to these predictions.

@@ -57,14 +57,26 @@ def service_features(store, feature_service: str) -> list[str]:
     return [feature.name for view in service.feature_view_projections for feature in view.features]
 
 
-def service_entity_keys(store, feature_service: str) -> list[str]:
-    """The join keys of the service's entities: what a model server looks its features up by."""
+def service_entity_keys(store, feature_service: str) -> dict[str, str]:
+    """The join keys of the service's entities, in order, with their Feast value type names
+    (`{"customer_id": "INT64"}`): what a model server looks its features up by, and checks."""
     service = store.get_feature_service(feature_service)
-    keys: dict[str, None] = {}
+    keys: dict[str, str] = {}
     for projection in service.feature_view_projections:
-        for entity in store.get_feature_view(projection.name).entities:
-            keys[store.get_entity(entity).join_key] = None
-    return list(keys)
+        view = store.get_feature_view(projection.name)
+        columns = {column.name: column for column in getattr(view, "entity_columns", [])}
+        for name in view.entities:
+            entity = store.get_entity(name)
+            keys[entity.join_key] = entity_type_name(entity, columns.get(entity.join_key))
+    return keys
+
+
+def entity_type_name(entity, column) -> str:
+    """The entity's declared ValueType name; when left UNKNOWN, the view's column type's."""
+    declared = getattr(entity.value_type, "name", "UNKNOWN")
+    if declared != "UNKNOWN" or column is None:
+        return declared
+    return getattr(column.dtype.to_value_type(), "name", "UNKNOWN")
 
 
 def historical(store, entities: pd.DataFrame, feature_service: str) -> pd.DataFrame:

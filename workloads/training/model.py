@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -60,17 +60,20 @@ def evaluate(scores: np.ndarray | None, labels: pd.Series, schema: tuple, featur
 @dataclass(frozen=True)
 class Champion:
     version: str
-    pyfunc: Any
+    pyfunc: Any  # None when it cannot be loaded (`problem` says why)
     feature_service: str | None
+    problem: str | None = None
 
     @property
     def schema(self) -> tuple[tuple[str, str], ...]:
-        schema = self.pyfunc.metadata.get_input_schema()
+        schema = self.pyfunc.metadata.get_input_schema() if self.pyfunc is not None else None
         return tuple((str(col.name), str(col.type)) for col in schema.inputs) if schema is not None else ()
 
 
 def current_champion(client, model: str) -> Champion | None:
-    """The version behind `<model>@champion` with its feature service, or None if there is none."""
+    """The version behind `<model>@champion` with its feature service, or None if there is none.
+    A champion whose files are gone or broken comes back without a model, and the reason: the
+    gate then lets a good challenger replace it (a broken champion must not block its repair)."""
     import mlflow.pyfunc
 
     try:
@@ -83,7 +86,12 @@ def current_champion(client, model: str) -> Champion | None:
     try:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{model}/{version.version}")
     except MlflowException as error:
-        raise NotFoundError(f"champion {model} v{version.version} cannot be loaded: {error.message}") from None
+        if error.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+            raise NotFoundError(f"champion {model} v{version.version} cannot be read: {error.message}") from None
+        return Champion(str(version.version), None, service, f"v{version.version} does not load: {error.message}")
+    except (OSError, ValueError, ImportError, AttributeError, EOFError) as error:  # files missing or damaged
+        return Champion(str(version.version), None, service,
+                        f"v{version.version} does not load: {type(error).__name__}: {error}")
     return Champion(str(version.version), pyfunc, service)
 
 
@@ -95,11 +103,12 @@ def compare_on_holdout(store, holdout: pd.DataFrame, challenger_scores: np.ndarr
     frame = historical(store, holdout[[*KEYS, LABEL]], champion.feature_service or feature_service)
     names = [name for name, _ in champion.schema] or [c for c in frame.columns if c not in (*KEYS, LABEL)]
     try:
-        champion_scores = positive_probability(champion.pyfunc, frame[names])
+        champion_scores = positive_probability(champion.pyfunc, frame[names]) if champion.pyfunc is not None else None
     except (KeyError, ValueError, TypeError):  # its inputs no longer exist under this service
         champion_scores = None
     both = frame[list(KEYS)].assign(champion=champion_scores if champion_scores is not None else np.nan)
     both = both.merge(scored, on=list(KEYS), how="inner")
     challenger = evaluate(both["challenger"].to_numpy(), both["label"], challenger_schema, feature_service)
     scores = both["champion"].to_numpy() if champion_scores is not None else None
-    return challenger, evaluate(scores, both["label"], champion.schema, champion.feature_service)
+    previous = evaluate(scores, both["label"], champion.schema, champion.feature_service)
+    return challenger, replace(previous, problem=champion.problem) if champion.problem else previous

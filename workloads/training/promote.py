@@ -7,8 +7,15 @@ environment files, the serialized model), the reference data and the model's pre
 the target's registered model, with the alias. Lineage tags on it name the source environment,
 tracking URI, run and version.
 
+Only what can be served moves: the source version is verified before it is copied (its files
+complete, it loads and scores its own input example: verify.py), and the copy is verified again
+as the target's registry hands it out before the alias moves to it. A version that fails either
+check is refused with BrokenModelError (exit 4); a copy that fails is tagged
+`mlops.verification=failed: ...` and the target's alias stays where it was.
+
 Idempotent: a version whose `mlops.source_run` and `mlops.source_version` match is already there,
-so a second promotion of the same source version only makes sure the alias points at it.
+so a second promotion of the same source version only makes sure the alias points at it (after
+verifying it; a copy that no longer loads is tagged and replaced by a new one).
 
 Credentials: each side's user and password come from the environment, as
 SOURCE_MLFLOW_TRACKING_USERNAME / SOURCE_MLFLOW_TRACKING_PASSWORD and
@@ -19,6 +26,7 @@ MLFLOW_TRACKING_*, which is set from the side in use for each call, with its tra
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -27,11 +35,14 @@ from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
-from workloads.tags import ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
-from workloads.training.errors import NotFoundError
+from workloads.tags import ENTITY_KEY_TYPES_TAG, ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
+from workloads.training.errors import BrokenModelError, NotFoundError
+from workloads.training.verify import VERIFICATION_TAG, verify_model_dir, verify_registered
+
+log = logging.getLogger("training.promote")
 
 SIDES = ("SOURCE", "TARGET")
-COPIED_RUN_TAGS = (FEATURE_SERVICE_TAG, ENTITY_KEYS_TAG, "feast.project", "mlops.data_window_start",
+COPIED_RUN_TAGS = (FEATURE_SERVICE_TAG, ENTITY_KEYS_TAG, ENTITY_KEY_TYPES_TAG, "feast.project", "mlops.data_window_start",
                    "mlops.data_window_end", "gate.decision", "gate.reason")
 
 
@@ -80,14 +91,19 @@ def source_version(client, model: str, alias: str):
 
 
 def already_promoted(client, model: str, run_id: str, version: str):
-    """The target's version copied from this source run and version, if any."""
+    """The target's version copied from this source run and version, if any (not one found broken)."""
     try:
         found = client.search_model_versions(f"name = '{model}' and tags.`mlops.source_run` = '{run_id}'")
     except MlflowException as error:
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None
         raise
-    return next((v for v in found if v.tags.get("mlops.source_version") == version), None)
+    return next((v for v in found if v.tags.get("mlops.source_version") == version
+                 and not v.tags.get(VERIFICATION_TAG, "").startswith("failed")), None)
+
+
+def mark_broken(client, model: str, version: str, error: BrokenModelError) -> None:
+    client.set_model_version_tag(model, version, VERIFICATION_TAG, f"failed: {error}"[:5000])
 
 
 def promote(source_uri: str, target_uri: str, model: str, alias: str = "champion",
@@ -101,16 +117,29 @@ def promote(source_uri: str, target_uri: str, model: str, alias: str = "champion
     with side("TARGET", target_uri):
         existing = already_promoted(target, model, version.run_id, str(version.version))
         if existing is not None:
-            target.set_registered_model_alias(model, alias, existing.version)
-            return Promotion(model, alias, str(version.version), str(existing.version), copied=False)
+            what = f"{model} v{existing.version} in the target registry (copied from v{version.version})"
+            try:
+                verify_registered(target_uri, model, str(existing.version), what)
+            except BrokenModelError as error:
+                log.warning("%s; copying it again", error)
+                mark_broken(target, model, str(existing.version), error)
+            else:
+                target.set_registered_model_alias(model, alias, existing.version)
+                return Promotion(model, alias, str(version.version), str(existing.version), copied=False)
     with tempfile.TemporaryDirectory() as tmp:
         with side("SOURCE", source_uri):
             model_dir, reference_dir = download(source_uri, source, model, version, run.info.run_id, Path(tmp))
+            verify_model_dir(model_dir, f"{model} v{version.version} in the source registry")
         with side("TARGET", target_uri):
             tags = {key: run.data.tags[key] for key in COPIED_RUN_TAGS if key in run.data.tags}
             lineage = {"mlops.source_environment": source_environment, "mlops.source_tracking_uri": source_uri,
                        "mlops.source_run": run.info.run_id, "mlops.source_version": str(version.version)}
             new_version = upload(target, model, model_dir, reference_dir, {**tags, **lineage}, lineage)
+            try:
+                verify_registered(target_uri, model, new_version, f"the copy {model} v{new_version} in the target registry")
+            except BrokenModelError as error:
+                mark_broken(target, model, new_version, error)
+                raise
             target.set_registered_model_alias(model, alias, new_version)
     return Promotion(model, alias, str(version.version), new_version, copied=True)
 
@@ -119,9 +148,15 @@ def download(source_uri: str, client, model: str, version, run_id: str, into: Pa
     """The version's model directory and its run's `reference/` directory (None if absent)."""
     import mlflow.artifacts
 
-    model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{model}/{version.version}",
-                                                         dst_path=str(into / "model"), tracking_uri=source_uri,
-                                                         registry_uri=source_uri))
+    try:
+        model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{model}/{version.version}",
+                                                             dst_path=str(into / "model"), tracking_uri=source_uri,
+                                                             registry_uri=source_uri))
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise BrokenModelError(f"{model} v{version.version} in the source registry: its files are gone: "
+                               f"{error.message}") from None
     try:
         reference = Path(client.download_artifacts(run_id, "reference", str(into)))
     except (MlflowException, OSError):

@@ -1,6 +1,10 @@
 """One training run: challenger trained, judged against the champion on the same fresh window,
 registered, and the decision recorded in MLflow.
 
+Before any alias moves, the registered version is downloaded from the registry and checked as
+a model server would load it (verify.py): one that does not serve is refused (exit 4), its run's
+decision recorded as `kept` with the reason, and the version tagged `mlops.verification`.
+
 The run (experiment `training/<model>`) holds both metrics, the margin and floor, the data window,
 the feature service and the decision with its reason (tags `gate.decision`, `gate.reason`); the
 registered version carries lineage tags (training run, data window, source environment, feature
@@ -16,9 +20,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from workloads.tags import ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
+from workloads.tags import ENTITY_KEY_TYPES_TAG, ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
 from workloads.training.dataset import LABEL, TrainingSet, service_entity_keys, training_set
-from workloads.training.gate import Decision, Evaluation, decide
+from workloads.training.errors import BrokenModelError
+from workloads.training.gate import KEPT, Decision, Evaluation, decide
 from workloads.training.model import (
     build_pipeline,
     compare_on_holdout,
@@ -27,6 +32,7 @@ from workloads.training.model import (
     input_schema,
     reference_predictions,
 )
+from workloads.training.verify import VERIFICATION_TAG, verify_registered
 
 REFERENCE_ARTIFACT = "reference/reference.parquet"
 REFERENCE_PREDICTIONS_ARTIFACT = "reference/predictions.parquet"
@@ -86,17 +92,29 @@ def run_training(store, config: TrainingConfig) -> TrainingOutcome:
     return TrainingOutcome(config.model, decision, run_id, version, champion_version, challenger, previous, data)
 
 
+def refuse(client, run_id: str, model: str, version: str, error: BrokenModelError) -> None:
+    """Record that a registered version failed its check: the run's decision becomes `kept`, with
+    the reason, and the version is tagged; no alias points at it."""
+    reason = f"refused: the registered version does not serve: {error}"[:5000]
+    client.set_tag(run_id, "gate.decision", KEPT)
+    client.set_tag(run_id, "gate.reason", reason)
+    client.set_model_version_tag(model, version, "gate.decision", KEPT)
+    client.set_model_version_tag(model, version, VERIFICATION_TAG, f"failed: {error}"[:5000])
+
+
 def record(client, store, config: TrainingConfig, data: TrainingSet, pipeline, decision: Decision,
            challenger: Evaluation, previous: Evaluation | None) -> tuple[str, str]:
     """Log the run (decision, metrics, reference data, model), register the version, set aliases."""
     import mlflow
 
     start, end = (stamp.isoformat() for stamp in data.window)
+    keys = service_entity_keys(store, config.feature_service)
     mlflow.set_experiment(f"training/{config.model}")
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tags({
             FEATURE_SERVICE_TAG: config.feature_service, "feast.project": store.project,
-            ENTITY_KEYS_TAG: ",".join(service_entity_keys(store, config.feature_service)),
+            ENTITY_KEYS_TAG: ",".join(keys),
+            ENTITY_KEY_TYPES_TAG: ",".join(f"{key}:{kind}" for key, kind in keys.items()),
             "gate.decision": decision.outcome, "gate.reason": decision.reason,
             "mlops.data_window_start": start, "mlops.data_window_end": end,
             "mlops.environment": config.environment,
@@ -120,6 +138,11 @@ def record(client, store, config: TrainingConfig, data: TrainingSet, pipeline, d
         "mlops.source_environment": config.environment, "mlops.feature_service": config.feature_service,
         "gate.decision": decision.outcome,
     }).version
+    try:  # as a model server will get it: no alias moves to a version that cannot be served
+        verify_registered(mlflow.get_tracking_uri(), config.model, str(version), f"{config.model} v{version} as registered")
+    except BrokenModelError as error:
+        refuse(client, run.info.run_id, config.model, str(version), error)
+        raise
     client.set_registered_model_alias(config.model, "challenger", version)
     if decision.promoted:
         client.set_registered_model_alias(config.model, "champion", version)
