@@ -94,8 +94,10 @@ def test_nullable_integers_categoricals_and_all_missing_columns_from_parquet(tmp
     code = main(["compare", "--reference", str(tmp_path / "ref.parquet"), "--current", str(tmp_path / "cur.parquet"),
                  "--json", str(out), "--html", str(tmp_path / "report.html")])
     report = json.loads(out.read_text())
-    assert code == 5  # `score` has no value in the reference: reported, the rest still compared
-    assert report["problems"][0]["error"] == "UnusableColumnError" and "'score'" in report["problems"][0]["message"]
+    assert code == 0  # `score` has no value in the reference: reported as not tested, the rest decided
+    assert report["problems"] == [] and report["exit_code"] == 0
+    (untested,) = report["untested_columns"]
+    assert untested["name"] == "score" and "'score'" in untested["reason"]
     features = {f["name"]: f for f in report["features"]}
     assert features["score"]["status"] == "not tested"
     assert features["plan"]["drifted"] and features["plan"]["kind"] == "categorical"
@@ -132,3 +134,11 @@ def test_awkward_numbers_give_a_finite_report(reference, current, drifted):
     report = report_of(pd.DataFrame({"x": reference}), pd.DataFrame({"x": current}))
     assert report.feature("x").drifted is drifted
     json.loads(to_json(report), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+
+
+def test_a_reference_without_any_testable_feature_is_the_only_unusable_column_failure():
+    blank = pd.DataFrame({"a": np.full(100, np.nan), "b": [None] * 100})
+    report = report_of(blank, pd.DataFrame({"a": np.ones(50), "b": ["x"] * 50}))
+    assert [c["name"] for c in report.untested_columns] == ["a", "b"]
+    assert report.exit_code == 5 and report.problems[0].error == "UnusableColumnError"
+    assert "no feature of the reference can be tested" in report.problems[0].message

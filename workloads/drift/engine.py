@@ -9,8 +9,11 @@ the chance of a false dataset alarm is at most alpha.
 
 Columns are read and tested a few at a time (one per worker thread), so memory holds the
 reference profile plus a few current columns whatever the number of rows. Bad input that still
-leaves something to compute (a file that cannot be read among several, a missing column, a
-reference column without values) becomes a `Problem` in the report instead of stopping it.
+leaves something to compute (a file that cannot be read among several, a missing column) becomes
+a `Problem` in the report instead of stopping it. A reference column without a single value is a
+fact about the model version, not about the interval: it is reported as not tested, with the
+reason (`untested_columns`), and drift is decided on the other features; only a reference in
+which no feature can be tested at all is a problem (UnusableColumnError).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Plan:
     untested: list[FeatureResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    unusable: list[dict] = field(default_factory=list)  # {"name", "reason"}: no value in the reference
 
 
 def _untested(name: str, kind: str, reason: str, profile: ReferenceProfile, rows: int) -> FeatureResult:
@@ -61,7 +65,7 @@ def plan(profile: ReferenceProfile, source: Source) -> Plan:
         kind = NUMERIC if name in profile.numeric else CATEGORICAL if name in profile.categorical else "none"
         if name in profile.unusable:
             result.untested.append(_untested(name, kind, profile.unusable[name], profile, source.rows))
-            result.problems.append(Problem.of(UnusableColumnError(profile.unusable[name])))
+            result.unusable.append({"name": name, "reason": profile.unusable[name]})
         elif name not in kinds:
             missing.append(name)
             result.untested.append(_untested(name, kind, "missing from the current data", profile, source.rows))
@@ -76,6 +80,9 @@ def plan(profile: ReferenceProfile, source: Source) -> Plan:
     if problems:
         result.problems.insert(0, Problem.of(SchemaMismatchError(
             f"{source.where} does not match the reference: " + "; ".join(problems))))
+    if result.unusable and len(result.unusable) == len(profile.features):
+        result.problems.append(Problem.of(UnusableColumnError(
+            "no feature of the reference can be tested: " + "; ".join(u["reason"] for u in result.unusable))))
     result.ignored = [c for c in kinds if c not in profile.columns]
     return result
 
@@ -151,7 +158,7 @@ def compare(profile: ReferenceProfile, current: pd.DataFrame | Source, settings:
         settings=asdict(settings), rows_reference=profile.rows, rows_current=source.rows, features=features,
         multivariate=multivariate, dataset_drift=any(t.drifted for t in family),
         share_drifted=len(drifted) / len(features) if features else 0.0, drifted_features=drifted,
-        ignored_columns=matched.ignored, problems=problems, family_size=len(family),
+        ignored_columns=matched.ignored, untested_columns=matched.unusable, problems=problems, family_size=len(family),
         excluded_columns=[{"name": n, "reason": r} for n, r in profile.excluded.items()],
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"), seconds=time.perf_counter() - started,
     )

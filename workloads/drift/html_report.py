@@ -128,6 +128,10 @@ def _lists(report: DriftReport) -> str:
         items = "".join(f"<li>exit {p.exit_code} {_e(p.error)}: {_e(p.message)}</li>" for p in report.problems)
         parts.append(f"<div class='problem'><b>Problems in the input</b> (the report covers what could be "
                      f"computed):<ul>{items}</ul></div>")
+    if report.untested_columns:
+        items = "".join(f"<li><b>{_e(c['name'])}</b>: {_e(c['reason'])}</li>" for c in report.untested_columns)
+        parts.append(f"<div class='problem'><b>Features the reference gives nothing to test against</b> (drift "
+                     f"is decided on the others; retrain with the column fixed):<ul>{items}</ul></div>")
     if report.excluded_columns:
         items = "".join(f"<li><b>{_e(c['name'])}</b>: {_e(c['reason'])}</li>" for c in report.excluded_columns)
         parts.append(f"<h2>Columns not tested</h2><ul>{items}</ul>")

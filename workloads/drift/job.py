@@ -6,9 +6,12 @@ everything, and mark it FINISHED. A rerun finds the FINISHED run and does nothin
 unfinished run left by a crash is deleted and redone. The retrain hook is called after the run
 is finished, at most once per interval (a tag records the call).
 
-Bad input that leaves something to compute (an unreadable file among several, a missing
-column) is logged too, as a FAILED run holding the report of what could be computed and the tag
-`mlops.problems`; the job then exits with the first problem's code. A rerun, after the data is
+A reference column without a single value is a property of the model version: the run is
+FINISHED, decided on the other features (the hook is called on their drift), with the column
+named in the tag `mlops.untested_columns` and in the report; the job exits 0 ("completed with
+untested columns", said in its status line). Bad input that leaves something to compute (an
+unreadable file among several, a missing column) is logged too, as a FAILED run holding the report
+of what could be computed and the tag `mlops.problems`; the job then exits with the first problem's code. A rerun, after the data is
 fixed, deletes that run and redoes the interval. The hook is not called for such a run.
 """
 
@@ -82,7 +85,7 @@ class JobConfig:
 @dataclass(frozen=True)
 class IntervalOutcome:
     interval: DataInterval
-    status: str  # "logged", "already logged" or "logged with problems"
+    status: str  # "logged", "already logged" or "logged with problems" (and the untested columns)
     run_id: str
     dataset_drift: bool
     drifted_features: list[str]
@@ -216,6 +219,8 @@ class DriftJob:
             hook_called = self._maybe_trigger(run_id, interval, report.dataset_drift or self._below_floor(performance),
                                               {}, report.drifted_features)
         status = "logged with problems" if report.problems else "logged"
+        if report.untested_columns:
+            status += "; not tested (no value in the reference): " + ", ".join(c["name"] for c in report.untested_columns)
         return IntervalOutcome(interval, status, run_id, report.dataset_drift, report.drifted_features, hook_called, report.problems)
 
     def _log(self, experiment_id: str, interval: DataInterval, report: DriftReport, report_json: str, report_html: str,

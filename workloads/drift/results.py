@@ -94,6 +94,9 @@ class DriftReport:
     drifted_features: list[str] = field(default_factory=list)  # in reference column order
     ignored_columns: list[str] = field(default_factory=list)  # in the current data only
     excluded_columns: list[dict] = field(default_factory=list)  # {"name", "reason"}: not features
+    # {"name", "reason"}: features the reference gives nothing to test against (no value at all);
+    # reported, not a problem: the rest is decided without them.
+    untested_columns: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # bad input met; the first sets the exit code
     family_size: int = 0  # tests in the multiple-testing family
     generated_at: str = ""  # UTC, ISO 8601

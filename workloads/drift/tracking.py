@@ -18,6 +18,7 @@ TAG_MODEL, TAG_VERSION = "mlops.model", "mlops.model_version"
 TAG_START, TAG_END = "mlops.interval_start", "mlops.interval_end"
 TAG_DRIFT, TAG_HOOK = "mlops.dataset_drift", "mlops.retrain_triggered"
 TAG_DRIFTED, TAG_PROBLEMS = "mlops.drifted_features", "mlops.problems"
+TAG_UNTESTED = "mlops.untested_columns"  # features the reference gives nothing to test against
 MAX_TAG_VALUE = 5_000  # MLflow allows 8,000
 TREND_INTERVALS = 14
 UNSAFE = re.compile(r"[^\w.\- ]")
@@ -46,6 +47,8 @@ def tags_of(report: DriftReport) -> dict[str, str]:
     tags = {TAG_DRIFT: str(report.dataset_drift).lower(), TAG_DRIFTED: joined(report.drifted_features)}
     if report.problems:
         tags[TAG_PROBLEMS] = joined([f"{p.error} (exit {p.exit_code})" for p in report.problems])
+    if report.untested_columns:
+        tags[TAG_UNTESTED] = joined([f"{c['name']}: {c['reason']}" for c in report.untested_columns])
     return tags
 
 
@@ -56,6 +59,7 @@ def metrics_of(report: DriftReport, timestamp_ms: int) -> list[Metric]:
         "drifted_features": float(len(report.drifted_features)),
         "rows_current": float(report.rows_current),
         "family_size": float(report.family_size),
+        "untested_columns": float(len(report.untested_columns)),
     }
     for feature in report.features:
         values[metric_key(feature.name, "drifted")] = float(feature.drifted)
