@@ -6,8 +6,9 @@ without error as whatever is left; only loading it shows it is broken, on the mo
 the alias moved. So the version is downloaded from the registry it lives in, as the model server
 will, and `verify_model_dir` checks it:
 1. `MLmodel` is there and parses;
-2. every file it names (the flavours' `data`, `pickled_model`, `python_model`, `model_data`,
-   `model_code_path`, the environment files, the input example) is there;
+2. every file it names (the flavours' `data`, `model_path`, `pickled_model` (`model.skops` for
+   scikit-learn since MLflow 3.x), `python_model`, `model_data`, `model_code_path`, the
+   environment files, the input examples) is there;
 3. `mlflow.pyfunc.load_model` loads it;
 4. it scores its own input example, when it was logged with one (MLflow's `validate_serving_input`
    does the same before serving).
@@ -24,8 +25,8 @@ from workloads.training.errors import BrokenModelError
 
 VERIFICATION_TAG = "mlops.verification"  # on a registered version that failed: `failed: <why>`
 # Keys of the MLmodel file (flavour configurations) whose values are files of the model.
-FILE_KEYS = {"data", "pickled_model", "python_model", "model_data", "model_code_path", "conda", "virtualenv",
-             "artifact_path"}
+FILE_KEYS = {"data", "model_path", "pickled_model", "python_model", "model_data", "model_code_path", "conda",
+             "virtualenv", "artifact_path", "serving_input_path"}
 
 
 def named_files(config: Any) -> set[str]:
