@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 import boto3
 import mlflow.pyfunc
 import pandas as pd
+import psutil
+import pyarrow.parquet as pq
 import pytest
 import redis
 import requests
@@ -250,15 +252,16 @@ def test_every_scored_row_is_logged_once_across_workers_and_sigterm(platform, tr
     drift_over_logged_day(platform, trained)
 
 
-def drift_over_logged_day(platform, trained) -> None:
+def drift_over_logged_day(platform, trained, days_back: int = 1) -> None:
     """The drift job, as the drift monitor's own MLflow user, over the files the server wrote. Today's
-    interval has not ended, so the day's files are copied to yesterday's partition first."""
+    interval has not ended, so the day's files are copied to the partition `days_back` days ago
+    first (each test its own day: a logged interval is not redone)."""
     admin = platform.object_store.credentials()
     s3 = boto3.client("s3", endpoint_url=platform.object_store.endpoint, region_name="us-east-1",
                       aws_access_key_id=admin["AWS_ACCESS_KEY_ID"], aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
                       config=Config(s3={"addressing_style": "path"}))
     today = datetime.now(UTC).date()
-    yesterday = today - timedelta(days=1)
+    yesterday, end = today - timedelta(days=days_back), today - timedelta(days=days_back - 1)
     listing = s3.list_objects_v2(Bucket=MONITORING_BUCKET, Prefix=f"{SERVED_MODEL}/dt={today.isoformat()}/")
     for item in listing["Contents"]:
         target = item["Key"].replace(f"dt={today.isoformat()}", f"dt={yesterday.isoformat()}")
@@ -268,10 +271,10 @@ def drift_over_logged_day(platform, trained) -> None:
            "MLFLOW_TRACKING_PASSWORD": drift_user["password"], **platform.object_store.credentials("drift"),
            "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "workloads.drift", "run", "--model", SERVED_MODEL, "--interval-end",
-               today.isoformat(), "--s3-endpoint", platform.object_store.endpoint]
+               end.isoformat(), "--s3-endpoint", platform.object_store.endpoint]
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"interval [{yesterday.isoformat()}, {today.isoformat()}): logged" in result.stdout
+    assert f"interval [{yesterday.isoformat()}, {end.isoformat()}): logged" in result.stdout
     client = MlflowClient(platform.mlflow.url)
     experiment = client.get_experiment_by_name(f"monitoring/{SERVED_MODEL}")
     (run,) = client.search_runs([experiment.experiment_id],
@@ -330,7 +333,7 @@ def test_an_object_store_outage_costs_no_prediction_and_logging_resumes(platform
         try:
             ids = [f"outage-{uuid.uuid4().hex}" for _ in range(15)]
             assert [invoke(local.url, payload, **{"X-Request-ID": i}).status_code for i in ids] == [200] * 15
-            assert metric(local.url, "mlops_serving_rows_dropped_total") == 500
+            assert metric(local.url, "mlops_serving_log_rows_dropped_total{reason=\"buffer_full\"}") == 500
             deadline = time.monotonic() + 30  # an upload attempt ends after its connect timeouts
             while metric(local.url, "mlops_serving_log_flush_failures_total") < 1 and time.monotonic() < deadline:
                 time.sleep(0.5)
@@ -376,3 +379,154 @@ def test_metrics_count_requests_latency_rows_and_the_version(server, trained):
     versions = [line for line in text.splitlines() if line.startswith("mlops_serving_model_version{")]
     assert versions and all(f'model="{SERVED_MODEL}"' in line and float(line.split()[-1]) >= 1 for line in versions), \
         f"one sample per worker serving a version, none from the log writer: {versions}"
+
+
+def monitoring_s3(platform):
+    admin = platform.object_store.credentials()
+    return boto3.client("s3", endpoint_url=platform.object_store.endpoint, region_name="us-east-1",
+                        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"], aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+                        config=Config(s3={"addressing_style": "path"}))
+
+
+def split(frame: pd.DataFrame) -> dict:
+    return {"dataframe_split": {"columns": list(frame.columns), "data": frame.astype(object).values.tolist()}}
+
+
+def test_odd_but_valid_requests_are_all_logged_with_the_signature_types(platform, trained, mlflow_login):
+    """What MLflow's schema enforcement lets through: a number in a string column and a boolean
+    among doubles within one request, a column the model ignores holding text in one flush and a
+    number in the next, a batch whose column is all null, entity-keyed rows. Every row is logged,
+    every file of the day has the same schema, the day reads back as one table with pandas (as
+    docs/serving.md shows) and the drift job runs over it."""
+    local = model_server(platform, trained, flush_seconds=1).start()
+    features = online_features(trained, trained.customers[:6]).astype(object)
+    rows = features.to_dict(orient="records")
+    mixed = [{**rows[0], "contract": 5}, {**rows[1], "tenure_months": True}, rows[2]]
+    sent = {
+        "odd-mixed": {"dataframe_records": mixed},
+        "odd-note-text": {"dataframe_records": [{**rows[3], "note": "vip"}]},
+        "odd-all-null": {"dataframe_records": [{**row, "region": None} for row in rows[:4]]},
+        "odd-note-number": {"dataframe_records": [{**rows[4], "note": 3}]},
+        "odd-entity": records(trained.customers[:2]),
+    }
+    flushes = [["odd-mixed", "odd-note-text"], ["odd-all-null", "odd-note-number"], ["odd-entity"]]
+    try:
+        for flush in flushes:
+            for request_id in flush:
+                response = invoke(local.url, sent[request_id], **{"X-Request-ID": request_id})
+                assert response.status_code == 200, (request_id, response.text)
+            time.sleep(2.5)  # the next requests go into another file
+        assert metric(local.url, "mlops_serving_log_rows_dropped_total") == 0
+        assert local.terminate() in CLEAN_EXIT
+    finally:
+        local.destroy()
+    s3 = monitoring_s3(platform)
+    prefix = f"{SERVED_MODEL}/dt={datetime.now(UTC).date().isoformat()}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=MONITORING_BUCKET, Prefix=prefix)["Contents"]]
+    schemas = {pq.read_schema(io.BytesIO(s3.get_object(Bucket=MONITORING_BUCKET, Key=key)["Body"].read())) for key in keys}
+    assert len(schemas) == 1, f"{len(keys)} files, {len(schemas)} schemas"
+    admin = platform.object_store.credentials()
+    day = pd.read_parquet(f"s3://{MONITORING_BUCKET}/{prefix}", storage_options={
+        "key": admin["AWS_ACCESS_KEY_ID"], "secret": admin["AWS_SECRET_ACCESS_KEY"],
+        "client_kwargs": {"endpoint_url": platform.object_store.endpoint, "region_name": "us-east-1"}})
+    ours = day[day["request_id"].str.startswith("odd-")]
+    assert ours.groupby("request_id").size().to_dict() == {"odd-mixed": 3, "odd-note-text": 1, "odd-all-null": 4,
+                                                           "odd-note-number": 1, "odd-entity": 2}
+    assert "note" not in day.columns, "a column the model ignores is not logged"
+    mixed_rows = ours[ours["request_id"] == "odd-mixed"]
+    assert mixed_rows["contract"].tolist()[0] == "5" and mixed_rows["tenure_months"].tolist()[1] == 1.0
+    assert ours.loc[ours["request_id"] == "odd-all-null", "region"].isna().all()
+    assert sorted(ours.loc[ours["request_id"] == "odd-entity", "customer_id"]) == sorted(trained.customers[:2])
+    reference = pd.read_parquet(MlflowClient(platform.mlflow.url).download_artifacts(
+        MlflowClient(platform.mlflow.url).get_model_version(SERVED_MODEL, "1").run_id, "reference/reference.parquet"))
+    assert day[list(MODEL_FEATURES)].dtypes.to_dict() == reference.dtypes.to_dict()
+    drift_over_logged_day(platform, trained, days_back=2)
+
+
+def log_writer(local: LocalModelServer) -> psutil.Process:
+    """The prediction-log writer: the worker's child started by multiprocessing's spawn."""
+    children = psutil.Process(local.process.pid).children(recursive=True)
+    (writer,) = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+    return writer
+
+
+def test_a_dead_writer_is_replaced_counted_and_the_server_unready_meanwhile(platform, trained):
+    """SIGKILL the writer while it holds 50 rows: readiness goes false, a new writer starts, the
+    death and the 50 rows are counted, and rows sent afterwards are logged."""
+    local = model_server(platform, trained, flush_seconds=60).start()  # rows stay in the writer
+    features = online_features(trained, trained.customers[:10])
+    try:
+        for i in range(5):
+            assert invoke(local.url, split(features), **{"X-Request-ID": f"dead-writer-{i}"}).status_code == 200
+        time.sleep(1)  # shipped to the writer (every 0.2 s)
+        dead = log_writer(local)
+        dead.kill()
+        dead.wait(10)
+        readiness, deadline = [], time.monotonic() + 60
+        while time.monotonic() < deadline and (503 not in readiness or readiness[-1] != 200):
+            readiness.append(requests.get(f"{local.url}/ping", timeout=10).status_code)
+            time.sleep(0.05)
+        assert 503 in readiness and readiness[-1] == 200, readiness[-5:]
+        assert log_writer(local).pid != dead.pid
+        assert metric(local.url, "mlops_serving_log_writer_restarts_total") == 1
+        assert metric(local.url, 'mlops_serving_log_rows_dropped_total{reason="writer_died"}') == 50
+        for i in range(3):
+            assert invoke(local.url, split(features), **{"X-Request-ID": f"after-restart-{i}"}).status_code == 200
+        assert local.terminate() in CLEAN_EXIT
+        log = (local.workdir / "model-server.log").read_text()
+    finally:
+        local.destroy()
+    assert f"writer (pid {dead.pid}) died with exit code -9: 50 rows it held are lost" in log
+    assert "prediction log closed: every accepted row was written" in log
+    rows = logged_rows(platform)
+    assert not rows["request_id"].str.startswith("dead-writer-").any()
+    assert (rows["request_id"].str.startswith("after-restart-")).sum() == 30
+
+
+@pytest.mark.parametrize("value", [1.5, 1.9, True, None, 2**63, "1"], ids=["1.5", "1.9", "true", "null", "2^63", "text"])
+def test_an_entity_key_of_the_wrong_type_is_a_400_naming_it(trained, server, value):
+    response = invoke(server.url, {"dataframe_records": [{"customer_id": trained.customers[0]}, {"customer_id": value}]})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert f"entity key 'customer_id' in row 1 is {json.dumps(value)}, not INT64" in body["message"]
+    assert invoke(server.url, records(trained.customers[:1])).status_code == 200
+
+
+BROKEN_MODEL = """
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Broken(PythonModel):
+    def predict(self, context, model_input, params=None):
+        raise ValueError("cannot score: see /srv/models/secret_path.py")
+
+
+mlflow.models.set_model(Broken())
+"""
+
+
+def test_a_model_that_raises_answers_mlflow_s_error_without_its_traceback(platform, trained, mlflow_login, tmp_path):
+    """Last in this module: it adds a version of the served model (alias `broken`)."""
+    script = tmp_path / "broken_model.py"
+    script.write_text(BROKEN_MODEL)
+    mlflow.set_experiment(f"training/{SERVED_MODEL}")  # where the server's own user may read
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(script))
+    version = mlflow.register_model(info.model_uri, SERVED_MODEL).version
+    MlflowClient().set_registered_model_alias(SERVED_MODEL, "broken", version)
+    local = model_server(platform, trained)
+    local.model = replace(local.model, alias="broken")
+    local.start()
+    try:
+        response = invoke(local.url, split(online_features(trained, trained.customers[:2])),
+                          **{"X-Request-ID": "raising"})
+        log = (local.workdir / "model-server.log").read_text()
+    finally:
+        local.destroy()
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error_code"] == "BAD_REQUEST" and "unexpected error while evaluating the model" in body["message"]
+    assert "stack_trace" not in body and "Traceback" not in response.text and "secret_path" not in response.text
+    assert "request raising failed" in log and "secret_path.py" in log and "Traceback" in log
