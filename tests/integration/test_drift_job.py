@@ -178,3 +178,34 @@ def test_the_demo_leaves_an_existing_model_alone(platform, registered_model):
         patch.setenv("MLFLOW_TRACKING_URI", platform.mlflow.url)
         with pytest.raises(ModelExistsError, match=f"'{MODEL}' exists \\(alias champion -> version {registered_model.version}\\)"):
             register_model(MODEL)
+
+
+def test_a_reference_column_without_values_does_not_blind_the_monitor(platform, registered_model, retrain_hook):
+    """A reference whose `tenure_months` is all missing: the drifted day is still decided on the
+    other features, the run FINISHED with the column named, the hook called, and the job exits 0."""
+    import io
+
+    import numpy as np
+
+    from workloads.churn import FEATURES, generate
+
+    s3 = s3_client(platform, "drift")
+    reference = generate(5_000, seed=100)[list(FEATURES)].assign(tenure_months=np.nan)
+    buffer = io.BytesIO()
+    reference.to_parquet(buffer)
+    s3.put_object(Bucket="monitoring", Key=f"{MODEL}/_references/blank-tenure.parquet", Body=buffer.getvalue())
+    write_prediction_logs(s3, "monitoring", MODEL, ["2026-11-28"], "2026-11-28")
+    HookRecorder.calls.clear()
+    result = drift_cli(platform, retrain_hook, "run", "--interval-end", "2026-11-29", "--reference",
+                       f"s3://monitoring/{MODEL}/_references/blank-tenure.parquet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("interval [2026-11-28, 2026-11-29): logged; not tested (no value in the reference): tenure_months"
+            in result.stdout)
+    assert "DATASET DRIFT, retrain hook called" in result.stdout
+    _, runs = monitoring_runs(platform)
+    (run,) = [r for r in runs if r.data.tags["mlops.interval_start"] == "2026-11-28"]
+    assert run.info.status == "FINISHED" and "mlops.problems" not in run.data.tags
+    assert run.data.tags["mlops.untested_columns"].startswith("tenure_months: ")
+    assert "monthly_charges" in run.data.tags["mlops.drifted_features"]
+    assert run.data.metrics["untested_columns"] == 1.0
+    assert [call["body"]["templateParameters"]["intervalStart"] for call in HookRecorder.calls] == ["2026-11-28"]

@@ -254,3 +254,50 @@ def test_performance_is_pending_until_labels_arrive_then_added_to_the_same_run(t
     assert run.data.tags["mlops.performance"].startswith("auc ") and "on 300 labelled rows" in run.data.tags["mlops.performance"]
     assert 0.85 < run.data.metrics["performance.auc"] < 1.0
     assert run.data.metrics["performance.labelled_rows"] == 300
+
+
+def delete_model_files(platform, model: str, version: str, only: str | None = None) -> list[str]:
+    """Delete a registered version's model files from the artifact store (`only`: files so named),
+    as a mistaken lifecycle rule or a hand clean-up would; returns the deleted keys."""
+    client = admin(platform)
+    source = client.get_model_version(model, version).source
+    model_id = source.removeprefix("models:/").split("/")[0]
+    s3 = boto3.client("s3", endpoint_url=platform.object_store.endpoint, region_name="us-east-1",
+                      **{k.lower(): v for k, v in platform.object_store.credentials().items()})
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="mlflow-artifacts")
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])
+            if f"/{model_id}/" in o["Key"] and (only is None or o["Key"].endswith(f"/{only}"))]
+    assert keys, f"no artifacts found for {source}"
+    for key in keys:
+        s3.delete_object(Bucket="mlflow-artifacts", Key=key)
+    return keys
+
+
+def test_promotion_refuses_a_version_that_cannot_be_served(trainer, platform, second_mlflow, mlflow_login, monkeypatch):
+    """The source champion's pickle deleted, then all its files: promotion exits 4 naming what is
+    wrong, and the target's champion stays the version copied before."""
+    assert trainer.run().returncode == 0
+    assert promote(platform.mlflow, second_mlflow, trainer.model).returncode == 0
+    assert trainer.run("--margin", "-1").returncode == 0  # v2 becomes the source's champion
+    delete_model_files(platform, trainer.model, "2", only="model.skops")
+    partly = promote(platform.mlflow, second_mlflow, trainer.model)
+    assert partly.returncode == 4, partly.stdout + partly.stderr[-3000:]
+    assert f"BrokenModelError: {trainer.model} v2 in the source registry is incomplete: model.skops" in partly.stderr
+    delete_model_files(platform, trainer.model, "2")
+    gone = promote(platform.mlflow, second_mlflow, trainer.model)
+    assert gone.returncode == 4, gone.stdout + gone.stderr[-3000:]
+    assert f"{trainer.model} v2 in the source registry" in gone.stderr and "copied" not in gone.stdout
+    for key, value in second_mlflow.admin_env().items():
+        monkeypatch.setenv(key, value)
+    target = MlflowClient(second_mlflow.url)
+    assert target.get_model_version_by_alias(trainer.model, "champion").version == "1"
+    assert [v.version for v in target.search_model_versions(f"name = '{trainer.model}'")] == ["1"]
+
+
+def test_a_champion_whose_files_are_gone_gives_way_to_a_good_challenger(trainer, platform, mlflow_login):
+    assert trainer.run().returncode == 0
+    delete_model_files(platform, trainer.model, "1")
+    result = trainer.run()
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "promoted: the champion cannot be scored on the holdout window (v1 does not load" in result.stdout
+    assert admin(platform).get_model_version_by_alias(trainer.model, "champion").version == "2"
