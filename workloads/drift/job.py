@@ -11,8 +11,9 @@ FINISHED, decided on the other features (the hook is called on their drift), wit
 named in the tag `mlops.untested_columns` and in the report; the job exits 0 ("completed with
 untested columns", said in its status line). Bad input that leaves something to compute (an
 unreadable file among several, a missing column) is logged too, as a FAILED run holding the report
-of what could be computed and the tag `mlops.problems`; the job then exits with the first problem's code. A rerun, after the data is
-fixed, deletes that run and redoes the interval. The hook is not called for such a run.
+of what could be computed and the tag `mlops.problems`; the job then exits with the first
+problem's code. A rerun, after the data is fixed, deletes that run and redoes the interval. The
+hook is not called for such a run.
 """
 
 from __future__ import annotations
