@@ -32,6 +32,7 @@ from platform_components.feature_store import FeatureStoreOptions
 from platform_components.mlflow_server import MlflowOptions, max_db_connections
 from platform_components.model_server import ModelServingOptions
 from platform_components.model_training import TrainingOptions
+from platform_components.monitoring import MonitoringOptions
 from platform_components.object_store import ObjectStoreOptions
 from platform_components.platform import PlatformArgs, PlatformOptions
 from platform_components.postgres import PostgresOptions
@@ -101,7 +102,7 @@ class StoreChoice:
 # Every class the loader reads: together their keys are exactly Pulumi.yaml's (a unit test checks).
 SETTINGS_CLASSES = (ClusterSettings, StoreChoice, PlatformOptions, PostgresOptions, ObjectStoreOptions, MlflowOptions,
                     RedisOptions, DriftOptions, FeatureStoreOptions, BackupOptions, ModelServingOptions, TrainingOptions,
-                    AzureSettings, FlexibleServerOptions, BlobStoreOptions)
+                    MonitoringOptions, AzureSettings, FlexibleServerOptions, BlobStoreOptions)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def read_platform(r: StackReader, environment: str) -> PlatformArgs | None:
         "mlflow": r.read(MlflowOptions), "redis": r.read(RedisOptions), "drift": r.read(DriftOptions),
         "feature_store": r.read(FeatureStoreOptions), "backup": r.read(BackupOptions),
         "serving": r.read(ModelServingOptions), "training": r.read(TrainingOptions),
+        "monitoring": r.read(MonitoringOptions),
     }
     if options is None or any(value is None for value in components.values()):
         return None

@@ -135,6 +135,8 @@ class StackReader:
 
     def _value(self, key: str, hint: Any, secret: bool) -> Any:
         self.read_keys.add(key)
+        if secret and hint == dict[str, str]:
+            return self._secret_map(key)
         if secret:
             return self._secret(key)
         if (entry := entry_class(hint)) is not None:
@@ -146,7 +148,7 @@ class StackReader:
         if hint == tuple[str, ...]:
             return _typed(self._list(key, "strings"), hint, key)
         if hint == dict[str, str]:
-            return self._secret_map(key)
+            return self._map(key)
         if hint == str | None:
             return self.config.require(key) or None
         if hint is str:
@@ -194,6 +196,14 @@ class StackReader:
         if not pulumi_config.is_secret(self.project, key):
             raise ArgError(key, f"holds a credential and must be stored encrypted: pulumi config set --secret {key} ...")
         return self.config.require_secret(key)
+
+    def _map(self, key: str) -> dict[str, str]:
+        """A plain object setting of names to strings (labels, say)."""
+        value = self.config.get_object(key) or {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ArgError(key, f"must map names to strings, written in Pulumi.<stack>.yaml as\n    {self.key(key)}:\n"
+                                f"      name: value\n  got {value!r}")
+        return value
 
     def _secret_map(self, key: str) -> dict[str, str]:
         """An object setting of names to credentials (`pulumi config set --secret --path '<key>.<name>' ...`)."""

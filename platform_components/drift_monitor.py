@@ -19,6 +19,7 @@ from platform_components.k8s import (
     container,
     cron_job,
     empty_dir,
+    pushgateway_env,
     secret_env,
     selector_labels,
 )
@@ -79,6 +80,7 @@ class DriftMonitorArgs:
     s3_secret: pulumi.Input[str]  # keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, monitoring bucket
     bucket: str = "monitoring"
     labels_uri: str | None = None  # s3://... outcomes, for the model's performance per interval
+    pushgateway_url: str | None = None  # where each run reports its outcome (a monitoring stack's)
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
@@ -94,6 +96,7 @@ def drift_cronjob(model: str, args: DriftMonitorArgs, meta_labels: dict[str, str
         secret_env("AWS_ACCESS_KEY_ID", args.s3_secret, "AWS_ACCESS_KEY_ID"),
         secret_env("AWS_SECRET_ACCESS_KEY", args.s3_secret, "AWS_SECRET_ACCESS_KEY"),
         {"name": "HOME", "value": "/tmp"},
+        *pushgateway_env(args.pushgateway_url),
     ]
     if options.retrain_hook_secret:
         env += [secret_env("RETRAIN_HOOK_URL", options.retrain_hook_secret, "url"),

@@ -28,6 +28,7 @@ from platform_components.k8s import (
     empty_dir,
     http_probe,
     pod_spec,
+    pushgateway_env,
     replicated_server,
     secret_env,
     selector_labels,
@@ -41,6 +42,9 @@ from platform_components.validation import require_cron, require_min, require_pi
 from workloads.features.errors import FAIL_FAST_EXIT_CODES
 
 PORT = 6566
+# Feast's metrics server listens on 8000, fixed (feast/metrics.py start_metrics_server).
+METRICS_PORT = 8000
+METRICS_PORT_NAME = "metrics"
 PROJECT = "churn"
 REGISTRY_DB = "feast_registry"
 CONFIG_DIR = "/etc/feast"  # the ConfigMap, read-only
@@ -167,12 +171,14 @@ def rebuild_online_command(start: str, end: str, config_dir: str = CONFIG_DIR, r
 
 
 def serve_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR, *, host: str = "0.0.0.0",
-                  port: int = PORT, workers: int = 1, tuning: FeastTuning = FeastTuning()) -> list[str]:
-    """`feast serve` through workloads/features/serve.py, which makes the registry fork-safe."""
+                  port: int = PORT, workers: int = 1, tuning: FeastTuning = FeastTuning(),
+                  metrics: bool = False) -> list[str]:
+    """`feast serve` through workloads/features/serve.py, which makes the registry fork-safe;
+    `metrics` adds Feast's Prometheus endpoint on METRICS_PORT."""
     return _workload("serve", "--config-dir", config_dir, "--repo-dir", repo_dir, "--host", host,
                      "--port", str(port), "--workers", str(workers),
                      "--registry-ttl-seconds", str(tuning.registry_cache_ttl_seconds),
-                     "--max-requests", str(tuning.server_max_requests))
+                     "--max-requests", str(tuning.server_max_requests), *(["--metrics"] if metrics else []))
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,8 @@ class FeatureStoreArgs:
     endpoints: FeastEndpoints
     secrets: FeastSecrets
     service_name: str = "feature-server"
+    metrics: bool = False  # Feast's Prometheus endpoint (on with a monitoring stack)
+    pushgateway_url: str | None = None  # where the materialisation CronJob reports its outcome
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
@@ -221,15 +229,21 @@ class FeastContainers:
                          resources=self.args.options.job_resources, volume_mounts=self._mounts())
 
     def server(self) -> Manifest:
-        options = self.args.options
-        return server_container(
-            name="feature-server", image=self.args.workloads_image, command=serve_command(workers=options.server_workers),
-            env=self._env(), resources=options.server_resources, volume_mounts=self._mounts(),
-            port_name="http", port=PORT, probe=http_probe("/health", "http"), startup_budget_seconds=120,
+        options, metrics = self.args.options, self.args.metrics
+        server = server_container(
+            name="feature-server", image=self.args.workloads_image,
+            command=serve_command(workers=options.server_workers, metrics=metrics),
+            env=feast_env(self.args.endpoints, self.args.secrets), resources=options.server_resources,
+            volume_mounts=self._mounts(), port_name="http", port=PORT, probe=http_probe("/health", "http"),
+            startup_budget_seconds=120,
         )
+        if metrics:
+            server["ports"].append({"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT})
+        return server
 
     def _env(self) -> list[Manifest]:
-        return feast_env(self.args.endpoints, self.args.secrets)
+        """The Jobs' environment: the server's, plus where to push their outcome."""
+        return [*feast_env(self.args.endpoints, self.args.secrets), *pushgateway_env(self.args.pushgateway_url)]
 
     @staticmethod
     def _mounts() -> list[Manifest]:

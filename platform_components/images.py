@@ -25,3 +25,10 @@ MINIO = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
 # Same release as the `weed` binary the integration tests build (tools/install/seaweedfs.sh).
 SEAWEEDFS_VERSION = "4.53"
 SEAWEEDFS = f"docker.io/chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"
+
+# Monitoring (monitoringStack: prometheus-operator). The Pushgateway is the release the tests build
+# from the Go module proxy (tools/install/pushgateway.sh); the exporters are not on the proxy.
+PUSHGATEWAY_VERSION = "1.11.5"
+PUSHGATEWAY = f"quay.io/prometheus/pushgateway:v{PUSHGATEWAY_VERSION}"
+POSTGRES_EXPORTER = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
+REDIS_EXPORTER = "docker.io/oliver006/redis_exporter:v1.67.0"

@@ -18,6 +18,7 @@ from platform_components.credentials import Credentials
 from platform_components.quantities import parse_quantity
 from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_dns_label, require_quantity
+from workloads.outcomes import GATEWAY_ENV
 
 PART_OF = "mlops-platform"
 ENVIRONMENT_LABEL = "mlops-platform/environment"
@@ -209,6 +210,11 @@ def secret_env(name: str, secret_name: Any, key: str) -> Manifest:
 
 
 _VAR_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\$")
+
+
+def pushgateway_env(url: str | None) -> list[Manifest]:
+    """Where a batch Job pushes its outcome (workloads/outcomes.py); nothing without a gateway."""
+    return [{"name": GATEWAY_ENV, "value": url}] if url else []
 
 
 def resolve_env(env: list[Manifest], secrets: Mapping[str, Mapping[str, str]]) -> dict[str, str]:

@@ -85,6 +85,11 @@ class ServerEndpoints:
     plugin_dir: str = PLUGIN_DIR  # where `plugin_files()` are
     scratch_dir: str = "/tmp"  # HOME and TMPDIR: MLflow spools each proxied download here
 
+    @property
+    def metrics_dir(self) -> str:
+        """prometheus_client's multiprocess files: `/metrics` (behind basic auth) sums the workers'."""
+        return f"{self.scratch_dir}/prometheus-metrics"
+
 
 def postgres_uri(user: str, host: str, port: int, database: str, password: str | None = None) -> str:
     secret = f":{quote(password, safe='')}" if password else ""
@@ -102,6 +107,7 @@ def server_command(endpoints: ServerEndpoints) -> list[str]:
         "--artifacts-destination", endpoints.artifacts_destination,
         "--app-name", "basic-auth",
         "--allowed-hosts", ",".join(endpoints.allowed_hosts),
+        "--expose-prometheus", endpoints.metrics_dir,
     ]
 
 

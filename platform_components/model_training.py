@@ -24,6 +24,7 @@ from platform_components.k8s import (
     container,
     cron_job,
     empty_dir,
+    pushgateway_env,
     secret_env,
     selector_labels,
 )
@@ -77,6 +78,7 @@ class ModelTrainingArgs:
     feast_config_map: pulumi.Input[str]
     feast_endpoints: FeastEndpoints
     secrets: dict[str, TrainingSecrets]  # per trained model
+    pushgateway_url: str | None = None  # where each run reports its outcome (a monitoring stack's)
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
@@ -93,6 +95,7 @@ def training_env(args: ModelTrainingArgs, secrets: TrainingSecrets) -> list[Mani
         secret_env("MLFLOW_TRACKING_USERNAME", secrets.mlflow, "username"),
         secret_env("MLFLOW_TRACKING_PASSWORD", secrets.mlflow, "password"),
         {"name": "MLOPS_ENVIRONMENT", "value": args.placement.environment},
+        *pushgateway_env(args.pushgateway_url),
     ]
 
 

@@ -99,6 +99,14 @@ PLATFORM_LINKS: tuple[tuple[str, str], ...] = (
     ("model-training", "postgres"),
     ("model-training", "object-store"),
     ("model-training", "mlflow"),
+    # With a monitoring stack: the exporters, and every batch Job reporting its outcome. Without
+    # one, the exporters are absent clients and the Pushgateway a server without peers.
+    ("postgres-exporter", "postgres"),
+    ("redis-exporter", "redis"),
+    ("drift", "pushgateway"),
+    ("model-training", "pushgateway"),
+    ("postgres-backup", "pushgateway"),
+    ("feast-materialize", "pushgateway"),
 )
 
 

@@ -21,6 +21,7 @@ from platform_components.credentials import SOURCES as CREDENTIAL_SOURCES
 from platform_components.credentials import Credentials
 from platform_components.drift_monitor import DriftMonitor, DriftMonitorArgs, DriftOptions
 from platform_components.feature_store import CLIENT_LABEL as FEATURE_CLIENT_LABEL
+from platform_components.feature_store import METRICS_PORT as FEATURE_METRICS_PORT
 from platform_components.feature_store import REGISTRY_DB as FEATURE_REGISTRY_DB
 from platform_components.feature_store import (
     FeastEndpoints,
@@ -47,6 +48,19 @@ from platform_components.model_server import (
     ServingSecrets,
 )
 from platform_components.model_training import ModelTraining, ModelTrainingArgs, TrainingOptions, TrainingSecrets
+from platform_components.monitoring import (
+    MLFLOW_METRICS_USER,
+    POSTGRES_EXPORTER_PORT,
+    POSTGRES_EXPORTER_ROLE,
+    PUSHGATEWAY_PORT,
+    REDIS_EXPORTER_PORT,
+    REDIS_EXPORTER_USER,
+    MonitoredServers,
+    Monitoring,
+    MonitoringArgs,
+    MonitoringOptions,
+    pushgateway_url,
+)
 from platform_components.namespace import Namespace, NamespaceArgs
 from platform_components.network_plan import ExternalIngress, NetworkPolicyPlan, Peer, plan_links
 from platform_components.network_policies import NetworkPolicies, NetworkPolicyArgs
@@ -107,7 +121,7 @@ class PlatformOptions:
     storage_class: str | None = setting("storageClass")
     protect_data: bool = setting("protectData")
     credential_source: str = setting("credentialSource")
-    credentials: dict[str, str] = setting("credentials", shown=False)
+    credentials: dict[str, str] = setting("credentials", secret=True, shown=False)
     ingress_controller_namespace: str = setting("ingressControllerNamespace")
     workloads_image_repository: str = setting("workloadsImage")
     workloads_image_tag: str = setting("workloadsImageTag")
@@ -155,6 +169,7 @@ class PlatformArgs:
     serving: ModelServingOptions
     training: TrainingOptions
     ingress_controller_namespace: str
+    monitoring: MonitoringOptions
     external_postgres: ExternalServer | None = None  # a managed server instead of the StatefulSet
     azure_artifacts: AzureArtifactStore | None = None  # MLflow artifacts off the S3 store
 
@@ -175,8 +190,20 @@ class PlatformArgs:
 
     @property
     def mlflow_users(self) -> tuple[MlflowUser, ...]:
-        return workload_users(tuple(model.name for model in self.serving.models), self.drift.models,
-                              self.training.models)
+        """The workloads' users, and with a monitoring stack Prometheus' (no permission at all:
+        MLflow's /metrics only needs a login)."""
+        users = workload_users(tuple(model.name for model in self.serving.models), self.drift.models,
+                               self.training.models)
+        return (*users, MlflowUser(MLFLOW_METRICS_USER, ())) if self.monitoring.enabled else users
+
+    @property
+    def pushgateway_url(self) -> str | None:
+        """Where the batch Jobs report their outcomes; None without a monitoring stack."""
+        return pushgateway_url(self.placement) if self.monitoring.enabled else None
+
+    @property
+    def postgres_monitors(self) -> tuple[AppDatabase, ...]:
+        return (AppDatabase(POSTGRES_EXPORTER_ROLE),) if self.monitoring.enabled else ()
 
 
 def prediction_log_grants(model: str) -> tuple[S3Grant, ...]:
@@ -222,7 +249,8 @@ def feature_store_args(args: PlatformArgs, postgres: PostgresDatabase, redis: Re
     secrets = FeastSecrets(registry_secret=registry.secret_name, redis_secret=redis.secret_name,
                            s3_secret=object_store.client_secret_names["feast"])
     return FeatureStoreArgs(placement=args.placement, options=args.feature_store,
-                            workloads_image=args.workloads_image, endpoints=endpoints, secrets=secrets)
+                            workloads_image=args.workloads_image, endpoints=endpoints, secrets=secrets,
+                            metrics=args.monitoring.enabled, pushgateway_url=args.pushgateway_url)
 
 
 def drift_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: MlflowUsers,
@@ -231,7 +259,7 @@ def drift_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: MlflowUs
         placement=args.placement, options=args.drift, workloads_image=args.workloads_image,
         mlflow_url=mlflow.url, mlflow_secret=users.secret_names[DRIFT_USER], s3_endpoint=object_store.endpoint,
         s3_secret=object_store.client_secret_names["drift"], bucket=MONITORING_BUCKET,
-        labels_uri=f"{FEATURE_DATA_URI}/labels/",
+        labels_uri=f"{FEATURE_DATA_URI}/labels/", pushgateway_url=args.pushgateway_url,
     )
 
 
@@ -242,7 +270,7 @@ def backup_args(args: PlatformArgs, postgres: PostgresDatabase, object_store: Ob
         placement=args.placement, options=args.backup, workloads_image=args.workloads_image,
         endpoints=BackupEndpoints(postgres.host, postgres.port, admin, object_store.endpoint, sslmode=tracking.sslmode),
         secrets=BackupSecrets(postgres.superuser_secret_name, object_store.client_secret_names["backup"]),
-        databases=tuple(db.name for db in DATABASES), bucket=BACKUPS_BUCKET,
+        databases=tuple(db.name for db in DATABASES), bucket=BACKUPS_BUCKET, pushgateway_url=args.pushgateway_url,
     )
 
 
@@ -270,7 +298,22 @@ def training_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: Mlflo
                for model in args.training.models}
     return ModelTrainingArgs(placement=args.placement, options=args.training, workloads_image=args.workloads_image,
                              mlflow_url=mlflow.url, feast_config_map=features.config_map_name,
-                             feast_endpoints=features.endpoints, secrets=secrets)
+                             feast_endpoints=features.endpoints, secrets=secrets, pushgateway_url=args.pushgateway_url)
+
+
+def monitoring_args(args: PlatformArgs, postgres: PostgresDatabase, redis: RedisOnlineStore,
+                    mlflow: MlflowTrackingServer, users: MlflowUsers, features: FeastFeatureStore,
+                    models: ModelServer | None) -> MonitoringArgs:
+    exporter = postgres.connections[POSTGRES_EXPORTER_ROLE]
+    servers = MonitoredServers(
+        postgres_host=postgres.host, postgres_port=postgres.port, postgres_sslmode=exporter.sslmode,
+        postgres_exporter_secret=exporter.secret_name, redis_host=redis.host, redis_port=redis.port,
+        redis_secret=redis.secret_name, mlflow_selector=mlflow.selector,
+        mlflow_metrics_secret=users.secret_names[MLFLOW_METRICS_USER], feature_server_selector=features.server_selector,
+        model_server_selector=models.selector if models else None)
+    thresholds = args.monitoring.thresholds(args.placement.namespace, args.drift.performance_floor,
+                                            verify_scheduled=args.backup.verify_schedule is not None)
+    return MonitoringArgs(placement=args.placement, options=args.monitoring, thresholds=thresholds, servers=servers)
 
 
 def artifact_store_peers(args: PlatformArgs, object_store: ObjectStore) -> tuple[Peer, ...]:
@@ -296,6 +339,7 @@ class PlatformParts:
     drift: DriftMonitor | None
     models: ModelServer | None
     training: ModelTraining | None
+    monitoring: Monitoring | None = None
 
 
 def platform_network_plan(args: PlatformArgs, parts: PlatformParts) -> NetworkPolicyPlan:
@@ -316,16 +360,31 @@ def platform_network_plan(args: PlatformArgs, parts: PlatformParts) -> NetworkPo
         "model-server": models.selector if models else None,
         "model-clients": MODEL_CLIENT_LABEL if models else None,
         "model-training": parts.training.selector if parts.training else None,
+        "postgres-exporter": parts.monitoring.postgres_exporter_selector if parts.monitoring else None,
+        "redis-exporter": parts.monitoring.redis_exporter_selector if parts.monitoring else None,
     }
     servers = {
         "postgres": (parts.postgres.peer,), "object-store": (parts.object_store.peer,), "redis": (parts.redis.peer,),
         "mlflow": (parts.mlflow.peer,), "feature-server": (parts.features.server_peer,),
         "artifact-store": artifact_store_peers(args, parts.object_store),
         "model-server": (models.peer,) if models else (),
+        "pushgateway": (parts.monitoring.pushgateway_peer,) if parts.monitoring else (),
     }
     ingress = ExternalIngress("ingress-controller-to-mlflow", args.ingress_controller_namespace,
                               parts.mlflow.selector, parts.mlflow.peer.port)
-    return plan_links(clients, servers, ingress=(ingress,))
+    return plan_links(clients, servers, ingress=(ingress, *scrape_ingress(args, parts)))
+
+
+def scrape_ingress(args: PlatformArgs, parts: PlatformParts) -> tuple[ExternalIngress, ...]:
+    """Prometheus (in its own namespace) may reach each scraped pod on its metrics port."""
+    if not parts.monitoring:
+        return ()
+    ports = {"mlflow": parts.mlflow.peer.port, "model-server": parts.models.peer.port if parts.models else None,
+             "feature-server": FEATURE_METRICS_PORT, "postgres-exporter": POSTGRES_EXPORTER_PORT,
+             "redis-exporter": REDIS_EXPORTER_PORT, "pushgateway": PUSHGATEWAY_PORT}
+    return tuple(ExternalIngress(f"prometheus-to-{target.job}", args.monitoring.prometheus_namespace, target.selector,
+                                 ports[target.job])
+                 for target in parts.monitoring.scrape_targets)
 
 
 class MlopsPlatform(pulumi.ComponentResource):
@@ -371,11 +430,13 @@ class MlopsPlatform(pulumi.ComponentResource):
         # Everything else lives in the namespace: create it first, delete it last.
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         postgres = PostgresDatabase(f"{name}-postgres", PostgresArgs(
-            placement, DATABASES, args.postgres, external=args.external_postgres), opts=inside)
+            placement, DATABASES, args.postgres, external=args.external_postgres, monitors=args.postgres_monitors),
+            opts=inside)
         object_store = ObjectStore(f"{name}-object-store", ObjectStoreArgs(
             placement, args.object_store, args.workloads_image, buckets=args.buckets, clients=args.s3_clients),
             opts=inside)
-        redis = RedisOnlineStore(f"{name}-redis", RedisArgs(placement, args.redis), opts=inside)
+        redis = RedisOnlineStore(f"{name}-redis", RedisArgs(
+            placement, args.redis, exporter_user=REDIS_EXPORTER_USER if args.monitoring.enabled else None), opts=inside)
         mlflow = MlflowTrackingServer(f"{name}-mlflow", mlflow_args(args, postgres, object_store), opts=inside)
         users = MlflowUsers(f"{name}-mlflow-users", users_args(args, mlflow), opts=inside)
         features = FeastFeatureStore(
@@ -390,8 +451,10 @@ class MlopsPlatform(pulumi.ComponentResource):
         training = (ModelTraining(f"{name}-training", training_args(args, mlflow, users, object_store, postgres, features),
                                   opts=inside) if args.training.models else None)
         backup = PostgresBackup(f"{name}-backup", backup_args(args, postgres, object_store), opts=inside)
+        monitoring = (Monitoring(f"{name}-monitoring", monitoring_args(args, postgres, redis, mlflow, users, features, models),
+                                 opts=inside) if args.monitoring.enabled else None)
         return PlatformParts(namespace, postgres, object_store, redis, mlflow, users, features, backup, drift, models,
-                             training)
+                             training, monitoring)
 
     def _publish(self, parts: PlatformParts) -> None:
         """Set the outputs and register them: the last step of the constructor."""

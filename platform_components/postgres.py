@@ -56,8 +56,10 @@ class AppDatabase:
         return f"APP_PASSWORD_{self.name.upper()}"
 
 
-def bootstrap_sql(databases: tuple[AppDatabase, ...]) -> str:
+def bootstrap_sql(databases: tuple[AppDatabase, ...], monitors: tuple[AppDatabase, ...] = ()) -> str:
     """psql script that converges roles and databases; safe to run any number of times.
+    `monitors` are login roles without a database, members of `pg_monitor` only (the built-in
+    role for reading statistics; a metrics exporter needs nothing more).
 
     Passwords come from environment variables via `\\getenv` (psql >= 15), so they never appear
     on a command line or in the script itself. `ALTER ROLE ... PASSWORD` on every run makes a
@@ -81,6 +83,15 @@ def bootstrap_sql(databases: tuple[AppDatabase, ...]) -> str:
             f"ALTER DATABASE {db.name} OWNER TO {db.name};",
             f"REVOKE ALL ON DATABASE {db.name} FROM PUBLIC;",
             f"GRANT ALL ON DATABASE {db.name} TO {db.name};",
+        ]
+    for role in monitors:
+        var = f"pw_{role.name}"
+        lines += [
+            f"\\getenv {var} {role.password_env}",
+            f"SELECT format('CREATE ROLE %I LOGIN', '{role.name}') "
+            f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role.name}') \\gexec",
+            f"ALTER ROLE {role.name} WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'{var}';",
+            f"GRANT pg_monitor TO {role.name};",
         ]
     return "\n".join(lines) + "\n"
 
@@ -123,6 +134,7 @@ class PostgresArgs:
     image: str = images.POSTGRES
     service_name: str = "postgres"
     external: ExternalServer | None = None
+    monitors: tuple[AppDatabase, ...] = ()  # pg_monitor login roles (a metrics exporter's)
 
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
@@ -192,7 +204,7 @@ def bootstrap_job(args: PostgresArgs, meta_labels: dict[str, str], host: str, su
         {"name": "HOME", "value": "/tmp"},
         secret_env("PGPASSWORD", superuser_secret, "password"),
         *([{"name": "PGSSLMODE", "value": args.sslmode}] if args.sslmode else []),
-    ] + [secret_env(db.password_env, app_secrets[db.name], "password") for db in args.databases]
+    ] + [secret_env(db.password_env, app_secrets[db.name], "password") for db in (*args.databases, *args.monitors)]
     bootstrap = container(
         name="bootstrap",
         image=args.image,
@@ -246,7 +258,8 @@ class PostgresDatabase(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.superuser_secret_name = superuser.metadata["name"]
-        self.connections = {db.name: self._connection(name, args, db, meta_labels) for db in args.databases}
+        self.connections = {db.name: self._connection(name, args, db, meta_labels)
+                            for db in (*args.databases, *args.monitors)}
 
         server = []
         self.volume_claims = []
@@ -281,14 +294,15 @@ class PostgresDatabase(pulumi.ComponentResource):
             string_data={
                 "username": db.name,
                 "password": password,
-                "database": db.name,
+                "database": db.name if db in args.databases else "postgres",
                 "host": self.host,
                 "port": str(PORT),
                 **({"sslmode": args.sslmode} if args.sslmode else {}),
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return DatabaseConnection(self.host, PORT, db.name, db.name, secret.metadata["name"], password, args.sslmode)
+        database = db.name if db in args.databases else "postgres"
+        return DatabaseConnection(self.host, PORT, database, db.name, secret.metadata["name"], password, args.sslmode)
 
     def _bootstrap(self, name: str, args: PostgresArgs, meta_labels: dict[str, str],
                    depends_on: list[pulumi.Resource]) -> None:
@@ -296,7 +310,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         script = k8s.core.v1.ConfigMap(
             f"{name}-bootstrap",
             metadata=placement.metadata(meta_labels),
-            data={"bootstrap.sql": bootstrap_sql(args.databases)},
+            data={"bootstrap.sql": bootstrap_sql(args.databases, args.monitors)},
             opts=pulumi.ResourceOptions(parent=self),
         )
         job_labels = placement.labels("postgres-bootstrap", name, "database-bootstrap")

@@ -22,6 +22,7 @@ from platform_components.k8s import (
     container,
     cron_job,
     empty_dir,
+    pushgateway_env,
     secret_env,
     selector_labels,
 )
@@ -120,6 +121,7 @@ class PostgresBackupArgs:
     secrets: BackupSecrets
     databases: tuple[str, ...]
     bucket: str = "backups"
+    pushgateway_url: str | None = None  # where each run reports its outcome (a monitoring stack's)
 
     def __post_init__(self) -> None:
         require_pinned_image("workloads_image", self.workloads_image)
@@ -135,7 +137,7 @@ def backup_job(args: PostgresBackupArgs, meta_labels: dict[str, str], *, name: s
         name=name.removeprefix("postgres-"),
         image=args.workloads_image,
         command=command,
-        env=backup_env(args.endpoints, args.secrets),
+        env=[*backup_env(args.endpoints, args.secrets), *pushgateway_env(args.pushgateway_url)],
         resources=args.options.resources,
         volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}],
     )

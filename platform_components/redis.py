@@ -69,8 +69,20 @@ def redis_config(*, maxmemory: int, port: int = PORT, bind: str = "0.0.0.0 -::*"
     )
 
 
-def auth_config(password: str) -> str:
-    return f"requirepass {password}\n"
+# What redis_exporter runs (INFO, CONFIG GET maxmemory & co., CLIENT LIST, SLOWLOG, LATENCY), and
+# nothing that reads or writes a key or a channel (https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/).
+EXPORTER_ACL = ("resetkeys resetchannels -@all +ping +info +config|get +client|list +select +dbsize +slowlog|get "
+                "+slowlog|len +latency|latest +latency|histogram +cluster|info +memory|stats")
+
+
+def auth_config(password: str, exporter: tuple[str, str] | None = None) -> str:
+    """The include with the default user's password and, given (user, password), the metrics
+    exporter's ACL user (EXPORTER_ACL)."""
+    lines = [f"requirepass {password}"]
+    if exporter:
+        user, secret = exporter
+        lines.append(f"user {user} on >{secret} {EXPORTER_ACL}")
+    return "\n".join(lines) + "\n"
 
 
 def server_command(config_path: str = f"{CONFIG_DIR}/redis.conf") -> list[str]:
@@ -95,6 +107,7 @@ class RedisArgs:
     options: RedisOptions
     image: str = images.REDIS
     service_name: str = "redis"
+    exporter_user: str | None = None  # an ACL user for the metrics exporter (with a monitoring stack)
 
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
@@ -151,12 +164,13 @@ class RedisOnlineStore(pulumi.ComponentResource):
         self.port = PORT
 
         password = placement.credentials.password(f"{name}-password", 32, parent=self)
-        secret = k8s.core.v1.Secret(
-            f"{name}-auth",
-            metadata=placement.metadata(meta_labels),
-            string_data={"password": password, "auth.conf": password.apply(auth_config)},
-            opts=child,
-        )
+        data = {"password": password, "auth.conf": password.apply(auth_config)}
+        if args.exporter_user:
+            user = args.exporter_user
+            exporter = placement.credentials.password(f"{name}-exporter-password", 32, parent=self)
+            data = {"password": password, "exporter-password": exporter,
+                    "auth.conf": pulumi.Output.all(password, exporter).apply(lambda p: auth_config(p[0], (user, p[1])))}
+        secret = k8s.core.v1.Secret(f"{name}-auth", metadata=placement.metadata(meta_labels), string_data=data, opts=child)
         self.secret_name = secret.metadata["name"]
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",

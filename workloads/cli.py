@@ -18,8 +18,10 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
+
+from workloads import outcomes
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -55,14 +57,30 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=category)
 
 
+# Which batch job (and model) a command's run reports as (workloads/outcomes.py), or None; a third
+# element lists other exit codes that still mean the run succeeded (training's "champion kept").
+OutcomeKey = Callable[[argparse.Namespace], "tuple[str, str | None] | tuple[str, str | None, tuple[int, ...]] | None"]
+
+
 def main(prog: str, parser: argparse.ArgumentParser, argv: Sequence[str] | None = None, *,
-         unexpected_exit_code: int = EXIT_FAILURE) -> int:
+         unexpected_exit_code: int = EXIT_FAILURE, outcome: OutcomeKey | None = None) -> int:
     """Parse `argv`, run the chosen command's `handler(args) -> int` and map errors to exit codes.
 
     The parser's sub-commands set `handler` with `set_defaults` (and `dest="command"`); argparse
-    itself exits 2 on bad usage."""
+    itself exits 2 on bad usage. With `outcome`, a command it names (job, model) for pushes its exit
+    code and what it recorded to the Pushgateway when it ends (workloads/outcomes.py)."""
     quiet_libraries()
     args = parser.parse_args(argv)
+    outcomes.start()
+    code = _run(prog, args, unexpected_exit_code)
+    key = outcome(args) if outcome else None
+    if key:
+        job, model, *also_ok = key
+        outcomes.report(job, model, code, succeeded=code == EXIT_OK or code in (also_ok[0] if also_ok else ()))
+    return code
+
+
+def _run(prog: str, args: argparse.Namespace, unexpected_exit_code: int) -> int:
     label = " ".join(part for part in (prog, getattr(args, "command", None)) if part)
     try:
         return args.handler(args)

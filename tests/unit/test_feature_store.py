@@ -63,7 +63,9 @@ def test_jobs_and_server_run_the_shared_commands(stack_run):
     cron = one(stack_run, "CronJob", "feast-materialize")["spec"]
     assert containers(cron["jobTemplate"]["spec"]["template"]["spec"])[0]["command"] == materialize_command()
     server = containers(one(stack_run, "Deployment", "feature-server")["spec"]["template"]["spec"])[0]
-    assert server["command"] == serve_command()
+    monitored = bool(objects(stack_run, "PodMonitor"))  # Feast's metrics endpoint with a monitoring stack
+    assert server["command"] == serve_command(metrics=monitored)
+    assert ({"name": "metrics", "containerPort": 8000} in server["ports"]) == monitored
     # Feast's default recycles the only worker every 1,000 requests, refusing connections meanwhile.
     assert server["command"][server["command"].index("--max-requests") + 1] == "0"
     assert server["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
@@ -110,7 +112,8 @@ def test_only_feast_reaches_redis_and_only_labelled_clients_reach_the_feature_se
         if spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") == "redis" and "ingress" in spec
         for rule in spec["ingress"]
     ]
-    assert sorted(redis_clients) == ["feast-apply", "feast-materialize", "feast-server"]
+    exporter = ["redis-exporter"] if objects(stack_run, "ServiceMonitor") else []  # INFO-only ACL user
+    assert sorted(redis_clients) == ["feast-apply", "feast-materialize", "feast-server", *exporter]
     server_ingress = policies["feature-clients-to-feature-server-ingress"]["ingress"][0]
     assert server_ingress["from"] == [{"podSelector": {"matchLabels": {"mlops-platform/feature-client": "true"}}}]
     assert server_ingress["ports"] == [{"protocol": "TCP", "port": 6566}]

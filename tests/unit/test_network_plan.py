@@ -27,6 +27,7 @@ IN_CLUSTER = {
     "mlflow": (Peer("mlflow", 5000, selector("mlflow")),),
     "feature-server": (Peer("feature-server", 6566, selector("feature-server")),),
     "model-server": (Peer("model-server", 8080, selector("model-server")),),
+    "pushgateway": (Peer("pushgateway", 9091, selector("pushgateway")),),
 }
 IN_CLUSTER["artifact-store"] = IN_CLUSTER["object-store"]
 
@@ -66,7 +67,14 @@ def test_blob_artifacts_replace_the_object_store_for_mlflow_only():
 def test_a_client_that_is_not_deployed_has_no_links():
     plan = plan_links({**CLIENTS, "drift": None}, IN_CLUSTER)
     assert not any(link.name.startswith("drift-") for link in plan.links)
-    assert len(plan.links) == len(PLATFORM_LINKS) - 2
+    assert len(plan.links) == len(PLATFORM_LINKS) - sum(client == "drift" for client, _ in PLATFORM_LINKS)
+
+
+def test_a_server_without_peers_gets_no_links():
+    """Without a monitoring stack the Pushgateway is not deployed: the Jobs get no rule to it."""
+    plan = plan_links(CLIENTS, {**IN_CLUSTER, "pushgateway": ()})
+    assert not any(link.name.endswith("-to-pushgateway") for link in plan.links)
+    assert len(plan.links) == len(PLATFORM_LINKS) - sum(server == "pushgateway" for _, server in PLATFORM_LINKS)
 
 
 @pytest.mark.parametrize("clients", [

@@ -130,7 +130,9 @@ def test_components_use_the_mlops_platform_type_tokens(stack_run):
         "mlops:platform:NetworkPolicies", "mlops:platform:DriftMonitor", "mlops:platform:FeastFeatureStore",
         "mlops:platform:PostgresBackup", "mlops:platform:MlflowUsers",
     } | azure | ({"mlops:platform:ModelServer"} if stack_run.outputs["modelServerUrls"][0] else set()) | (
-        {"mlops:platform:ModelTraining"} if stack_run.outputs["trainingCronJobs"][0] else set())
+        {"mlops:platform:ModelTraining"} if stack_run.outputs["trainingCronJobs"][0] else set()) | (
+        {"mlops:platform:Monitoring"} if any(r.typ.startswith("kubernetes:monitoring.coreos.com") for r in stack_run.resources)
+        else set())
 
 
 def test_mlflow_image_matches_the_mlflow_pin_in_requirements():

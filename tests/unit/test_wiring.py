@@ -231,7 +231,8 @@ def test_changed_content_renames_auto_named_configmaps_so_pods_roll():
 def test_services_and_workloads_have_stable_explicit_names(stack_run):
     for kind in ("Service", "StatefulSet", "Deployment"):
         for manifest in objects(stack_run, kind):
-            assert manifest["metadata"]["name"] in {"postgres", "s3", "mlflow", "redis", "feature-server", "model-churn"}
+            assert manifest["metadata"]["name"] in {"postgres", "s3", "mlflow", "redis", "feature-server", "model-churn",
+                                                    "pushgateway", "postgres-exporter", "redis-exporter"}
 
 
 def test_every_object_carries_the_recommended_labels(stack_run):

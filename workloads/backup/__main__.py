@@ -30,7 +30,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workloads import cli
+from workloads import cli, outcomes
+from workloads import metric_names as names
 from workloads.backup import postgres, store, verify
 from workloads.backup.errors import BackupError
 
@@ -67,6 +68,8 @@ def cmd_backup(args) -> int:
             except BackupError as error:  # one database failing must not stop the others
                 failed.append(database)
                 print(f"backup of {database} FAILED, nothing deleted: {error}", file=sys.stderr, flush=True)
+    if not failed:
+        outcomes.record(names.BACKUP_NEWEST, datetime.now(UTC).timestamp())
     return 1 if failed else 0
 
 
@@ -107,14 +110,18 @@ def cmd_verify(args) -> int:
     for database in args.database:
         if not verify.DATABASE_NAME.match(database):
             raise cli.UsageError(f"--database {database!r} is not a database name (lowercase identifier, at most 41 characters)")
-    s3, failed = s3_client(args.endpoint_url), []
+    s3, failed, verified = s3_client(args.endpoint_url), [], []
     for database in args.database:
         with tempfile.TemporaryDirectory(prefix=f"verify-{database}-") as workdir:
             try:
-                print(verify.verify_one(s3, args.bucket, database, Path(workdir), datetime.now(UTC)), flush=True)
+                result = verify.verify_one(s3, args.bucket, database, Path(workdir), datetime.now(UTC))
+                verified.append(result.created)
+                print(result.summary, flush=True)
             except BackupError as error:  # one database failing must not stop the others
                 failed.append(database)
                 print(f"verification of {database} FAILED: {error}", file=sys.stderr, flush=True)
+    if not failed:  # every database restorable up to the oldest of their newest dumps
+        outcomes.record(names.BACKUP_NEWEST_VERIFIED, min(verified).timestamp())
     return 1 if failed else 0
 
 
@@ -154,7 +161,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.main("backup", parser(), argv)
+    return cli.main("backup", parser(), argv, outcome=_outcome_key)
+
+
+def _outcome_key(args):
+    """The scheduled commands report: backup and verify."""
+    return {"backup": (names.BACKUP_JOB, None), "verify": (names.VERIFY_JOB, None)}.get(args.command)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ they are older than the Job's 3 h deadline (younger ones may be a run in progres
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,15 @@ def _dropped(scratch: str) -> str:
     return ""
 
 
-def verify_one(s3: Any, bucket: str, database: str, workdir: Path, now: datetime) -> str:
+@dataclass(frozen=True)
+class Verified:
+    """A dump that restored with every table's rows: when it was written, and what was checked."""
+
+    created: datetime
+    summary: str
+
+
+def verify_one(s3: Any, bucket: str, database: str, workdir: Path, now: datetime) -> Verified:
     """Restore the newest dump of `database` into a scratch database; BackupError unless every
     table holds the rows the dump holds."""
     check_database_name(database)
@@ -101,5 +110,5 @@ def verify_one(s3: Any, bucket: str, database: str, workdir: Path, now: datetime
     mismatches = compare(expected, restored)
     if mismatches:
         raise BackupError(f"{newest.uri} restored, but row counts differ: " + "; ".join(mismatches))
-    return (f"{database}: {newest.uri} restores: {len(expected)} tables, {sum(expected.values())} rows, "
-            f"every count equal (scratch database {scratch} dropped)")
+    return Verified(newest.created, f"{database}: {newest.uri} restores: {len(expected)} tables, "
+                                    f"{sum(expected.values())} rows, every count equal (scratch database {scratch} dropped)")

@@ -33,6 +33,7 @@ from workloads import cli
 from workloads.drift.errors import DATASET_DRIFT_EXIT, INFRASTRUCTURE_FAILURE
 from workloads.drift.intervals import parse_time
 from workloads.drift.settings import CORRECTIONS, DriftSettings
+from workloads.metric_names import DRIFT_JOB
 
 log = logging.getLogger("drift")
 
@@ -233,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     formatter.converter = time.gmtime  # log times in UTC, as everything else
     handler.setFormatter(formatter)
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    return cli.main("drift", parser(), argv, unexpected_exit_code=INFRASTRUCTURE_FAILURE)
+    return cli.main("drift", parser(), argv, unexpected_exit_code=INFRASTRUCTURE_FAILURE,
+                    outcome=lambda args: (DRIFT_JOB, args.model) if args.command == "run" else None)
 
 
 if __name__ == "__main__":

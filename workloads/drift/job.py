@@ -33,6 +33,8 @@ from mlflow.entities import Metric, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from workloads import metric_names as names
+from workloads import outcomes
 from workloads.drift.data import open_local
 from workloads.drift.engine import compare
 from workloads.drift.errors import NotFoundError, Problem
@@ -207,6 +209,7 @@ class DriftJob:
         report_json, report_html = to_json(report, context), to_html(report, title)
 
         performance = self._performance(current)
+        self._record(report)
 
         def also(run: str) -> None:
             self._log_predictions(run, interval, predictions, why, context)
@@ -274,9 +277,23 @@ class DriftJob:
     def _run_tags(self) -> dict[str, str]:
         return self.client.get_run(self.reference_run).data.tags if self.reference_run else {}
 
+    def _record(self, report: DriftReport) -> None:
+        """The interval's result as batch-outcome metrics (workloads/outcomes.py)."""
+        tested = [f for f in report.features if f.status == "tested"]
+        outcomes.record(names.JOB_ROWS, report.rows_current)
+        outcomes.record(names.DRIFT_DATASET_DRIFT, report.dataset_drift)
+        outcomes.record(names.DRIFT_DRIFTED_FEATURES, len(report.drifted_features))
+        outcomes.record(names.DRIFT_TESTED_FEATURES, len(tested))
+        if tested:
+            outcomes.record(names.DRIFT_MIN_P_VALUE, min(f.smallest_adjusted_p() for f in tested))
+        if self.config.performance_floor is not None:
+            outcomes.record(names.DRIFT_PERFORMANCE_FLOOR, self.config.performance_floor)
+
     def _log_performance(self, run_id: str, interval: DataInterval, performance: Performance | None) -> None:
         if performance is None:
             return
+        if performance.auc is not None:  # pending intervals come oldest first: the newest stays
+            outcomes.record(names.DRIFT_AUC, performance.auc)
         self.client.set_tag(run_id, TAG_PERFORMANCE, performance.tag)
         stamp = int(interval.end_time.timestamp() * 1000)
         metrics = [Metric("performance.rows", performance.rows, stamp, 0),

@@ -23,6 +23,7 @@ import pandas as pd
 from workloads import cli
 from workloads.features.errors import ConfigError
 from workloads.features.stage import exec_feast, stage_repository
+from workloads.metric_names import MATERIALIZE_JOB
 
 
 def _store(args):
@@ -73,7 +74,8 @@ def cmd_serve(args) -> int:
     from workloads.features.serve import serve
 
     serve(str(stage_repository(args.config_dir, args.repo_dir)), host=args.host, port=args.port,
-          workers=args.workers, registry_ttl_seconds=args.registry_ttl_seconds, max_requests=args.max_requests)
+          workers=args.workers, registry_ttl_seconds=args.registry_ttl_seconds, max_requests=args.max_requests,
+          metrics=args.metrics)
     return 0
 
 
@@ -85,6 +87,11 @@ def cmd_materialize(args) -> int:
         start = run.start.isoformat() if run.start else "end - ttl (first run)"
         print(f"materialized {run.view} from {run.source}: {start} -> {run.end.isoformat()}")
     return 0
+
+
+def _outcome_key(args):
+    """The scheduled command reports: materialize."""
+    return (MATERIALIZE_JOB, None) if args.command == "materialize" else None
 
 
 def cmd_online(args) -> int:
@@ -126,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--registry-ttl-seconds", type=int, default=60)
     serve.add_argument("--max-requests", type=int, default=0, help="recycle a worker after this many requests (0: never)")
+    serve.add_argument("--metrics", action="store_true", help="Prometheus metrics on port 8000 (Feast's fixed port)")
     serve.set_defaults(handler=cmd_serve)
 
     mat = with_repo("materialize", "materialise new offline rows into the online store")
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         from workloads.training.__main__ import main as training_main
 
         return training_main(["run", *argv[1:]])
-    return cli.main("features", parser(), argv)
+    return cli.main("features", parser(), argv, outcome=_outcome_key)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,13 @@ def dispose_after_fork(engines: list) -> None:
     os.register_at_fork(after_in_child=forget)
 
 
-def serve(repo_dir: str, *, host: str, port: int, workers: int, registry_ttl_seconds: int, max_requests: int) -> None:
+def serve(repo_dir: str, *, host: str, port: int, workers: int, registry_ttl_seconds: int, max_requests: int,
+          metrics: bool = False) -> None:
+    """`metrics`: Feast's Prometheus endpoint on port 8000 (feast/metrics.py, not configurable)."""
     from feast import FeatureStore
 
     store = FeatureStore(repo_path=repo_dir)
     dispose_after_fork(registry_engines(store))
     store.serve(host=host, port=port, type_="http", no_access_log=True, workers=workers,
                 max_requests=max_requests, max_requests_jitter=max_requests // 10,
-                registry_ttl_sec=registry_ttl_seconds)
+                registry_ttl_sec=registry_ttl_seconds, metrics=metrics)

@@ -163,6 +163,7 @@ class Measured:
 
 
 def create_app(settings: ServingSettings) -> FastAPI:
+    metrics.initialise_labels()
     server = Server(settings)
 
     @asynccontextmanager

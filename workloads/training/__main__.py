@@ -23,7 +23,8 @@ import logging
 import os
 import sys
 
-from workloads import cli
+from workloads import cli, outcomes
+from workloads import metric_names as names
 from workloads.training.errors import KEPT_EXIT_CODE
 
 
@@ -49,6 +50,10 @@ def cmd_run(args) -> int:
     outcome = run_training(store, config)
     print(outcome.summary())
     print(f"decision={outcome.decision.outcome} version={outcome.version} champion={outcome.champion}", flush=True)
+    outcomes.record(names.TRAINING_PROMOTED, outcome.decision.promoted)
+    outcomes.record(names.JOB_ROWS, len(outcome.data.train) + outcome.challenger.rows)
+    if outcome.champion.isdigit():
+        outcomes.record(names.TRAINING_CHAMPION_VERSION, int(outcome.champion))
     if outcome.decision.promoted:
         return cli.EXIT_OK
     return args.kept_exit_code
@@ -93,7 +98,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    return cli.main("training", parser(), argv)
+    return cli.main("training", parser(), argv, outcome=_outcome_key)
+
+
+def _outcome_key(args):
+    """Scheduled and pipeline training runs report; a kept champion is a successful run."""
+    return (names.TRAINING_JOB, args.model, (args.kept_exit_code,)) if args.command == "run" else None
 
 
 if __name__ == "__main__":
