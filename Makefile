@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov kube-score servers engine-tools engine local-servers local-cluster bench bench-drift bench-feast bench-serving bench-tracking synth synth-all test lint unit manifests integration config-docs check-pipelines clean
+.PHONY: venv checkov kube-score servers monitoring-tools engine-tools engine local-servers local-cluster bench bench-drift bench-feast bench-serving bench-tracking synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 # Two stages of one virtualenv: the Pulumi program's packages (all `make synth` needs, ~0.5 GB,
 # under a minute), then everything the tests need on top (~1.8 GB).
@@ -42,6 +42,14 @@ servers:
 	@tools/timed "postgres + redis (debian)" tools/install/system-packages.sh
 	@tools/timed "seaweedfs (go build, cached)" tools/install/seaweedfs.sh
 
+# Prometheus and promtool (the alert-rule tests and the integration tier's real Prometheus), the
+# Pushgateway, each built once from the Go module proxy; the Prometheus Operator's CRDs (schemas of
+# the monitors and rules) from the same proxy's module cache.
+monitoring-tools:
+	@tools/timed "prometheus + promtool (go build, cached)" tools/install/prometheus.sh
+	@tools/timed "pushgateway (go build, cached)" tools/install/pushgateway.sh
+	@tools/timed "prometheus-operator CRDs" tools/install/prometheus-operator-crds.sh
+
 # The engine tier's binaries, each built once from the Go module proxy at a pinned version (cached
 # by version in ~/.cache/mlops-platform/bin): a Kubernetes control plane, kwok, the Pulumi CLI and
 # the Pulumi Kubernetes provider.
@@ -67,7 +75,7 @@ PIPELINE ?= azure-pipelines.yml pipelines/training.yml
 check-pipelines: venv
 	$(PY) -m tools.pipelines $(PIPELINE) $(PIPELINE_ARGS)
 
-test: venv checkov kube-score servers engine-tools lint check-pipelines
+test: venv checkov kube-score servers monitoring-tools engine-tools lint check-pipelines
 	$(PY) -m pytest
 
 unit: venv

@@ -58,6 +58,10 @@ AUTH_CONFIG_FILE = "basic_auth.ini"
 # the server's PYTHONPATH: MLflow finds the entry points in the dist-info directory.
 PLUGIN_DIR = "/opt/mlflow-plugins"
 PLUGIN_SOURCE = Path(__file__).parent / "mlflow_plugin" / "proxied_artifacts.py"
+METRICS_EXPORTER_SOURCE = Path(__file__).parent / "mlflow_plugin" / "metrics_exporter.py"
+METRICS_PORT = 9102  # the metrics sidecar's (mlflow_plugin/metrics_exporter.py)
+METRICS_PORT_NAME = "metrics"
+METRICS_RESOURCES = Resources("10m", "48Mi", "128Mi")
 PLUGIN_DIST = "mlops_proxied_artifacts-1.0.dist-info"
 # SQLAlchemy engines in each server worker process, each with its own connection pool: the tracking
 # store, the model-registry store (mlflow/store/model_registry/sqlalchemy_store.py keeps its own
@@ -85,9 +89,12 @@ class ServerEndpoints:
     plugin_dir: str = PLUGIN_DIR  # where `plugin_files()` are
     scratch_dir: str = "/tmp"  # HOME and TMPDIR: MLflow spools each proxied download here
 
+    metrics: bool = False  # Prometheus metrics (with a monitoring stack): --expose-prometheus + the sidecar
+    metrics_port: int = METRICS_PORT
+
     @property
     def metrics_dir(self) -> str:
-        """prometheus_client's multiprocess files: `/metrics` (behind basic auth) sums the workers'."""
+        """prometheus_client's multiprocess files, one set per worker; the sidecar sums them."""
         return f"{self.scratch_dir}/prometheus-metrics"
 
 
@@ -107,8 +114,14 @@ def server_command(endpoints: ServerEndpoints) -> list[str]:
         "--artifacts-destination", endpoints.artifacts_destination,
         "--app-name", "basic-auth",
         "--allowed-hosts", ",".join(endpoints.allowed_hosts),
-        "--expose-prometheus", endpoints.metrics_dir,
+        *(["--expose-prometheus", endpoints.metrics_dir] if endpoints.metrics else []),
     ]
+
+
+def metrics_command(endpoints: ServerEndpoints) -> list[str]:
+    """The metrics sidecar: the workers' metrics on their own port, outside the basic-auth app."""
+    return ["python", f"{endpoints.plugin_dir}/metrics_exporter.py", "--dir", endpoints.metrics_dir,
+            "--port", str(endpoints.metrics_port), "--host", endpoints.host]
 
 
 def db_upgrade_command(endpoints: ServerEndpoints) -> list[str]:
@@ -163,6 +176,7 @@ def plugin_files() -> dict[str, str]:
     the module, and the dist-info whose entry points register it for `s3` and `wasbs`."""
     return {
         "proxied_artifacts.py": PLUGIN_SOURCE.read_text(),
+        "metrics_exporter.py": METRICS_EXPORTER_SOURCE.read_text(),
         f"{PLUGIN_DIST}/METADATA": "Metadata-Version: 2.1\nName: mlops-proxied-artifacts\nVersion: 1.0\n",
         f"{PLUGIN_DIST}/entry_points.txt": (
             "[mlflow.artifact_repository]\n"
@@ -283,6 +297,7 @@ class MlflowArgs:
     artifacts: S3Artifacts | AzureBlobArtifacts
     image: str = images.MLFLOW
     service_name: str = "mlflow"
+    metrics: bool = False  # the metrics sidecar, for a monitoring stack
 
     def __post_init__(self) -> None:
         require_dns_label("service_name", self.service_name)
@@ -299,6 +314,7 @@ class MlflowArgs:
             auth_config_path=f"{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}",
             workers=options.workers,
             pg_sslmode=db.sslmode,
+            metrics=self.metrics,
         )
 
 
@@ -326,10 +342,15 @@ def server_pod(args: MlflowArgs, secrets: ServerSecrets, auth_config_secret: pul
         volume_mounts=mounts,
         probe=http_probe("/health", "http"), startup_budget_seconds=180,
     )
+    sidecars = [server_container(
+        name="metrics", image=args.image, command=metrics_command(endpoints), resources=METRICS_RESOURCES,
+        volume_mounts=mounts, port_name=METRICS_PORT_NAME, port=endpoints.metrics_port,
+        probe=http_probe("/metrics", METRICS_PORT_NAME), startup_budget_seconds=60,
+    )] if endpoints.metrics else []
     return pod_spec(
         identity=args.placement.identity,
         init_containers=[migrate],
-        containers=[server],
+        containers=[server, *sidecars],
         volumes=[
             empty_dir("tmp", args.options.scratch_size),
             {"name": "auth-config", "secret": {"secretName": auth_config_secret, "defaultMode": 0o440}},

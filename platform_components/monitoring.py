@@ -1,9 +1,9 @@
 """Monitoring: the platform's health for a Prometheus Operator (kube-prometheus-stack) install.
 
 With `monitoringStack: prometheus-operator` the platform adds, in its own namespace:
-- a ServiceMonitor or PodMonitor per scraped server (scrape_targets.py): MLflow (/metrics behind
-  basic auth, as its own MLflow user without any permission), the model servers, the Feast
-  feature server's metrics port, and the two exporters below;
+- a ServiceMonitor or PodMonitor per scraped server (scrape_targets.py): MLflow's metrics sidecar
+  (mlflow_plugin/metrics_exporter.py: MLflow 3's basic-auth app admits only its admin to its own
+  /metrics), the model servers, the Feast feature server's metrics port, and the two exporters;
 - the Postgres exporter (its own login role, member of `pg_monitor` only) and the Redis exporter
   (its own ACL user allowed INFO, PING, CONFIG GET and the like, no key access), each a Deployment;
 - a Pushgateway the batch Jobs push their outcomes to (workloads/outcomes.py);
@@ -50,6 +50,7 @@ from platform_components.k8s import (
     selector_labels,
     server_container,
 )
+from platform_components.mlflow_server import METRICS_PORT_NAME as MLFLOW_METRICS_PORT_NAME
 from platform_components.network_plan import Peer
 from platform_components.registration import register_objects
 from platform_components.scrape_targets import ScrapeTarget
@@ -63,7 +64,6 @@ POSTGRES_EXPORTER_PORT = 9187
 REDIS_EXPORTER_PORT = 9121
 POSTGRES_EXPORTER_ROLE = "postgres_exporter"
 REDIS_EXPORTER_USER = "redis-exporter"
-MLFLOW_METRICS_USER = "metrics-reader"  # an MLflow user without any permission: /metrics needs a login
 EXPORTER_RESOURCES = Resources("10m", "32Mi", "64Mi")
 PUSHGATEWAY_RESOURCES = Resources("10m", "32Mi", "128Mi")
 PUSHGATEWAY_DATA = "/data"
@@ -166,7 +166,6 @@ class MonitoredServers:
     redis_port: int
     redis_secret: pulumi.Input[str]  # key exporter-password: the Redis exporter's ACL password
     mlflow_selector: dict[str, str]
-    mlflow_metrics_secret: pulumi.Input[str]  # keys username / password: MLFLOW_METRICS_USER
     feature_server_selector: dict[str, str]
     model_server_selector: dict[str, str] | None  # None: no model served
 
@@ -189,7 +188,7 @@ def exporter_selector(name: str, instance: str) -> dict[str, str]:
 def scrape_targets(servers: MonitoredServers, instance: str) -> list[ScrapeTarget]:
     """Every target Prometheus scrapes, in the platform's namespace."""
     targets = [
-        ScrapeTarget(MLFLOW_JOB, servers.mlflow_selector, "http", basic_auth_secret=servers.mlflow_metrics_secret),
+        ScrapeTarget(MLFLOW_JOB, servers.mlflow_selector, MLFLOW_METRICS_PORT_NAME, pod_monitor=True),
         ScrapeTarget(FEATURE_SERVER_JOB, servers.feature_server_selector, METRICS_PORT_NAME, pod_monitor=True),
         ScrapeTarget(POSTGRES_EXPORTER_JOB, exporter_selector("postgres-exporter", instance), "metrics"),
         ScrapeTarget(REDIS_EXPORTER_JOB, exporter_selector("redis-exporter", instance), "metrics"),

@@ -31,6 +31,7 @@ from platform_components.feature_store import (
     FeatureStoreOptions,
 )
 from platform_components.k8s import Placement, PodIdentity
+from platform_components.mlflow_server import METRICS_PORT as MLFLOW_METRICS_PORT
 from platform_components.mlflow_server import (
     AzureBlobArtifacts,
     MlflowArgs,
@@ -49,7 +50,6 @@ from platform_components.model_server import (
 )
 from platform_components.model_training import ModelTraining, ModelTrainingArgs, TrainingOptions, TrainingSecrets
 from platform_components.monitoring import (
-    MLFLOW_METRICS_USER,
     POSTGRES_EXPORTER_PORT,
     POSTGRES_EXPORTER_ROLE,
     PUSHGATEWAY_PORT,
@@ -190,11 +190,8 @@ class PlatformArgs:
 
     @property
     def mlflow_users(self) -> tuple[MlflowUser, ...]:
-        """The workloads' users, and with a monitoring stack Prometheus' (no permission at all:
-        MLflow's /metrics only needs a login)."""
-        users = workload_users(tuple(model.name for model in self.serving.models), self.drift.models,
-                               self.training.models)
-        return (*users, MlflowUser(MLFLOW_METRICS_USER, ())) if self.monitoring.enabled else users
+        return workload_users(tuple(model.name for model in self.serving.models), self.drift.models,
+                              self.training.models)
 
     @property
     def pushgateway_url(self) -> str | None:
@@ -234,7 +231,7 @@ def mlflow_args(args: PlatformArgs, postgres: PostgresDatabase, object_store: Ob
     artifacts = (args.azure_artifacts.blob if args.azure_artifacts else
                  S3Artifacts(object_store.endpoint, object_store.client_secret_names["mlflow"], ARTIFACTS_BUCKET))
     return MlflowArgs(placement=args.placement, options=args.mlflow, tracking_db=postgres.connections[TRACKING_DB],
-                      auth_db=postgres.connections[AUTH_DB], artifacts=artifacts)
+                      auth_db=postgres.connections[AUTH_DB], artifacts=artifacts, metrics=args.monitoring.enabled)
 
 
 def feature_store_args(args: PlatformArgs, postgres: PostgresDatabase, redis: RedisOnlineStore,
@@ -302,14 +299,12 @@ def training_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: Mlflo
 
 
 def monitoring_args(args: PlatformArgs, postgres: PostgresDatabase, redis: RedisOnlineStore,
-                    mlflow: MlflowTrackingServer, users: MlflowUsers, features: FeastFeatureStore,
-                    models: ModelServer | None) -> MonitoringArgs:
+                    mlflow: MlflowTrackingServer, features: FeastFeatureStore, models: ModelServer | None) -> MonitoringArgs:
     exporter = postgres.connections[POSTGRES_EXPORTER_ROLE]
     servers = MonitoredServers(
         postgres_host=postgres.host, postgres_port=postgres.port, postgres_sslmode=exporter.sslmode,
         postgres_exporter_secret=exporter.secret_name, redis_host=redis.host, redis_port=redis.port,
-        redis_secret=redis.secret_name, mlflow_selector=mlflow.selector,
-        mlflow_metrics_secret=users.secret_names[MLFLOW_METRICS_USER], feature_server_selector=features.server_selector,
+        redis_secret=redis.secret_name, mlflow_selector=mlflow.selector, feature_server_selector=features.server_selector,
         model_server_selector=models.selector if models else None)
     thresholds = args.monitoring.thresholds(args.placement.namespace, args.drift.performance_floor,
                                             verify_scheduled=args.backup.verify_schedule is not None)
@@ -379,7 +374,7 @@ def scrape_ingress(args: PlatformArgs, parts: PlatformParts) -> tuple[ExternalIn
     """Prometheus (in its own namespace) may reach each scraped pod on its metrics port."""
     if not parts.monitoring:
         return ()
-    ports = {"mlflow": parts.mlflow.peer.port, "model-server": parts.models.peer.port if parts.models else None,
+    ports = {"mlflow": MLFLOW_METRICS_PORT, "model-server": parts.models.peer.port if parts.models else None,
              "feature-server": FEATURE_METRICS_PORT, "postgres-exporter": POSTGRES_EXPORTER_PORT,
              "redis-exporter": REDIS_EXPORTER_PORT, "pushgateway": PUSHGATEWAY_PORT}
     return tuple(ExternalIngress(f"prometheus-to-{target.job}", args.monitoring.prometheus_namespace, target.selector,
@@ -451,7 +446,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         training = (ModelTraining(f"{name}-training", training_args(args, mlflow, users, object_store, postgres, features),
                                   opts=inside) if args.training.models else None)
         backup = PostgresBackup(f"{name}-backup", backup_args(args, postgres, object_store), opts=inside)
-        monitoring = (Monitoring(f"{name}-monitoring", monitoring_args(args, postgres, redis, mlflow, users, features, models),
+        monitoring = (Monitoring(f"{name}-monitoring", monitoring_args(args, postgres, redis, mlflow, features, models),
                                  opts=inside) if args.monitoring.enabled else None)
         return PlatformParts(namespace, postgres, object_store, redis, mlflow, users, features, backup, drift, models,
                              training, monitoring)

@@ -11,7 +11,6 @@ Ref: https://prometheus-operator.dev/docs/api-reference/api/ (ServiceMonitor, Po
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 Labels = dict[str, str]
 INTERVAL = "30s"
@@ -26,8 +25,6 @@ class ScrapeTarget:
     port: the name of the Service port (ServiceMonitor) or container port (PodMonitor).
     pod_monitor: scrape the pods directly (a metrics port the Service does not expose).
     honor_labels: keep the scraped `job`/`instance` labels (the Pushgateway's pushed groups).
-    basic_auth_secret: a Secret of the namespace with `username` and `password` keys (MLflow's
-        /metrics sits behind its basic-auth app).
     """
 
     job: str
@@ -36,7 +33,6 @@ class ScrapeTarget:
     path: str = "/metrics"
     pod_monitor: bool = False
     honor_labels: bool = False
-    basic_auth_secret: Any = None  # str or pulumi.Output[str]
 
     @property
     def kind(self) -> str:
@@ -47,18 +43,14 @@ class ScrapeTarget:
         endpoint: dict = {"port": self.port, "path": self.path, "interval": INTERVAL, "scheme": "http",
                           "honorLabels": self.honor_labels,
                           "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": self.job}]}
-        if self.basic_auth_secret is not None:
-            endpoint["basicAuth"] = {key: {"name": self.basic_auth_secret, "key": key} for key in ("username", "password")}
         endpoints = "podMetricsEndpoints" if self.pod_monitor else "endpoints"
         return {"selector": {"matchLabels": dict(self.selector)}, "namespaceSelector": {"matchNames": [namespace]},
                 endpoints: [endpoint]}
 
-    def static_config(self, address: str, labels: Labels, basic_auth: tuple[str, str] | None = None) -> dict:
+    def static_config(self, address: str, labels: Labels) -> dict:
         """A scrape config for a Prometheus without Kubernetes discovery: `address` (host:port) with
         the labels discovery would have added (namespace, service, pod)."""
         config: dict = {"job_name": f"{self.job}-{address}", "metrics_path": self.path, "scheme": "http",
                         "honor_labels": self.honor_labels,
                         "static_configs": [{"targets": [address], "labels": {**labels, "job": self.job}}]}
-        if basic_auth:
-            config["basic_auth"] = {"username": basic_auth[0], "password": basic_auth[1]}
         return config

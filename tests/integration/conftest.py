@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from platform_components.monitoring import POSTGRES_EXPORTER_ROLE
 from platform_components.platform import (
     BUCKETS,
     DATABASES,
@@ -20,12 +21,14 @@ from platform_components.platform import (
     TRAINING_S3_CLIENT,
     prediction_log_grants,
 )
+from platform_components.postgres import AppDatabase
 from tools.servers.mlflow import LocalMlflow
 from tools.servers.postgres import LocalPostgres
 from tools.servers.redis import LocalRedis
 from tools.servers.seaweedfs import LocalSeaweedfs
 
 PLATFORM_DATABASES = DATABASES
+PLATFORM_MONITORS = (AppDatabase(POSTGRES_EXPORTER_ROLE),)  # as with a monitoring stack
 # The model the serving tests serve: its server gets its own S3 identity, as in the cluster.
 SERVED_MODEL = "churn-serving"
 
@@ -72,7 +75,7 @@ def platform(object_store) -> Iterator[Platform]:
     try:
         postgres = LocalPostgres().start()
         started.append(postgres)
-        postgres.bootstrap(PLATFORM_DATABASES)
+        postgres.bootstrap(PLATFORM_DATABASES, monitors=PLATFORM_MONITORS)
         redis = LocalRedis().start()
         started.append(redis)
         mlflow = LocalMlflow(postgres, object_store)

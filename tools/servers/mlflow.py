@@ -25,6 +25,7 @@ from platform_components.mlflow_server import (
     auth_config_ini,
     cluster_allowed_hosts,
     db_upgrade_command,
+    metrics_command,
     plugin_files,
     server_command,
     server_env,
@@ -50,7 +51,9 @@ class LocalMlflow(LocalServer):
     port: int = field(default_factory=free_port)
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     session_key: str = field(default_factory=lambda: secrets.token_urlsafe(36))
+    metrics_port: int = field(default_factory=free_port)  # the metrics sidecar's, as with a monitoring stack
     process: ManagedProcess | None = None
+    metrics: ManagedProcess | None = None
 
     @property
     def url(self) -> str:
@@ -90,6 +93,8 @@ class LocalMlflow(LocalServer):
             workers=self.workers,
             plugin_dir=str(self.workdir / "plugins"),
             scratch_dir=str(self.workdir / "tmp"),
+            metrics=True,
+            metrics_port=self.metrics_port,
         )
 
     def environment(self) -> dict[str, str]:
@@ -123,4 +128,19 @@ class LocalMlflow(LocalServer):
                                 stderr=subprocess.STDOUT)
         self.process = ManagedProcess("mlflow", executor, self.workdir / "mlflow.log")
         self.process.start()
+        command = metrics_command(self.endpoints())
+        command[0] = sys.executable
+        sidecar = HTTPExecutor(command, url=f"{self.metrics_url}/metrics", method="GET", timeout=60,
+                               stdout=log_file(self.workdir, "metrics"), stderr=subprocess.STDOUT)
+        self.metrics = ManagedProcess("mlflow metrics sidecar", sidecar, self.workdir / "metrics.log")
+        self.metrics.start()
         return self
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+    def stop(self) -> None:
+        if self.metrics:
+            self.metrics.stop(any_exit=True)
+        super().stop()

@@ -89,16 +89,18 @@ class LocalPostgres(LocalServer):
         return {"PGHOST": "127.0.0.1", "PGPORT": str(self.port), "PGUSER": "postgres",
                 "PGDATABASE": "postgres", "PGPASSWORD": self.superuser_password}
 
-    def bootstrap(self, databases: tuple[AppDatabase, ...], admin: tuple[str, str] | None = None) -> dict[str, str]:
-        """Run the component's bootstrap script, as its Job does; returns the app passwords.
-        `admin` (user, password) runs it as that role instead of the superuser, as on a managed server."""
-        for db in databases:
+    def bootstrap(self, databases: tuple[AppDatabase, ...], admin: tuple[str, str] | None = None,
+                  monitors: tuple[AppDatabase, ...] = ()) -> dict[str, str]:
+        """Run the component's bootstrap script, as its Job does; returns the app passwords (and the
+        `monitors`' roles' passwords). `admin` (user, password) runs it as that role instead of the
+        superuser, as on a managed server."""
+        for db in (*databases, *monitors):
             self.app_passwords.setdefault(db.name, secrets.token_urlsafe(24))
         script = self.workdir / "bootstrap.sql"
-        script.write_text(bootstrap_sql(databases))
+        script.write_text(bootstrap_sql(databases, monitors))
         login = {"PGUSER": admin[0], "PGPASSWORD": admin[1]} if admin else {}
         env = {**os.environ, **self.superuser_env(), **login,
-               **{db.password_env: self.app_passwords[db.name] for db in databases}}
+               **{db.password_env: self.app_passwords[db.name] for db in (*databases, *monitors)}}
         result = subprocess.run(bootstrap_command(str(script)), env=env, capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
             raise ServerError(f"postgres bootstrap failed: {result.stderr[-2000:]}")

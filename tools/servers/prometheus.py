@@ -75,7 +75,7 @@ class LocalPrometheus(LocalServer):
             raise ServerError(f"promtool rejects the generated config:\n{check.stdout}{check.stderr}")
         command = [str(binary("prometheus")), f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
                    f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle"]
-        executor = HTTPExecutor(command, url=f"{self.url}/-/ready", timeout=60,
+        executor = HTTPExecutor(command, url=f"{self.url}/-/ready", method="GET", timeout=60,
                                 stdout=log_file(self.workdir, "prometheus"), stderr=subprocess.STDOUT)
         self.process = ManagedProcess("prometheus", executor, self.workdir / "prometheus.log")
         self.process.start()
