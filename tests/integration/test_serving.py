@@ -30,13 +30,19 @@ from botocore.config import Config
 from feast import FeatureStore
 from mlflow.tracking import MlflowClient
 
+from platform_components.alert_rules import MODEL_SERVER_JOB, AlertThresholds, alerts, rule_groups, serving_alerts
+from platform_components.dashboards import dashboards, panel_queries, query_metrics
 from platform_components.k8s import Resources
 from platform_components.model_server import ModelServingOptions, ServedModel, ServingEndpoints
+from platform_components.monitoring import scrape_targets
 from platform_components.platform import MONITORING_BUCKET, workload_users
 from tests.integration.conftest import SERVED_MODEL
 from tests.integration.test_feature_store import STALE_CUSTOMER, applied_store, checked, redis_key
+from tests.integration.test_monitoring import SERVERS as MONITORED
 from tools.servers.model_server import LocalModelServer
 from tools.servers.process import ROOT
+from tools.servers.prometheus import LocalPrometheus
+from workloads import metric_names as names
 from workloads.features.data import MODEL_FEATURES
 
 SERVICE = "churn_model_v1"
@@ -530,3 +536,55 @@ def test_a_model_that_raises_answers_mlflow_s_error_without_its_traceback(platfo
     assert body["error_code"] == "BAD_REQUEST" and "unexpected error while evaluating the model" in body["message"]
     assert "stack_trace" not in body and "Traceback" not in response.text and "secret_path" not in response.text
     assert "request raising failed" in log and "secret_path.py" in log and "Traceback" in log
+
+
+def test_prometheus_scrapes_the_server_and_a_killed_writer_makes_its_alert_pending(platform, trained):
+    """A real Prometheus with the monitoring component's scrape target and rules: the server's
+    series arrive with the labels the rules group by, and a dead log writer turns
+    PredictionLogWriterRestarted pending (it fires after its `for`), while the rows it held fire
+    PredictionLogRowsDropped at once."""
+    local = model_server(platform, trained, flush_seconds=60).start()
+    (target,) = [t for t in scrape_targets(MONITORED, "local") if t.job == MODEL_SERVER_JOB]
+    labels = {"namespace": "mlops", "service": f"model-{SERVED_MODEL}", "pod": "model-0"}
+    prometheus = LocalPrometheus(scrape_configs=[target.static_config(local.url.removeprefix("http://"), labels)],
+                                 rule_groups=rule_groups(AlertThresholds("mlops"))).start()
+    features = online_features(trained, trained.customers[:10])
+    try:
+        for i in range(3):
+            assert invoke(local.url, split(features), **{"X-Request-ID": f"scraped-{i}"}).status_code == 200
+
+        def until(what: str, check, timeout: float = 60):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if found := check():
+                    return found
+                time.sleep(0.5)
+            raise AssertionError(f"timed out waiting for {what}: {prometheus.targets()}")
+
+        scored = until("the scoring requests", lambda: prometheus.query(
+            f'sum by (service) ({names.SERVING_REQUESTS}{{job="model-server", status="200"}}) >= 3'))
+        assert scored[0]["metric"]["service"] == f"model-{SERVED_MODEL}"
+        version = until("the served version", lambda: prometheus.query(names.SERVING_MODEL_VERSION))
+        assert version[0]["value"][1] == "1" and version[0]["metric"]["model"] == SERVED_MODEL
+        # Every serving series a rule or a dashboard reads is exported (some only once incremented).
+        exported = set(prometheus.api("label/__name__/values"))
+        wanted = {m for expr in [*(a.expr for a in alerts(AlertThresholds("mlops"))),
+                                 *(q for board in dashboards("mlops").values() for q in panel_queries(board))]
+                  for m in query_metrics(expr) if m.startswith("mlops_serving_")}
+        assert wanted - exported <= {names.SERVING_LOG_VALUES_NULLED}, wanted - exported
+        serving = {a.name for a in serving_alerts(AlertThresholds("mlops"))}
+        assert not [a for a in prometheus.alerts() if a["labels"]["alertname"] in serving]  # others: not scraped here
+
+        dead = log_writer(local)
+        dead.kill()
+        dead.wait(10)
+
+        def alert(name: str, state: str):
+            return [a for a in prometheus.alerts() if a["labels"]["alertname"] == name and a["state"] == state]
+        (pending,) = until("PredictionLogWriterRestarted pending", lambda: alert("PredictionLogWriterRestarted", "pending"))
+        assert pending["labels"]["service"] == f"model-{SERVED_MODEL}" and pending["labels"]["pod"] == "model-0"
+        (dropped,) = until("PredictionLogRowsDropped firing", lambda: alert("PredictionLogRowsDropped", "firing"))
+        assert dropped["labels"]["reason"] == "writer_died"
+    finally:
+        prometheus.destroy()
+        local.destroy()

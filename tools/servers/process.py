@@ -14,6 +14,10 @@ from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, ProcessF
 
 # The project's root: local servers run the workloads from it, as the image's WORKDIR.
 ROOT = Path(__file__).resolve().parents[2]
+# Where tools/install/*.sh cache the binaries they build, read once at import: some workloads set
+# HOME for their own process later (the cache follows the install scripts' $HOME, not theirs).
+CACHE = Path(os.environ.get("MLOPS_CACHE_DIR", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                            / "mlops-platform"))
 
 
 class ServerError(RuntimeError):

@@ -9,7 +9,6 @@ Kubernetes service discovery; the rules are the PrometheusRule's groups.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import urllib.parse
@@ -20,7 +19,16 @@ from pathlib import Path
 import yaml
 from mirakuru import HTTPExecutor
 
-from tools.servers.process import ROOT, LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
+from tools.servers.process import (
+    CACHE,
+    ROOT,
+    LocalServer,
+    ManagedProcess,
+    ServerError,
+    free_port,
+    log_file,
+    scratch_dir,
+)
 
 INSTALL_SCRIPT = ROOT / "tools" / "install" / "prometheus.sh"
 
@@ -35,8 +43,7 @@ def release() -> str:
 
 def binary(name: str) -> Path:
     """`prometheus` or `promtool` of the pinned release; ServerError naming the install command."""
-    cache = Path(os.environ.get("MLOPS_CACHE_DIR", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                                / "mlops-platform"))
+    cache = CACHE
     path = cache / "bin" / f"prometheus-{release()}" / name
     if not path.is_file():
         raise ServerError(f"{name} {release()} not built at {path}: run tools/install/prometheus.sh (make test does)")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,12 +11,11 @@ from mirakuru import HTTPExecutor
 
 from platform_components.images import PUSHGATEWAY_VERSION
 from platform_components.monitoring import pushgateway_args
-from tools.servers.process import LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
+from tools.servers.process import CACHE, LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
 
 
 def binary() -> Path:
-    cache = Path(os.environ.get("MLOPS_CACHE_DIR", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                                / "mlops-platform"))
+    cache = CACHE
     path = cache / "bin" / f"pushgateway-v{PUSHGATEWAY_VERSION}"
     if not path.is_file():
         raise ServerError(f"pushgateway v{PUSHGATEWAY_VERSION} not built at {path}: run tools/install/pushgateway.sh "
