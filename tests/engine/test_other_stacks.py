@@ -11,6 +11,7 @@ import pytest
 
 from infra.offline import run_offline
 from tests.engine.conftest import PUBLISHED_ADDRESS, EngineStack, condition, kinds
+from tools.servers.prometheus import operator_crds
 from tools.synth import manifests
 
 HA_NAMESPACE = "mlops-ha"
@@ -48,6 +49,15 @@ def test_ha_example_destroy_refuses_the_protected_namespace_and_statefulsets(ha)
     assert {s["metadata"]["name"] for s in kinds(cluster, HA_NAMESPACE, "statefulsets")} == {"postgres", "redis", "s3"}
 
 
+def install_monitoring_crds(cluster) -> None:
+    """What kube-prometheus-stack installs first: the kinds the platform's monitors and rules are
+    (the pinned Prometheus Operator release's CRDs); the API server then validates them."""
+    crds = operator_crds()
+    for plural in ("servicemonitors", "podmonitors", "prometheusrules"):
+        cluster.kubectl("apply", "--server-side", "-f", str(crds / f"monitoring.coreos.com_{plural}.yaml"))
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{plural}.monitoring.coreos.com")
+
+
 @pytest.mark.parametrize("stack", ["qa", "prod", "test"])
 def test_azure_stacks_kubernetes_objects_pass_the_api_servers_admission_and_validation(small_cluster, stack):
     """Their Azure resources need Azure; their Kubernetes objects are applied server-side with
@@ -58,6 +68,8 @@ def test_azure_stacks_kubernetes_objects_pass_the_api_servers_admission_and_vali
     assert namespaces and rest
     small_cluster.kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
                                                                                  "items": namespaces}))
+    if any(o["apiVersion"].startswith("monitoring.coreos.com/") for o in rest):
+        install_monitoring_crds(small_cluster)
     result = small_cluster.kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", check=False,
                                     stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": rest}))
     assert result.returncode == 0, result.stderr

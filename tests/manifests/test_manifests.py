@@ -10,8 +10,10 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from jsonschema import Draft7Validator
 
 from infra.offline import ROOT, available_stacks
+from tools.servers.prometheus import operator_crds
 
 KUBERNETES_VERSION = "1.34.0"
 SKIPS_FILE = Path(__file__).with_name("skips.yaml")
@@ -22,16 +24,58 @@ KUBE_SCORE = Path(os.environ.get("KUBE_SCORE", CACHE / "bin" / "kube-score"))
 OK_GRADE = 10  # kube-score grades: 10 ok, 5 warning, 1 critical
 
 
+def strict(schema: dict) -> dict:
+    """A CRD's structural schema made strict: no property it does not declare (the API server
+    prunes or, with strict field validation, rejects them), except where it preserves unknown fields."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: (strict(value) if key in ("items", "additionalProperties") else value) for key, value in schema.items()}
+    if "properties" in schema:
+        out["properties"] = {name: strict(sub) for name, sub in schema["properties"].items()}
+        if not schema.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in schema:
+            out["additionalProperties"] = False
+    return out
+
+
+@pytest.fixture(scope="session")
+def crd_schemas() -> dict[tuple[str, str], dict]:
+    """(apiVersion, kind) -> the Prometheus Operator CRD's schema, strict (its pinned release)."""
+    schemas = {}
+    for kinds in ("servicemonitors", "podmonitors", "prometheusrules"):  # the kinds the platform creates
+        path = operator_crds() / f"monitoring.coreos.com_{kinds}.yaml"
+        crd = yaml.safe_load(path.read_text())
+        for version in crd["spec"]["versions"]:
+            key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+            schemas[key] = strict(version["schema"]["openAPIV3Schema"])
+    return schemas
+
+
 @pytest.mark.parametrize("stack", available_stacks())
-def test_manifests_validate_strictly_against_kubernetes_1_34(rendered, stack):
+def test_manifests_validate_strictly_against_kubernetes_1_34(rendered, crd_schemas, stack):
+    """Built-in kinds against Kubernetes' schemas, the monitoring kinds against their CRDs'."""
     files = sorted(rendered[stack].glob("*.yaml"))
     assert files, f"synth rendered nothing for {stack}"
     for path in files:
         manifest = yaml.safe_load(path.read_text())
+        if manifest["apiVersion"].startswith("monitoring.coreos.com/"):
+            errors = [f"{e.message} at {list(e.path)}" for e in
+                      Draft7Validator(crd_schemas[(manifest["apiVersion"], manifest["kind"])]).iter_errors(manifest)]
+            assert not errors, f"{path.name}: {errors}"
+            continue
         try:
             kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as error:
             pytest.fail(f"{path.name}: {error.message} at {list(error.path)}")
+
+
+def test_crd_validation_is_strict(crd_schemas):
+    """A misspelt field of a ServiceMonitor fails, as the API server's strict validation would."""
+    schema = crd_schemas[("monitoring.coreos.com/v1", "ServiceMonitor")]
+    good = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
+            "spec": {"selector": {}, "endpoints": [{"port": "http"}]}}
+    assert not list(Draft7Validator(schema).iter_errors(good))
+    bad = {**good, "spec": {"selector": {}, "endpoints": [{"prot": "http"}]}}
+    assert list(Draft7Validator(schema).iter_errors(bad))
 
 
 def test_strict_validation_rejects_an_unknown_field():
