@@ -78,17 +78,17 @@ check-pipelines: venv
 test: venv checkov kube-score servers monitoring-tools engine-tools lint check-pipelines
 	$(PY) -m pytest
 
-unit: venv
+unit: venv monitoring-tools
 	$(PY) -m pytest tests/unit
 
-manifests: venv checkov kube-score
+manifests: venv checkov kube-score monitoring-tools
 	$(PY) -m pytest tests/manifests
 
-integration: venv servers
+integration: venv servers monitoring-tools
 	$(PY) -m pytest tests/integration
 
 # `pulumi up`/`preview`/`destroy` of the stacks with the real engine against a local control plane.
-engine: venv engine-tools
+engine: venv engine-tools monitoring-tools
 	$(PY) -m pytest tests/engine
 
 # Start Postgres, Redis, SeaweedFS and MLflow locally (as the tests do) until Ctrl-C.

@@ -16,6 +16,7 @@ from infra.azure_blob import BlobArtifactStore, BlobArtifactStoreArgs
 from infra.azure_postgres import FlexiblePostgres, FlexiblePostgresArgs
 from infra.azure_settings import AzureSettings
 from infra.cluster import kubernetes_provider
+from infra.monitoring_stack import install_monitoring_stack
 from infra.settings import load_settings
 from platform_components.mlflow_server import MlflowArgs
 from platform_components.platform import DATABASES, MlopsPlatform, PlatformArgs
@@ -42,6 +43,9 @@ def deploy() -> dict[str, Any]:
         platform_args, kubeconfig = environment.platform_args, environment.kubeconfig
         cloud, outputs = environment.resources, environment.outputs
     provider = kubernetes_provider(settings.cluster, kubeconfig)
+    monitoring = platform_args.monitoring
+    if settings.monitoring_stack.install and monitoring.enabled:  # the CRDs before the monitors
+        cloud = [*cloud, install_monitoring_stack(monitoring.prometheus_namespace, provider)]
     platform = MlopsPlatform(
         "mlops",
         platform_args,

@@ -26,6 +26,7 @@ from infra.azure_settings import (
     BlobStoreOptions,
     FlexibleServerOptions,
 )
+from infra.monitoring_stack import MonitoringStackOptions
 from infra.stack_reader import StackReader
 from platform_components.drift_monitor import DriftOptions
 from platform_components.feature_store import FeatureStoreOptions
@@ -102,7 +103,7 @@ class StoreChoice:
 # Every class the loader reads: together their keys are exactly Pulumi.yaml's (a unit test checks).
 SETTINGS_CLASSES = (ClusterSettings, StoreChoice, PlatformOptions, PostgresOptions, ObjectStoreOptions, MlflowOptions,
                     RedisOptions, DriftOptions, FeatureStoreOptions, BackupOptions, ModelServingOptions, TrainingOptions,
-                    MonitoringOptions, AzureSettings, FlexibleServerOptions, BlobStoreOptions)
+                    MonitoringOptions, MonitoringStackOptions, AzureSettings, FlexibleServerOptions, BlobStoreOptions)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Settings:
     cluster: ClusterSettings
     platform: PlatformArgs
     azure: AzureSettings | None = None  # set when clusterTarget is aks
+    monitoring_stack: MonitoringStackOptions = MonitoringStackOptions(install=False)
 
 
 @cache
@@ -122,6 +124,7 @@ def load_settings(reader: StackReader | None = None) -> Settings:
     """Read and validate the current stack's configuration; raise SettingsError listing every problem."""
     r = reader or StackReader(PROJECT)
     cluster = r.read(ClusterSettings)
+    monitoring_stack = r.read(MonitoringStackOptions)
     platform = read_platform(r, pulumi.get_stack())
     stores = r.read(StoreChoice)
     on_aks = r.config.get("clusterTarget") == "aks"
@@ -129,9 +132,13 @@ def load_settings(reader: StackReader | None = None) -> Settings:
     problems = r.errors + r.unknown_keys(sorted(declared_settings()))
     if platform and azure and azure.postgres:
         problems += connection_budget(platform.mlflow, azure.postgres.sku)
-    if problems or cluster is None or platform is None or stores is None or (on_aks and azure is None):
+    if monitoring_stack and monitoring_stack.install and not on_aks:
+        problems.append(f"{PROJECT}:monitoringInstallStack installs kube-prometheus-stack only on a cluster the stack "
+                        f"creates (clusterTarget aks); on this cluster install it yourself (docs/operations.md, Monitoring)")
+    if problems or cluster is None or platform is None or stores is None or (on_aks and azure is None) \
+            or monitoring_stack is None:
         raise SettingsError("Invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
-    return Settings(cluster=cluster, platform=platform, azure=azure)
+    return Settings(cluster=cluster, platform=platform, azure=azure, monitoring_stack=monitoring_stack)
 
 
 def connection_budget(mlflow: MlflowOptions, sku: str) -> list[str]:

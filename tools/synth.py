@@ -65,7 +65,7 @@ def manifests(run: OfflineRun) -> list[dict[str, Any]]:
     """The objects the stack creates: not its providers, nor its patches of objects that others
     create (the StatefulSets' claims, grown in place by PersistentVolumeClaimPatch resources)."""
     return [to_manifest(r.state) for r in run.kubernetes()
-            if not r.typ.startswith("pulumi:providers:") and not r.typ.endswith("Patch")]
+            if not r.typ.startswith("pulumi:providers:") and not r.typ.endswith("Patch") and "helm.sh" not in r.typ]
 
 
 def pod_template(manifest: dict[str, Any]) -> dict[str, Any] | None:

@@ -235,3 +235,22 @@ def test_the_pushgateway_the_tests_build_is_the_image_deployed():
 ], ids=lambda value: str(value)[:40])
 def test_bad_monitoring_settings_fail_at_preview_under_their_key(overrides, message):
     assert message in settings_error(**overrides)
+
+
+@pytest.mark.parametrize("stack", ["qa", "prod", "test"])
+def test_stacks_that_create_their_cluster_install_the_pinned_monitoring_stack(stack):
+    from infra.monitoring_stack import CHART, CHART_VERSION, RELEASE_NAME, REPOSITORY
+    from tests.unit.conftest import _stack_run
+
+    (release,) = _stack_run(stack).of_type("kubernetes:helm.sh/v3:Release")
+    inputs = release.inputs
+    assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"]) == (CHART, CHART_VERSION, REPOSITORY)
+    assert inputs["name"] == RELEASE_NAME and inputs["namespace"] == "monitoring" and inputs["createNamespace"]
+    assert inputs["values"]["grafana"]["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
+    rule = [m for m in objects(_stack_run(stack), "PrometheusRule")][0]
+    assert rule["metadata"]["labels"]["release"] == RELEASE_NAME
+
+
+def test_installing_the_monitoring_stack_is_for_clusters_the_stack_creates():
+    message = settings_error(monitoringStack="prometheus-operator", monitoringInstallStack=True)
+    assert "mlops-platform:monitoringInstallStack installs kube-prometheus-stack only on a cluster the stack creates" in message
