@@ -108,6 +108,10 @@ class LocalMlflow(LocalServer):
         env = resolve_env(server_env(self.endpoints(), secret_names), secret_values)
         # Find `mlflow` in the same virtualenv as the tests: the version pinned with the image.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        # `--expose-prometheus` sets prometheus_client's lowercase variable; the uppercase one wins,
+        # and this test process may carry Feast's (feast.metrics sets it at import), which would send
+        # the workers' metrics elsewhere. In a pod nothing sets it.
+        env["PROMETHEUS_MULTIPROC_DIR"] = self.endpoints().metrics_dir
         return env
 
     def start(self) -> LocalMlflow:
@@ -118,6 +122,7 @@ class LocalMlflow(LocalServer):
             (self.workdir / "plugins" / path).parent.mkdir(parents=True, exist_ok=True)
             (self.workdir / "plugins" / path).write_text(text)
         (self.workdir / "tmp").mkdir(exist_ok=True)
+        Path(self.endpoints().metrics_dir).mkdir(exist_ok=True)
         env = self.environment()
         upgrade = subprocess.run(db_upgrade_command(self.endpoints()), env={**os.environ, **env},
                                  capture_output=True, text=True, timeout=300)
