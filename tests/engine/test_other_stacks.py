@@ -5,6 +5,7 @@ Kubernetes part of the Azure stacks (qa, prod, test) applied server-side as a dr
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,14 @@ def test_ha_example_destroy_refuses_the_protected_namespace_and_statefulsets(ha)
 def install_monitoring_crds(cluster) -> None:
     """What kube-prometheus-stack installs first: the kinds the platform's monitors and rules are
     (the pinned Prometheus Operator release's CRDs); the API server then validates them."""
-    crds = operator_crds()
-    for plural in ("servicemonitors", "podmonitors", "prometheusrules"):
+    crds, plurals = operator_crds(), ("servicemonitors", "podmonitors", "prometheusrules")
+    for plural in plurals:
         cluster.kubectl("apply", "--server-side", "-f", str(crds / f"monitoring.coreos.com_{plural}.yaml"))
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{plural}.monitoring.coreos.com")
+    deadline = time.monotonic() + 60
+    for plural in plurals:  # `kubectl wait` fails while the CRD has no conditions yet: poll
+        while condition(cluster.get("crd", f"{plural}.monitoring.coreos.com"), "Established") != "True":
+            assert time.monotonic() < deadline, f"CRD {plural} not established"
+            time.sleep(0.5)
 
 
 @pytest.mark.parametrize("stack", ["qa", "prod", "test"])
