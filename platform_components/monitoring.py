@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from platform_components import images
 from platform_components.alert_rules import (
@@ -181,18 +180,14 @@ class MonitoringArgs:
     redis_exporter_image: str = images.REDIS_EXPORTER
 
 
-def exporter_selector(name: str, instance: str) -> dict[str, str]:
-    return selector_labels(name, instance)
-
-
 def scrape_targets(servers: MonitoredServers, instance: str) -> list[ScrapeTarget]:
     """Every target Prometheus scrapes, in the platform's namespace."""
     targets = [
         ScrapeTarget(MLFLOW_JOB, servers.mlflow_selector, MLFLOW_METRICS_PORT_NAME, pod_monitor=True),
         ScrapeTarget(FEATURE_SERVER_JOB, servers.feature_server_selector, METRICS_PORT_NAME, pod_monitor=True),
-        ScrapeTarget(POSTGRES_EXPORTER_JOB, exporter_selector("postgres-exporter", instance), "metrics"),
-        ScrapeTarget(REDIS_EXPORTER_JOB, exporter_selector("redis-exporter", instance), "metrics"),
-        ScrapeTarget(PUSHGATEWAY_JOB, exporter_selector("pushgateway", instance), "http", honor_labels=True),
+        ScrapeTarget(POSTGRES_EXPORTER_JOB, selector_labels("postgres-exporter", instance), "metrics"),
+        ScrapeTarget(REDIS_EXPORTER_JOB, selector_labels("redis-exporter", instance), "metrics"),
+        ScrapeTarget(PUSHGATEWAY_JOB, selector_labels("pushgateway", instance), "http", honor_labels=True),
     ]
     if servers.model_server_selector:
         targets.append(ScrapeTarget(MODEL_SERVER_JOB, servers.model_server_selector, "http"))
@@ -203,7 +198,7 @@ def _server(args: MonitoringArgs, name: str, instance: str, component: str, *, i
             probe_path: str, resources: Resources, env: list[Manifest] | None = None, cli_args: list[str] | None = None,
             volumes: list[Manifest] | None = None, mounts: list[Manifest] | None = None) -> dict[str, Manifest]:
     placement = args.placement
-    selector = exporter_selector(name, instance)
+    selector = selector_labels(name, instance)
     container = server_container(name=name, image=image, resources=resources, port_name=port_name, port=port,
                                  probe=http_probe(probe_path, port_name), startup_budget_seconds=60,
                                  env=env, args=cli_args, volume_mounts=[*(mounts or []), {"name": "tmp", "mountPath": "/tmp"}])
@@ -257,10 +252,10 @@ class Monitoring(pulumi.ComponentResource):
         placement = args.placement
         child = pulumi.ResourceOptions(parent=self)
         self.pushgateway_url = pushgateway_url(placement)
-        self.pushgateway_peer = Peer("pushgateway", selector=exporter_selector("pushgateway", name),
+        self.pushgateway_peer = Peer("pushgateway", selector=selector_labels("pushgateway", name),
                                      port=PUSHGATEWAY_PORT)
-        self.postgres_exporter_selector = exporter_selector("postgres-exporter", name)
-        self.redis_exporter_selector = exporter_selector("redis-exporter", name)
+        self.postgres_exporter_selector = selector_labels("postgres-exporter", name)
+        self.redis_exporter_selector = selector_labels("redis-exporter", name)
         for server, objects in exporter_objects(args, name).items():
             register_objects(f"{name}-{server}", objects, parent=self)
         labels = {**placement.labels("monitoring", name, "monitoring"), **args.options.resource_labels}
@@ -279,7 +274,3 @@ class Monitoring(pulumi.ComponentResource):
                                   data=config_map["data"], opts=child)
         self.register_outputs({"pushgateway_url": self.pushgateway_url})
 
-
-def rules_yaml(thresholds: AlertThresholds) -> str:
-    """The rules as a Prometheus rule file (what `promtool check rules` reads)."""
-    return yaml.safe_dump({"groups": rule_groups(thresholds)}, sort_keys=False)

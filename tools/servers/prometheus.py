@@ -43,8 +43,7 @@ def release() -> str:
 
 def binary(name: str) -> Path:
     """`prometheus` or `promtool` of the pinned release; ServerError naming the install command."""
-    cache = CACHE
-    path = cache / "bin" / f"prometheus-{release()}" / name
+    path = CACHE / "bin" / f"prometheus-{release()}" / name
     if not path.is_file():
         raise ServerError(f"{name} {release()} not built at {path}: run tools/install/prometheus.sh (make test does)")
     return path

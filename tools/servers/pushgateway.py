@@ -15,8 +15,7 @@ from tools.servers.process import CACHE, LocalServer, ManagedProcess, ServerErro
 
 
 def binary() -> Path:
-    cache = CACHE
-    path = cache / "bin" / f"pushgateway-v{PUSHGATEWAY_VERSION}"
+    path = CACHE / "bin" / f"pushgateway-v{PUSHGATEWAY_VERSION}"
     if not path.is_file():
         raise ServerError(f"pushgateway v{PUSHGATEWAY_VERSION} not built at {path}: run tools/install/pushgateway.sh "
                           "(make test does)")
