@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov kube-score servers monitoring-tools engine-tools engine local-servers local-cluster bench bench-drift bench-feast bench-serving bench-tracking synth synth-all test lint unit manifests integration config-docs check-pipelines clean
+.PHONY: venv checkov kube-score servers monitoring-tools image engine-tools engine local-servers local-cluster bench bench-drift bench-feast bench-serving bench-tracking synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 # Two stages of one virtualenv: the Pulumi program's packages (all `make synth` needs, ~0.5 GB,
 # under a minute), then everything the tests need on top (~1.8 GB).
@@ -50,6 +50,12 @@ monitoring-tools:
 	@tools/timed "pushgateway (go build, cached)" tools/install/pushgateway.sh
 	@tools/timed "prometheus-operator CRDs" tools/install/prometheus-operator-crds.sh
 
+# The workloads image, built from workloads/Dockerfile with podman (no daemon) on a python base made
+# from Debian packages; cached by the hash of what goes into it (docs/testing.md, "The image").
+image:
+	@tools/timed "podman, buildah, mmdebstrap (debian)" tools/install/container-tools.sh
+	@tools/timed "workloads image (podman build, cached)" tools/install/workloads-image.sh
+
 # The engine tier's binaries, each built once from the Go module proxy at a pinned version (cached
 # by version in ~/.cache/mlops-platform/bin): a Kubernetes control plane, kwok, the Pulumi CLI and
 # the Pulumi Kubernetes provider.
@@ -75,7 +81,7 @@ PIPELINE ?= azure-pipelines.yml pipelines/training.yml
 check-pipelines: venv
 	$(PY) -m tools.pipelines $(PIPELINE) $(PIPELINE_ARGS)
 
-test: venv checkov kube-score servers monitoring-tools engine-tools lint check-pipelines
+test: venv checkov kube-score servers monitoring-tools image engine-tools lint check-pipelines
 	$(PY) -m pytest
 
 unit: venv monitoring-tools
@@ -84,7 +90,7 @@ unit: venv monitoring-tools
 manifests: venv checkov kube-score monitoring-tools
 	$(PY) -m pytest tests/manifests
 
-integration: venv servers monitoring-tools
+integration: venv servers monitoring-tools image
 	$(PY) -m pytest tests/integration
 
 # `pulumi up`/`preview`/`destroy` of the stacks with the real engine against a local control plane.

@@ -1,0 +1,100 @@
+"""The workloads image, built from workloads/Dockerfile with podman, running the platform's Job
+containers as the components render them (command, args, env, volumes, security context) against
+the local real servers: the pod's UID and an arbitrary OpenShift-style one, a read-only root and
+only the pod's emptyDirs writable."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from platform_components.drift_monitor import DriftMonitorArgs, DriftOptions, drift_cronjob
+from platform_components.k8s import Placement, PodIdentity, Resources
+from platform_components.object_store import ObjectStoreArgs, ObjectStoreOptions, bucket_job
+from platform_components.platform import BUCKETS, MONITORING_BUCKET
+from tests.integration.test_drift_job import s3_client
+from tools.drift_demo import register_model, write_prediction_logs
+from tools.servers.image import OPENSHIFT_UID, POD_UID, run_in_image, workloads_image
+from tools.servers.pushgateway import LocalPushgateway
+from tools.servers.seaweedfs import LocalSeaweedfs
+from workloads import metric_names as names
+
+PLACEMENT = Placement("mlops", "test", PodIdentity(POD_UID))
+ADMIN_SECRET = "object-store-admin"
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    return workloads_image()
+
+
+@pytest.fixture
+def empty_store():
+    store = LocalSeaweedfs().start()
+    yield store
+    store.destroy()
+
+
+def bucket_pod(endpoint: str) -> dict:
+    options = ObjectStoreOptions(resources=Resources("50m", "64Mi", "256Mi"), storage_size="1Gi", engine="seaweedfs")
+    args = ObjectStoreArgs(PLACEMENT, options, "mlops-platform/workloads:0.1.0", buckets=BUCKETS)
+    return bucket_job(args, {}, endpoint, ADMIN_SECRET)["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("uid", [POD_UID, OPENSHIFT_UID], ids=["pod-uid", "openshift-uid"])
+def test_the_bucket_job_runs_from_the_image_as_rendered(image, empty_store, uid):
+    pod = bucket_pod(empty_store.endpoint)
+    (container,) = pod["containers"]
+    result = run_in_image(container, pod, {ADMIN_SECRET: empty_store.credentials("admin")}, image=image, uid=uid)
+    assert result.returncode == 0, result.stderr[-3000:]
+    s3 = boto3.client("s3", endpoint_url=empty_store.endpoint, region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"}),
+                      **{k.lower(): v for k, v in empty_store.credentials("admin").items()})
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == set(BUCKETS)
+    for bucket in BUCKETS:
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_the_root_filesystem_is_read_only_outside_the_pod_s_volumes(image, empty_store):
+    pod = bucket_pod(empty_store.endpoint)
+    (container,) = pod["containers"]
+    probe = {**container, "command": ["sh", "-c", "touch /tmp/ok && ! touch /app/x 2>/dev/null && ! touch /var/tmp/x 2>/dev/null"],
+             "args": []}
+    result = run_in_image(probe, pod, {ADMIN_SECRET: empty_store.credentials("admin")}, image=image)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_drift_cronjob_runs_from_the_image_and_reports_its_outcome(image, platform):
+    """The CronJob's container (its own MLflow user, the drift S3 identity, the Pushgateway) on a
+    drifted day of prediction logs, with the interval pinned instead of the schedule's."""
+    model = "churn-image"
+    username, password = platform.mlflow.admin
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in platform.mlflow.admin_env().items():
+            patch.setenv(key, value)
+        register_model(model)
+    write_prediction_logs(s3_client(platform, "drift"), MONITORING_BUCKET, model, ["2026-11-14"], "2026-11-14")
+    gateway = LocalPushgateway().start()
+    try:
+        options = DriftOptions(models=(model,), resources=Resources("100m", "256Mi", "1Gi"), schedule="30 2 * * *",
+                               model_alias="champion", retrain_hook_secret=None, mmd_permutations=200,
+                               performance_floor=None)
+        args = DriftMonitorArgs(PLACEMENT, options, "mlops-platform/workloads:0.1.0", platform.mlflow.url, "mlflow-user",
+                                platform.object_store.endpoint, "s3-drift", MONITORING_BUCKET,
+                                pushgateway_url=gateway.url)
+        pod = drift_cronjob(model, args, {})["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        container = {**container, "command": [*container["command"], "--interval-end", "2026-11-15"]}
+        secrets = {"mlflow-user": {"username": username, "password": password},
+                   "s3-drift": platform.object_store.credentials("drift")}
+        result = run_in_image(container, pod, secrets, image=image)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "DATASET DRIFT" in result.stdout
+        pushed = requests.get(f"{gateway.url}/api/v1/metrics", timeout=10).json()["data"]
+        (group,) = [g for g in pushed if g["labels"].get("model") == model]
+        assert group["labels"]["job"] == names.DRIFT_JOB
+        assert group[names.DRIFT_DATASET_DRIFT]["metrics"][0]["value"] == "1"
+    finally:
+        gateway.destroy()
