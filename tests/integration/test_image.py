@@ -14,6 +14,14 @@ from platform_components.drift_monitor import DriftMonitorArgs, DriftOptions, dr
 from platform_components.k8s import Placement, PodIdentity, Resources
 from platform_components.object_store import ObjectStoreArgs, ObjectStoreOptions, bucket_job
 from platform_components.platform import BUCKETS, MONITORING_BUCKET
+from platform_components.postgres_backup import (
+    BackupEndpoints,
+    BackupOptions,
+    BackupSecrets,
+    PostgresBackupArgs,
+    backup_cronjob,
+    verify_cronjob,
+)
 from tests.integration.test_drift_job import s3_client
 from tools.drift_demo import register_model, write_prediction_logs
 from tools.servers.image import OPENSHIFT_UID, POD_UID, run_in_image, workloads_image
@@ -98,3 +106,21 @@ def test_the_drift_cronjob_runs_from_the_image_and_reports_its_outcome(image, pl
         assert group[names.DRIFT_DATASET_DRIFT]["metrics"][0]["value"] == "1"
     finally:
         gateway.destroy()
+
+
+def test_the_backup_and_verify_cronjobs_run_from_the_image(image, platform):
+    """pg_dump and pg_restore of the image (Debian's client 15) against the real Postgres 15,
+    dumps to the backups bucket with the backup identity, then the weekly restore check."""
+    options = BackupOptions(schedule="30 2 * * *", keep=7, verify_schedule="0 4 * * 0",
+                            resources=Resources("50m", "128Mi", "512Mi"))
+    endpoints = BackupEndpoints("127.0.0.1", platform.postgres.port, "postgres", platform.object_store.endpoint)
+    args = PostgresBackupArgs(PLACEMENT, options, "mlops-platform/workloads:0.1.0", endpoints,
+                              BackupSecrets("postgres-superuser", "s3-backup"), databases=("mlflow", "feast_registry"))
+    secrets = {"postgres-superuser": {"password": platform.postgres.superuser_password},
+               "s3-backup": platform.object_store.credentials("backup")}
+    for cronjob in (backup_cronjob(args, {}), verify_cronjob(args, {}, options.verify_schedule)):
+        pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        result = run_in_image(container, pod, secrets, image=image)
+        assert result.returncode == 0, f"{cronjob['metadata']['name']}: {result.stderr[-3000:]}"
+    assert "mlflow: s3://backups/postgres/mlflow/" in result.stdout and "every count equal" in result.stdout
