@@ -55,6 +55,14 @@ def access_env(mlflow_url: str, admin_secret: pulumi.Input[str], users: tuple[Ml
     ]
 
 
+def access_job(args: MlflowUsersArgs, meta_labels: dict[str, str], user_secrets: dict[str, pulumi.Input[str]]) -> Manifest:
+    """The converge Job: `python -m workloads.mlflow_access ensure` as the admin."""
+    job = container(name="mlflow-access", image=args.workloads_image, command=access_command(args.users),
+                    env=access_env(args.mlflow_url, args.admin_secret, args.users, user_secrets),
+                    resources=Resources("50m", "64Mi", "256Mi"), volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}])
+    return setup_job(args.placement, meta_labels=meta_labels, job=job, volumes=[empty_dir("tmp", "64Mi")])
+
+
 @dataclass(frozen=True)
 class MlflowUsersArgs:
     placement: Placement
@@ -89,11 +97,6 @@ class MlflowUsers(pulumi.ComponentResource):
                 string_data={"username": user.username, "password": password},
                 opts=pulumi.ResourceOptions(parent=self))
             self.secret_names[user.username] = secret.metadata["name"]
-        job = container(name="mlflow-access", image=args.workloads_image, command=access_command(args.users),
-                        env=access_env(args.mlflow_url, args.admin_secret, args.users, self.secret_names),
-                        resources=Resources("50m", "64Mi", "256Mi"), volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}])
         # A changed user, grant or password replaces the Job: it converges again.
-        register(f"{name}-converge", setup_job(placement, meta_labels=meta_labels, job=job,
-                                               volumes=[empty_dir("tmp", "64Mi")]),
-                 pulumi.ResourceOptions(parent=self))
+        register(f"{name}-converge", access_job(args, meta_labels, self.secret_names), pulumi.ResourceOptions(parent=self))
         self.register_outputs({"secret_names": self.secret_names})

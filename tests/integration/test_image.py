@@ -12,8 +12,9 @@ from botocore.config import Config
 
 from platform_components.drift_monitor import DriftMonitorArgs, DriftOptions, drift_cronjob
 from platform_components.k8s import Placement, PodIdentity, Resources
+from platform_components.mlflow_users import MlflowUsersArgs, access_job
 from platform_components.object_store import ObjectStoreArgs, ObjectStoreOptions, bucket_job
-from platform_components.platform import BUCKETS, MONITORING_BUCKET
+from platform_components.platform import BUCKETS, MONITORING_BUCKET, workload_users
 from platform_components.postgres_backup import (
     BackupEndpoints,
     BackupOptions,
@@ -124,3 +125,21 @@ def test_the_backup_and_verify_cronjobs_run_from_the_image(image, platform):
         result = run_in_image(container, pod, secrets, image=image)
         assert result.returncode == 0, f"{cronjob['metadata']['name']}: {result.stderr[-3000:]}"
     assert "mlflow: s3://backups/postgres/mlflow/" in result.stdout and "every count equal" in result.stdout
+
+
+def test_the_mlflow_users_job_runs_from_the_image(image, platform):
+    users = workload_users(("churn-image-served",), ())
+    args = MlflowUsersArgs(PLACEMENT, "mlops-platform/workloads:0.1.0", platform.mlflow.url, "mlflow-admin", users)
+    user_secrets = {u.username: f"user-{u.username}" for u in users}
+    pod = access_job(args, {}, user_secrets)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    username, password = platform.mlflow.admin
+    secrets = {"mlflow-admin": {"username": username, "password": password},
+               **{secret: {"password": f"pw-{user}-0123456789"} for user, secret in user_secrets.items()}}
+    result = run_in_image(container, pod, secrets, image=image)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (user,) = users
+    search = requests.get(f"{platform.mlflow.url}/api/2.0/mlflow/registered-models/get",
+                          params={"name": "churn-image-served"}, auth=(user.username, f"pw-{user.username}-0123456789"),
+                          timeout=30)
+    assert search.status_code == 200, search.text
