@@ -5,12 +5,24 @@ only the pod's emptyDirs writable."""
 
 from __future__ import annotations
 
+import json
+
 import boto3
+import pandas as pd
 import pytest
 import requests
 from botocore.config import Config
 
 from platform_components.drift_monitor import DriftMonitorArgs, DriftOptions, drift_cronjob
+from platform_components.feature_store import (
+    REGISTRY_DB,
+    FeastContainers,
+    FeastSecrets,
+    FeatureStoreArgs,
+    FeatureStoreOptions,
+    apply_command,
+    materialize_command,
+)
 from platform_components.k8s import Placement, PodIdentity, Resources
 from platform_components.mlflow_users import MlflowUsersArgs, access_job
 from platform_components.object_store import ObjectStoreArgs, ObjectStoreOptions, bucket_job
@@ -24,11 +36,15 @@ from platform_components.postgres_backup import (
     verify_cronjob,
 )
 from tests.integration.test_drift_job import s3_client
+from tests.integration.test_feature_store import checked, new_store
+from tests.integration.test_feature_store import s3_client as feature_s3
 from tools.drift_demo import register_model, write_prediction_logs
+from tools.servers.feast import default_key_ttl
 from tools.servers.image import OPENSHIFT_UID, POD_UID, run_in_image, workloads_image
 from tools.servers.pushgateway import LocalPushgateway
 from tools.servers.seaweedfs import LocalSeaweedfs
 from workloads import metric_names as names
+from workloads.features.data import synthesize, write_tables
 
 PLACEMENT = Placement("mlops", "test", PodIdentity(POD_UID))
 ADMIN_SECRET = "object-store-admin"
@@ -143,3 +159,37 @@ def test_the_mlflow_users_job_runs_from_the_image(image, platform):
                           params={"name": "churn-image-served"}, auth=(user.username, f"pw-{user.username}-0123456789"),
                           timeout=30)
     assert search.status_code == 200, search.text
+
+
+def test_feast_apply_and_materialise_run_from_the_image(image, platform):
+    """The feature store's Job containers (`feast apply`, the materialisation CronJob) with the
+    ConfigMap's files mounted read-only; the online store then answers for a customer."""
+    local = new_store(platform, "image")
+    try:
+        options = FeatureStoreOptions(server_resources=Resources("100m", "256Mi", "1Gi"),
+                                      job_resources=Resources("100m", "256Mi", "2Gi"),
+                                      materialize_schedule="15 * * * *", online_key_ttl_seconds=default_key_ttl(),
+                                      server_replicas=1, server_workers=1)
+        args = FeatureStoreArgs(PLACEMENT, options, "mlops-platform/workloads:0.1.0", local.endpoints(),
+                                FeastSecrets("registry", "redis", "s3"))
+        feast = FeastContainers(args, "feast-config")
+        pod = {"volumes": feast.volumes("256Mi")}
+        secrets = {"registry": {"password": platform.postgres.app_passwords[REGISTRY_DB]},
+                   "redis": {"password": platform.redis.password}, "s3": platform.object_store.credentials("feast")}
+        files = {"config": local.config_dir}
+        applied = run_in_image(feast.job("apply", apply_command()), pod, secrets, image=image, files=files)
+        assert applied.returncode == 0, applied.stderr[-3000:]
+        end = pd.Timestamp.now(tz="UTC").floor("h")
+        tables = synthesize(20, 2, end, seed=5)
+        write_tables(feature_s3(local), local.data_uri, tables)
+        materialised = run_in_image(feast.job("materialize", materialize_command()), pod, secrets, image=image,
+                                    files=files)
+        assert materialised.returncode == 0, materialised.stderr[-3000:]
+        assert "materialized" in materialised.stdout
+        customer = int(tables.labels["customer_id"].iloc[0])
+        online = checked(local.run(["python", "-m", "workloads.features", "online", "--config-dir", str(local.config_dir),
+                                    "--repo-dir", str(local.repo_dir), "--customer", str(customer)]))
+        values = json.loads(online)
+        assert values["customer_id"] == [customer] and all(v[0] is not None for v in values.values())
+    finally:
+        local.destroy()
