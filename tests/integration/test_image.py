@@ -25,6 +25,7 @@ from platform_components.feature_store import (
 )
 from platform_components.k8s import Placement, PodIdentity, Resources
 from platform_components.mlflow_users import MlflowUsersArgs, access_job
+from platform_components.model_training import ModelTrainingArgs, TrainingOptions, TrainingSecrets, training_cronjob
 from platform_components.object_store import ObjectStoreArgs, ObjectStoreOptions, bucket_job
 from platform_components.platform import BUCKETS, MONITORING_BUCKET, workload_users
 from platform_components.postgres_backup import (
@@ -36,7 +37,7 @@ from platform_components.postgres_backup import (
     verify_cronjob,
 )
 from tests.integration.test_drift_job import s3_client
-from tests.integration.test_feature_store import checked, new_store
+from tests.integration.test_feature_store import applied_store, checked, new_store
 from tests.integration.test_feature_store import s3_client as feature_s3
 from tools.drift_demo import register_model, write_prediction_logs
 from tools.servers.feast import default_key_ttl
@@ -193,3 +194,23 @@ def test_feast_apply_and_materialise_run_from_the_image(image, platform):
         assert values["customer_id"] == [customer] and all(v[0] is not None for v in values.values())
     finally:
         local.destroy()
+
+
+def test_a_training_run_from_the_image_registers_the_first_champion(image, platform):
+    """The training CronJob's container as its own `train-<model>` user with the read-only training
+    S3 identity, on an applied and materialised store."""
+    model = "churn-image-trained"
+    with applied_store(platform, "imagetrain", 400, seed=21) as (local, _tables, _end):
+        users = platform.mlflow.converge_users(workload_users((), (), (model,)))
+        args = ModelTrainingArgs(PLACEMENT, TrainingOptions(models=(model,), schedule=None,
+                                                            resources=Resources("250m", "1Gi", "4Gi")),
+                                 "mlops-platform/workloads:0.1.0", platform.mlflow.url, "feast-config", local.endpoints(),
+                                 {model: TrainingSecrets("mlflow-train", "s3-training", "registry")})
+        pod = training_cronjob(args, model, {})["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        secrets = {"mlflow-train": users[f"train-{model}"], "s3-training": platform.object_store.credentials("training"),
+                   "registry": {"password": platform.postgres.app_passwords[REGISTRY_DB]}}
+        result = run_in_image(container, pod, secrets, image=image, files={"config": local.config_dir})
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"registered {model} v1 (alias champion)" in result.stdout
+        assert result.stdout.rstrip().endswith("decision=promoted version=1 champion=1")
