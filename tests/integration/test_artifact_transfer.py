@@ -85,8 +85,12 @@ def run_client(platform, action: str, run_id: str, path: Path) -> dict:
 
 
 def directory_bytes(path: Path) -> int:
+    """Bytes of the files under `path`, but the workers' Prometheus files (a fixed few hundred KiB
+    of mmapped counters in `prometheus-metrics/`, not a spool)."""
     total = 0
     for root, _dirs, files in os.walk(path):
+        if Path(root).name == "prometheus-metrics":
+            continue
         for name in files:
             with contextlib.suppress(FileNotFoundError):  # a spool file removed while walking
                 total += (Path(root) / name).stat().st_size
