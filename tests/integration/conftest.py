@@ -31,6 +31,8 @@ PLATFORM_DATABASES = DATABASES
 PLATFORM_MONITORS = (AppDatabase(POSTGRES_EXPORTER_ROLE),)  # as with a monitoring stack
 # The model the serving tests serve: its server gets its own S3 identity, as in the cluster.
 SERVED_MODEL = "churn-serving"
+# The model the image tier serves from the rendered Deployment (tests/integration/test_image.py).
+POD_SERVED_MODEL = "churn-pod"
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Platform:
 
 
 def start_object_store() -> LocalSeaweedfs:
-    clients = {**S3_CLIENTS, f"model-{SERVED_MODEL}": prediction_log_grants(SERVED_MODEL),
+    clients = {**S3_CLIENTS, **{f"model-{model}": prediction_log_grants(model) for model in (SERVED_MODEL, POD_SERVED_MODEL)},
                TRAINING_S3_CLIENT: (FEATURES_READ,)}
     store = LocalSeaweedfs(clients=clients).start()
     result = store.create_buckets(BUCKETS)

@@ -5,14 +5,20 @@ only the pod's emptyDirs writable."""
 
 from __future__ import annotations
 
+import io
 import json
+import time
+from dataclasses import replace
 
 import boto3
+import mlflow.pyfunc
 import pandas as pd
 import pytest
 import requests
 from botocore.config import Config
+from feast import FeatureStore
 
+from infra.offline import run_offline
 from platform_components.drift_monitor import DriftMonitorArgs, DriftOptions, drift_cronjob
 from platform_components.feature_store import (
     REGISTRY_DB,
@@ -21,7 +27,9 @@ from platform_components.feature_store import (
     FeatureStoreArgs,
     FeatureStoreOptions,
     apply_command,
+    feature_store_yaml,
     materialize_command,
+    repository_files,
 )
 from platform_components.k8s import Placement, PodIdentity, Resources
 from platform_components.mlflow_users import MlflowUsersArgs, access_job
@@ -36,16 +44,20 @@ from platform_components.postgres_backup import (
     backup_cronjob,
     verify_cronjob,
 )
+from tests.integration.conftest import POD_SERVED_MODEL
 from tests.integration.test_drift_job import s3_client
 from tests.integration.test_feature_store import applied_store, checked, new_store
 from tests.integration.test_feature_store import s3_client as feature_s3
 from tools.drift_demo import register_model, write_prediction_logs
 from tools.servers.feast import default_key_ttl
 from tools.servers.image import OPENSHIFT_UID, POD_UID, run_in_image, workloads_image
+from tools.servers.pods import CONTAINER_HOST, PlayedPods, from_pod, local_deployment
+from tools.servers.process import free_port
 from tools.servers.pushgateway import LocalPushgateway
 from tools.servers.seaweedfs import LocalSeaweedfs
+from tools.synth import manifests
 from workloads import metric_names as names
-from workloads.features.data import synthesize, write_tables
+from workloads.features.data import MODEL_FEATURES, synthesize, write_tables
 
 PLACEMENT = Placement("mlops", "test", PodIdentity(POD_UID))
 ADMIN_SECRET = "object-store-admin"
@@ -214,3 +226,100 @@ def test_a_training_run_from_the_image_registers_the_first_champion(image, platf
         assert result.returncode == 0, result.stderr[-3000:]
         assert f"registered {model} v1 (alias champion)" in result.stdout
         assert result.stdout.rstrip().endswith("decision=promoted version=1 champion=1")
+
+
+def secrets_for(deployment: dict, values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The Secrets the Deployment's env refers to, filled from `values` (by variable name)."""
+    secrets: dict[str, dict[str, str]] = {}
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        for variable in container.get("env", []):
+            ref = variable.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                secrets.setdefault(ref["name"], {})[ref["key"]] = values[variable["name"]]
+    return secrets
+
+
+def readiness_url(deployment: dict, port: int) -> str:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return f"http://127.0.0.1:{port}{container['readinessProbe']['httpGet']['path']}"
+
+
+def test_the_rendered_serving_deployments_run_as_pods_and_serve_the_champion(image, platform, mlflow_login):
+    """The dev stack's feature-server and model-<name> Deployments, rendered offline with the
+    locally built image, played as pods: they start with their volumes, security context and
+    probes, the model server finds its features through the feature server pod, answers exactly
+    as the champion does in process, and logs every scored row for the drift monitor."""
+    model = POD_SERVED_MODEL
+    with applied_store(platform, "pods", 200, seed=33) as (local, tables, _end):
+        users = platform.mlflow.converge_users(workload_users((model,), (), (model,)))
+        checked(local.train(platform.mlflow.admin_env(), model))
+        repository, tag = image.rsplit(":", 1)
+        run = run_offline("dev", {"servedModels": [model], "trainedModels": [model], "workloadsImage": repository,
+                                  "workloadsImageTag": tag})
+        objects = {(m["kind"], m["metadata"]["name"]): m for m in manifests(run)}
+        feature_server, model_server = objects["Deployment", "feature-server"], objects["Deployment", f"model-{model}"]
+        assert {c["image"] for d in (feature_server, model_server) for c in d["spec"]["template"]["spec"]["containers"]} \
+            == {image}
+        (config_volume,) = [v for v in feature_server["spec"]["template"]["spec"]["volumes"] if "configMap" in v]
+        pod_endpoints = replace(local.endpoints(), registry_host=CONTAINER_HOST, redis_host=CONTAINER_HOST,
+                                s3_endpoint_url=from_pod(platform.object_store.endpoint))
+        config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": config_volume["configMap"]["name"]},
+                      "data": {"feature_store.yaml": feature_store_yaml(pod_endpoints, local.tuning), **repository_files()}}
+        feature_port, model_port = free_port(), free_port()
+        s3_endpoint = from_pod(platform.object_store.endpoint)
+        feature_values = {"FEAST_REGISTRY_PASSWORD": platform.postgres.app_passwords[REGISTRY_DB],
+                          "REDIS_PASSWORD": platform.redis.password, **platform.object_store.credentials("feast")}
+        model_values = {"MLFLOW_TRACKING_USERNAME": f"model-{model}",
+                        "MLFLOW_TRACKING_PASSWORD": users[f"model-{model}"]["password"],
+                        **platform.object_store.credentials(f"model-{model}")}
+        pods = PlayedPods(
+            [config_map,
+             local_deployment(feature_server, env={"AWS_ENDPOINT_URL": s3_endpoint, "FEATURE_DATA_URI": local.data_uri},
+                              published={"http": feature_port}),
+             local_deployment(model_server, env={"MLFLOW_TRACKING_URI": from_pod(platform.mlflow.url),
+                                                 "AWS_ENDPOINT_URL": s3_endpoint},
+                              flags={"--feature-server-url": f"http://{CONTAINER_HOST}:{feature_port}"},
+                              published={"http": model_port})],
+            {**secrets_for(feature_server, feature_values), **secrets_for(model_server, model_values)})
+        try:
+            pods.start()
+            pods.wait_ready("feature-server", "feature-server", readiness_url(feature_server, feature_port))
+            pods.wait_ready(f"model-{model}", "model-server", readiness_url(model_server, model_port))
+            customers = sorted(int(c) for c in tables.labels["customer_id"])[:20]
+            response = trained_sdk_features(local, customers)
+            expected = mlflow.pyfunc.load_model(f"models:/{model}@champion").predict(response).tolist()
+            scored = requests.post(f"http://127.0.0.1:{model_port}/invocations",
+                                   json={"dataframe_records": [{"customer_id": c} for c in customers]}, timeout=60)
+            assert scored.status_code == 200, f"{scored.text}\n{pods.logs(f'model-{model}', 'model-server')[-3000:]}"
+            assert scored.json() == {"predictions": expected}
+            logged = wait_for_logged_rows(platform, model, len(customers))
+            assert sorted(logged["customer_id"]) == customers
+            for deployment, container in (("feature-server", "feature-server"), (f"model-{model}", "model-server")):
+                state = pods.inspect(deployment, container)
+                assert state["State"]["Running"] and state["RestartCount"] == 0, pods.logs(deployment, container)
+                assert state["Config"]["User"] == str(POD_UID) or state["Config"]["User"].startswith(f"{POD_UID}:")
+        finally:
+            pods.destroy()
+
+
+def trained_sdk_features(local, customers: list[int]) -> pd.DataFrame:
+    """The model's features for `customers` from the online store, read in process."""
+    sdk = FeatureStore(repo_path=str(local.repo_dir))
+    response = sdk.get_online_features(features=sdk.get_feature_service("churn_model_v1"),
+                                       entity_rows=[{"customer_id": c} for c in customers])
+    return pd.DataFrame(response.to_dict())[list(MODEL_FEATURES)]
+
+
+def wait_for_logged_rows(platform, model: str, rows: int, timeout: float = 90) -> pd.DataFrame:
+    """The model's prediction-log rows of today, once at least `rows` are there (the server
+    flushes every `modelServerLogFlushSeconds`)."""
+    s3 = s3_client(platform, "drift")
+    prefix = f"{model}/dt={pd.Timestamp.now(tz='UTC').date().isoformat()}/"
+    deadline = time.monotonic() + timeout
+    while True:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=MONITORING_BUCKET, Prefix=prefix).get("Contents", [])]
+        frames = [pd.read_parquet(io.BytesIO(s3.get_object(Bucket=MONITORING_BUCKET, Key=k)["Body"].read())) for k in keys]
+        logged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"customer_id": []})
+        if len(logged) >= rows or time.monotonic() > deadline:
+            return logged
+        time.sleep(2)

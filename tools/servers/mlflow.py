@@ -32,6 +32,7 @@ from platform_components.mlflow_server import (
 )
 from platform_components.mlflow_users import MlflowUser, access_command, access_env
 from platform_components.platform import ARTIFACTS_BUCKET, AUTH_DB, TRACKING_DB
+from tools.servers.pods import CONTAINER_HOST
 from tools.servers.postgres import LocalPostgres
 from tools.servers.process import ROOT, LocalServer, ManagedProcess, ServerError, free_port, log_file, scratch_dir
 from tools.servers.seaweedfs import LocalSeaweedfs
@@ -86,7 +87,8 @@ class LocalMlflow(LocalServer):
             backend_store_uri=self.postgres.uri(TRACKING_DB, with_password=False),
             artifacts_destination=f"s3://{ARTIFACTS_BUCKET}",
             s3_endpoint_url=self.object_store.endpoint,
-            allowed_hosts=cluster_allowed_hosts("mlflow", "local", ()),  # the cluster's list: loopback any port
+            # The cluster's list (loopback on any port) and the name pods reach the host by.
+            allowed_hosts=cluster_allowed_hosts("mlflow", "local", (CONTAINER_HOST,)),
             auth_config_path=str(self.workdir / "basic_auth.ini"),
             host="127.0.0.1",
             port=self.port,
