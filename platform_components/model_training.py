@@ -87,6 +87,14 @@ class ModelTrainingArgs:
             raise ArgError("secrets", f"no credentials for trained models {sorted(missing)}")
 
 
+def promote_command(model: str, source_tracking_uri: str, target_tracking_uri: str, alias: str = "champion") -> list[str]:
+    """Copy `model@alias` from one environment's registry to the next (pipelines/scripts/
+    promote_model.sh runs it on the agent). Credentials: SOURCE_/TARGET_MLFLOW_TRACKING_USERNAME
+    and _PASSWORD; MLOPS_SOURCE_ENVIRONMENT names the source in the copied version's tags."""
+    return ["python", "-m", "workloads.training", "promote", "--model", model, "--alias", alias,
+            "--from-tracking-uri", source_tracking_uri, "--to-tracking-uri", target_tracking_uri]
+
+
 def training_env(args: ModelTrainingArgs, secrets: TrainingSecrets) -> list[Manifest]:
     feast = feast_env(args.feast_endpoints, FeastSecrets(secrets.registry, None, secrets.s3))
     return [

@@ -77,6 +77,15 @@ def port_forwards(namespace: str, forwards: list[Forward]) -> Iterator[None]:
             process.wait(timeout=10)
 
 
+def smoke_command(mlflow_url: str, s3_endpoint: str, redis_url: str, *, artifacts_on_s3: bool = True,
+                  feature_server_url: str | None = None) -> list[str]:
+    """The smoke CLI's command line (credentials travel in its environment: MLFLOW_TRACKING_USERNAME
+    and _PASSWORD, AWS_ACCESS_KEY_ID and _SECRET_ACCESS_KEY, REDIS_PASSWORD)."""
+    command = ["python", "-m", "workloads.smoke", "--mlflow-url", mlflow_url, "--s3-endpoint", s3_endpoint,
+               "--redis-url", redis_url, *([] if artifacts_on_s3 else ["--artifacts-not-on-s3"])]
+    return command + (["--feature-server-url", feature_server_url] if feature_server_url else [])
+
+
 def main() -> int:
     env = os.environ
     namespace = env["NAMESPACE"]
@@ -95,15 +104,11 @@ def main() -> int:
         "AWS_SECRET_ACCESS_KEY": secret_value(namespace, s3_client, "AWS_SECRET_ACCESS_KEY"),
         "REDIS_PASSWORD": secret_value(namespace, secrets["redis"], "password"),
     }
-    command = [sys.executable, "-m", "workloads.smoke",
-               "--mlflow-url", forwards["mlflow"].local_url(),
-               "--s3-endpoint", forwards["s3"].local_url(),
-               "--redis-url", f"redis://{forwards['redis'].local_url()}/0",
-               *([] if on_s3 else ["--artifacts-not-on-s3"])]
-    if "features" in forwards:
-        command += ["--feature-server-url", forwards["features"].local_url()]
+    command = smoke_command(forwards["mlflow"].local_url(), forwards["s3"].local_url(),
+                            f"redis://{forwards['redis'].local_url()}/0", artifacts_on_s3=on_s3,
+                            feature_server_url=forwards["features"].local_url() if "features" in forwards else None)
     with port_forwards(namespace, list(forwards.values())):
-        return subprocess.run(command, env=smoke_env).returncode
+        return subprocess.run([sys.executable, *command[1:]], env=smoke_env).returncode
 
 
 if __name__ == "__main__":

@@ -95,3 +95,21 @@ def mlflow_login(platform, monkeypatch) -> None:
     for key, value in platform.mlflow.admin_env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+
+
+@pytest.fixture
+def second_mlflow():
+    """Another environment's MLflow: its own Postgres, S3 store and server."""
+    started = []
+    try:
+        postgres = LocalPostgres().start()
+        started.append(postgres)
+        postgres.bootstrap(DATABASES)
+        store = start_object_store()
+        started.append(store)
+        server = LocalMlflow(postgres, store)
+        started.append(server)
+        yield server.start() or server
+    finally:
+        for server in reversed(started):
+            server.destroy()

@@ -8,17 +8,20 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 from dataclasses import replace
 
 import boto3
 import mlflow.pyfunc
 import pandas as pd
+import psycopg
 import pytest
 import requests
 from botocore.config import Config
 from feast import FeatureStore
 
 from infra.offline import run_offline
+from pipelines.scripts.smoke import smoke_command
 from platform_components.drift_monitor import DriftMonitorArgs, DriftOptions, drift_cronjob
 from platform_components.feature_store import (
     REGISTRY_DB,
@@ -31,17 +34,27 @@ from platform_components.feature_store import (
     materialize_command,
     repository_files,
 )
-from platform_components.k8s import Placement, PodIdentity, Resources
+from platform_components.k8s import Placement, PodIdentity, Resources, empty_dir, pod_spec
+from platform_components.k8s import container as restricted_container
 from platform_components.mlflow_users import MlflowUsersArgs, access_job
-from platform_components.model_training import ModelTrainingArgs, TrainingOptions, TrainingSecrets, training_cronjob
+from platform_components.model_training import (
+    ModelTrainingArgs,
+    TrainingOptions,
+    TrainingSecrets,
+    promote_command,
+    training_cronjob,
+)
 from platform_components.object_store import ObjectStoreArgs, ObjectStoreOptions, bucket_job
-from platform_components.platform import BUCKETS, MONITORING_BUCKET, workload_users
+from platform_components.platform import BACKUPS_BUCKET, BUCKETS, MONITORING_BUCKET, workload_users
+from platform_components.postgres import AppDatabase
 from platform_components.postgres_backup import (
     BackupEndpoints,
     BackupOptions,
     BackupSecrets,
     PostgresBackupArgs,
     backup_cronjob,
+    list_command,
+    restore_command,
     verify_cronjob,
 )
 from tests.integration.conftest import POD_SERVED_MODEL
@@ -154,6 +167,66 @@ def test_the_backup_and_verify_cronjobs_run_from_the_image(image, platform):
         result = run_in_image(container, pod, secrets, image=image)
         assert result.returncode == 0, f"{cronjob['metadata']['name']}: {result.stderr[-3000:]}"
     assert "mlflow: s3://backups/postgres/mlflow/" in result.stdout and "every count equal" in result.stdout
+
+    # docs/operations.md's `run_backup`: the backup CronJob's pod with another command and env.
+    pod = backup_cronjob(args, {})["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    listing = run_in_image({**container, "command": list_command(BACKUPS_BUCKET)}, pod, secrets, image=image)
+    assert listing.returncode == 0, listing.stderr[-3000:]
+    dump = [line.split("\t")[3] for line in listing.stdout.splitlines() if line.startswith(f"{REGISTRY_DB}\t")][-1]
+    target = AppDatabase(f"restored_{uuid.uuid4().hex[:8]}")
+    platform.postgres.bootstrap((target,))
+    as_app = [*[v for v in container["env"] if v["name"] not in ("PGUSER", "PGPASSWORD")],
+              {"name": "PGUSER", "value": target.name}, {"name": "PGPASSWORD", "value": platform.postgres.app_passwords[target.name]}]
+    restore = {**container, "env": as_app, "command": restore_command(
+        dump, f"host=127.0.0.1 port={platform.postgres.port} dbname={target.name} user={target.name}")}
+    restored = run_in_image(restore, pod, secrets, image=image)
+    assert restored.returncode == 0, restored.stderr[-3000:]
+    assert table_rows(platform, target.name) == table_rows(platform, REGISTRY_DB)
+
+
+def table_rows(platform, database: str) -> dict[str, int]:
+    """Each public table's row count in `database`, read as the superuser."""
+    with psycopg.connect(platform.postgres.superuser_uri(database)) as conn:
+        tables = [row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return {table: conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}
+
+
+def agent_pod(command: list[str], env: dict[str, str]) -> tuple[dict, dict]:
+    """A command the pipelines run on their agent (smoke, promote) as a pod from the image would
+    run it, e.g. an Azure DevOps container job: the platform's restricted container, /tmp an
+    emptyDir, the environment given and nothing else."""
+    agent = restricted_container(name="agent", image="mlops-platform/workloads:0.1.0", resources=Resources("100m", "256Mi", "2Gi"),
+                      command=command, env=[{"name": k, "value": v} for k, v in {"HOME": "/tmp", **env}.items()],
+                      volume_mounts=[{"name": "tmp", "mountPath": "/tmp"}])
+    return agent, pod_spec(identity=PodIdentity(POD_UID), containers=[agent], volumes=[empty_dir("tmp", "2Gi")])
+
+
+def test_the_smoke_test_runs_from_the_image(image, platform):
+    username, password = platform.mlflow.admin
+    command = smoke_command(platform.mlflow.url, platform.object_store.endpoint, f"redis://127.0.0.1:{platform.redis.port}/0")
+    agent, pod = agent_pod(command, {"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password,
+                                     "REDIS_PASSWORD": platform.redis.password, **platform.object_store.credentials("mlflow")})
+    result = run_in_image(agent, pod, {}, image=image)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "smoke: all 7 checks passed"
+
+
+def test_promotion_runs_from_the_image(image, platform, second_mlflow, monkeypatch):
+    """The champion copied to another environment's registry, verified there (it loads and
+    predicts) by the image's packages."""
+    model = "churn-image-promoted"
+    for key, value in platform.mlflow.admin_env().items():
+        monkeypatch.setenv(key, value)
+    register_model(model)
+    (_, source_password), (_, target_password) = platform.mlflow.admin, second_mlflow.admin
+    agent, pod = agent_pod(promote_command(model, platform.mlflow.url, second_mlflow.url),
+                           {"SOURCE_MLFLOW_TRACKING_USERNAME": "admin", "SOURCE_MLFLOW_TRACKING_PASSWORD": source_password,
+                            "TARGET_MLFLOW_TRACKING_USERNAME": "admin", "TARGET_MLFLOW_TRACKING_PASSWORD": target_password,
+                            "MLOPS_SOURCE_ENVIRONMENT": "qa"})
+    result = run_in_image(agent, pod, {}, image=image)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert f"copied: {model} v1 -> v1" in result.stdout
 
 
 def test_the_mlflow_users_job_runs_from_the_image(image, platform):

@@ -20,12 +20,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from platform_components.model_training import training_command
-from platform_components.platform import DATABASES, TRAINING_S3_CLIENT, workload_users
-from tests.integration.conftest import start_object_store
+from platform_components.model_training import promote_command, training_command
+from platform_components.platform import TRAINING_S3_CLIENT, workload_users
 from tests.integration.test_feature_store import applied_store, checked, s3_client
 from tools.servers.mlflow import LocalMlflow
-from tools.servers.postgres import LocalPostgres
 from tools.servers.process import ROOT
 from workloads.features.data import write_tables
 from workloads.training.errors import KEPT_EXIT_CODE
@@ -135,24 +133,6 @@ def test_bad_training_data_registers_nothing(trainer, platform, mlflow_login):
     assert admin(platform).search_model_versions(f"name = '{trainer.model}'") == []
 
 
-@pytest.fixture
-def second_mlflow():
-    """Another environment's MLflow: its own Postgres, S3 store and server."""
-    started = []
-    try:
-        postgres = LocalPostgres().start()
-        started.append(postgres)
-        postgres.bootstrap(DATABASES)
-        store = start_object_store()
-        started.append(store)
-        server = LocalMlflow(postgres, store)
-        started.append(server)
-        yield server.start() or server
-    finally:
-        for server in reversed(started):
-            server.destroy()
-
-
 def promote(source: LocalMlflow, target: LocalMlflow, model: str) -> subprocess.CompletedProcess:
     (_, source_password), (_, target_password) = source.admin, target.admin
     env = {**os.environ, "SOURCE_MLFLOW_TRACKING_USERNAME": "admin", "SOURCE_MLFLOW_TRACKING_PASSWORD": source_password,
@@ -160,8 +140,7 @@ def promote(source: LocalMlflow, target: LocalMlflow, model: str) -> subprocess.
            "MLOPS_SOURCE_ENVIRONMENT": "qa", "PYTHONPATH": str(ROOT)}
     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
         env.pop(key, None)
-    return subprocess.run([sys.executable, "-m", "workloads.training", "promote", "--model", model,
-                           "--from-tracking-uri", source.url, "--to-tracking-uri", target.url],
+    return subprocess.run([sys.executable, *promote_command(model, source.url, target.url)[1:]],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
