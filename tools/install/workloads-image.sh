@@ -21,5 +21,9 @@ else
     -v "$work/pip.conf:/etc/pip.conf:ro" \
     -f workloads/Dockerfile -t "$IMAGE" . >/dev/null
   echo "workloads image $IMAGE built ($(podman image inspect --format '{{.Size}}' "$IMAGE") bytes)"
+  # Earlier builds are superseded: drop their tags and the layers only they used.
+  podman images --format '{{.Repository}}:{{.Tag}}' localhost/mlops-platform/workloads \
+    | grep ':build-' | grep -vx "$IMAGE" | xargs -r podman rmi --force >/dev/null 2>&1 || true
+  podman image prune --force >/dev/null 2>&1 || true
 fi
 echo "$IMAGE"

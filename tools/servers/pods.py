@@ -103,7 +103,7 @@ class PlayedPods:
             if created.returncode != 0:
                 raise ServerError(f"podman secret {name}: {created.stderr}")
         self.started = True
-        played = subprocess.run(["podman", "play", "kube", "--network", POD_NETWORK, str(self.kube_file)],
+        played = subprocess.run(["podman", "play", "kube", "--replace", "--network", POD_NETWORK, str(self.kube_file)],
                                 capture_output=True, text=True, timeout=600)
         if played.returncode != 0:
             raise ServerError(f"podman play kube failed:\n{played.stdout}{played.stderr}")
@@ -148,6 +148,11 @@ class PlayedPods:
         """Tear the pods down and remove the secrets and files."""
         if self.started:
             subprocess.run(["podman", "play", "kube", "--down", str(self.kube_file)], capture_output=True, timeout=300)
+            # A pod whose start failed half-way has no containers, and `--down` leaves it behind.
+            for document in self.documents:
+                if document["kind"] == "Deployment":
+                    subprocess.run(["podman", "pod", "rm", "--force", f"{document['metadata']['name']}-pod-0"],
+                                   capture_output=True, timeout=120)
             for name in self.secrets:
                 subprocess.run(["podman", "secret", "rm", name], capture_output=True, timeout=60)
         shutil.rmtree(self.workdir, ignore_errors=True)
