@@ -66,6 +66,7 @@ def deploy() -> dict[str, Any]:
         "secretNames": platform.secret_names,
         "driftCronJobs": platform.drift_cronjobs,
         "trainingCronJobs": platform.training_cronjobs,
+        "scoringCronJobs": platform.scoring_cronjobs,
         "backupCronJob": platform.backup_cronjob,
         # What the next deployment compares its volume sizes with (platform_components/volumes.py).
         "volumeSizes": check_growth(deployed_output("volumeSizes"), platform.volume_claims, parent=platform),

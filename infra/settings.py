@@ -28,6 +28,7 @@ from infra.azure_settings import (
 )
 from infra.monitoring_stack import MonitoringStackOptions
 from infra.stack_reader import StackReader
+from platform_components.batch_scoring import BatchScoringOptions
 from platform_components.drift_monitor import DriftOptions
 from platform_components.feature_store import FeatureStoreOptions
 from platform_components.mlflow_server import MlflowOptions, max_db_connections
@@ -103,7 +104,7 @@ class StoreChoice:
 # Every class the loader reads: together their keys are exactly Pulumi.yaml's (a unit test checks).
 SETTINGS_CLASSES = (ClusterSettings, StoreChoice, PlatformOptions, PostgresOptions, ObjectStoreOptions, MlflowOptions,
                     RedisOptions, DriftOptions, FeatureStoreOptions, BackupOptions, ModelServingOptions, TrainingOptions,
-                    MonitoringOptions, MonitoringStackOptions, AzureSettings, FlexibleServerOptions, BlobStoreOptions)
+                    BatchScoringOptions, MonitoringOptions, MonitoringStackOptions, AzureSettings, FlexibleServerOptions, BlobStoreOptions)
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def read_platform(r: StackReader, environment: str) -> PlatformArgs | None:
         "mlflow": r.read(MlflowOptions), "redis": r.read(RedisOptions), "drift": r.read(DriftOptions),
         "feature_store": r.read(FeatureStoreOptions), "backup": r.read(BackupOptions),
         "serving": r.read(ModelServingOptions), "training": r.read(TrainingOptions),
-        "monitoring": r.read(MonitoringOptions),
+        "monitoring": r.read(MonitoringOptions), "scoring": r.read(BatchScoringOptions),
     }
     if options is None or any(value is None for value in components.values()):
         return None

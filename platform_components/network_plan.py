@@ -99,6 +99,9 @@ PLATFORM_LINKS: tuple[tuple[str, str], ...] = (
     ("model-training", "postgres"),
     ("model-training", "object-store"),
     ("model-training", "mlflow"),
+    ("batch-scoring", "postgres"),
+    ("batch-scoring", "object-store"),
+    ("batch-scoring", "mlflow"),
     # With a monitoring stack: the exporters, and every batch Job reporting its outcome. Without
     # one, the exporters are absent clients and the Pushgateway a server without peers.
     ("postgres-exporter", "postgres"),
@@ -107,6 +110,7 @@ PLATFORM_LINKS: tuple[tuple[str, str], ...] = (
     ("model-training", "pushgateway"),
     ("postgres-backup", "pushgateway"),
     ("feast-materialize", "pushgateway"),
+    ("batch-scoring", "pushgateway"),
 )
 
 

@@ -17,6 +17,13 @@ from dataclasses import dataclass
 
 import pulumi
 
+from platform_components.batch_scoring import (
+    BatchScoring,
+    BatchScoringArgs,
+    BatchScoringOptions,
+    ScoredModel,
+    ScoringSecrets,
+)
 from platform_components.credentials import SOURCES as CREDENTIAL_SOURCES
 from platform_components.credentials import Credentials
 from platform_components.drift_monitor import DriftMonitor, DriftMonitorArgs, DriftOptions
@@ -85,8 +92,9 @@ AUTH_DB = "mlflow_auth"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
 FEATURES_BUCKET = "features"
 BACKUPS_BUCKET = "backups"
+PREDICTIONS_BUCKET = "predictions"  # batch scoring's committed results
 FEATURE_DATA_URI = f"s3://{FEATURES_BUCKET}/churn"
-BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, BACKUPS_BUCKET)
+BUCKETS = (ARTIFACTS_BUCKET, MONITORING_BUCKET, FEATURES_BUCKET, BACKUPS_BUCKET, PREDICTIONS_BUCKET)
 DATABASES = (AppDatabase(TRACKING_DB), AppDatabase(AUTH_DB), AppDatabase(FEATURE_REGISTRY_DB))
 FEATURES_READ = S3Grant(FEATURES_BUCKET, actions=("Read", "List"))  # sources and labels, read only
 # S3 client -> what its own credentials may do (SeaweedFS; MinIO clients share the root user).
@@ -170,6 +178,7 @@ class PlatformArgs:
     training: TrainingOptions
     ingress_controller_namespace: str
     monitoring: MonitoringOptions
+    scoring: BatchScoringOptions
     external_postgres: ExternalServer | None = None  # a managed server instead of the StatefulSet
     azure_artifacts: AzureArtifactStore | None = None  # MLflow artifacts off the S3 store
 
@@ -186,12 +195,14 @@ class PlatformArgs:
             clients[model.service_name] = prediction_log_grants(model.name)
         if self.training.models:
             clients[TRAINING_S3_CLIENT] = (FEATURES_READ,)
+        for scored in self.scoring.models:
+            clients[scored.service_name] = scoring_grants(scored)
         return clients
 
     @property
     def mlflow_users(self) -> tuple[MlflowUser, ...]:
         return workload_users(tuple(model.name for model in self.serving.models), self.drift.models,
-                              self.training.models)
+                              self.training.models, tuple(model.name for model in self.scoring.models))
 
     @property
     def pushgateway_url(self) -> str | None:
@@ -208,16 +219,28 @@ def prediction_log_grants(model: str) -> tuple[S3Grant, ...]:
     return (S3Grant(MONITORING_BUCKET, f"{model}/", ("Write",)),)
 
 
+def scoring_grants(model: ScoredModel) -> tuple[S3Grant, ...]:
+    """A batch scoring Job reads its input and the feature sources (entity inputs are joined with
+    them), and owns its model's prefix of the results and of the prediction log (it stages, moves and
+    replaces its own files there; the model server's files it leaves alone, output.py)."""
+    grants = [FEATURES_READ, S3Grant(PREDICTIONS_BUCKET, f"{model.name}/"),
+              S3Grant(MONITORING_BUCKET, f"{model.name}/")]
+    if model.input_bucket != FEATURES_BUCKET:
+        grants.append(S3Grant(model.input_bucket, model.input_prefix, ("Read", "List")))
+    return tuple(grants)
+
+
 def workload_users(served_models: tuple[str, ...], drift_models: tuple[str, ...],
-                   trained_models: tuple[str, ...] = ()) -> tuple[MlflowUser, ...]:
-    """The workloads' own MLflow users: one per served model (READ on its model and on its training
-    experiment, where its artifacts live), one per trained model (EDIT on both: it logs runs,
+                   trained_models: tuple[str, ...] = (), scored_models: tuple[str, ...] = ()) -> tuple[MlflowUser, ...]:
+    """The workloads' own MLflow users: one per served model and one per scored model (READ on its
+    model and on its training experiment, where its artifacts live), one per trained model (EDIT on both: it logs runs,
     registers versions and moves aliases), and the drift monitor's (READ on its models, EDIT on the
     monitoring experiments it logs to)."""
     def reads(model: str) -> tuple[Grant, ...]:
         return Grant("registered_model", model, "READ"), Grant("experiment", f"training/{model}", "READ")
 
     users = [MlflowUser(f"model-{model}", reads(model)) for model in served_models]
+    users += [MlflowUser(f"batch-{model}", reads(model)) for model in scored_models]
     users += [MlflowUser(f"train-{model}", (Grant("registered_model", model, "EDIT"),
                                             Grant("experiment", f"training/{model}", "EDIT")))
               for model in trained_models]
@@ -298,6 +321,19 @@ def training_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: Mlflo
                              feast_endpoints=features.endpoints, secrets=secrets, pushgateway_url=args.pushgateway_url)
 
 
+def scoring_args(args: PlatformArgs, mlflow: MlflowTrackingServer, users: MlflowUsers, object_store: ObjectStore,
+                 postgres: PostgresDatabase, features: FeastFeatureStore) -> BatchScoringArgs:
+    registry = postgres.connections[FEATURE_REGISTRY_DB].secret_name
+    secrets = {model.name: ScoringSecrets(users.secret_names[model.service_name],
+                                          object_store.client_secret_names[model.service_name], registry)
+               for model in args.scoring.models}
+    return BatchScoringArgs(placement=args.placement, options=args.scoring, workloads_image=args.workloads_image,
+                            mlflow_url=mlflow.url, feast_config_map=features.config_map_name,
+                            feast_endpoints=features.endpoints, secrets=secrets,
+                            output_uri=f"s3://{PREDICTIONS_BUCKET}", log_uri=f"s3://{MONITORING_BUCKET}",
+                            pushgateway_url=args.pushgateway_url)
+
+
 def monitoring_args(args: PlatformArgs, postgres: PostgresDatabase, redis: RedisOnlineStore,
                     mlflow: MlflowTrackingServer, features: FeastFeatureStore, models: ModelServer | None) -> MonitoringArgs:
     exporter = postgres.connections[POSTGRES_EXPORTER_ROLE]
@@ -335,6 +371,7 @@ class PlatformParts:
     models: ModelServer | None
     training: ModelTraining | None
     monitoring: Monitoring | None = None
+    scoring: BatchScoring | None = None
 
 
 def platform_network_plan(args: PlatformArgs, parts: PlatformParts) -> NetworkPolicyPlan:
@@ -355,6 +392,7 @@ def platform_network_plan(args: PlatformArgs, parts: PlatformParts) -> NetworkPo
         "model-server": models.selector if models else None,
         "model-clients": MODEL_CLIENT_LABEL if models else None,
         "model-training": parts.training.selector if parts.training else None,
+        "batch-scoring": parts.scoring.selector if parts.scoring else None,
         "postgres-exporter": parts.monitoring.postgres_exporter_selector if parts.monitoring else None,
         "redis-exporter": parts.monitoring.redis_exporter_selector if parts.monitoring else None,
     }
@@ -397,6 +435,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     mlflow_admin_password: pulumi.Output[str]  # a Pulumi secret
     drift_cronjobs: list[str]
     training_cronjobs: list[str]
+    scoring_cronjobs: list[str]
     backup_cronjob: str
     secret_names: dict[str, pulumi.Output[str]]
     network_plan: NetworkPolicyPlan
@@ -445,11 +484,13 @@ class MlopsPlatform(pulumi.ComponentResource):
                               opts=inside) if args.serving.models else None)
         training = (ModelTraining(f"{name}-training", training_args(args, mlflow, users, object_store, postgres, features),
                                   opts=inside) if args.training.models else None)
+        scoring = (BatchScoring(f"{name}-scoring", scoring_args(args, mlflow, users, object_store, postgres, features),
+                                opts=inside) if args.scoring.models else None)
         backup = PostgresBackup(f"{name}-backup", backup_args(args, postgres, object_store), opts=inside)
         monitoring = (Monitoring(f"{name}-monitoring", monitoring_args(args, postgres, redis, mlflow, features, models),
                                  opts=inside) if args.monitoring.enabled else None)
         return PlatformParts(namespace, postgres, object_store, redis, mlflow, users, features, backup, drift, models,
-                             training, monitoring)
+                             training, monitoring, scoring)
 
     def _publish(self, parts: PlatformParts) -> None:
         """Set the outputs and register them: the last step of the constructor."""
@@ -465,6 +506,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.mlflow_admin_password = mlflow.admin_password
         self.drift_cronjobs = parts.drift.cronjob_names if parts.drift else []
         self.training_cronjobs = parts.training.cronjob_names if parts.training else []
+        self.scoring_cronjobs = parts.scoring.cronjob_names if parts.scoring else []
         self.backup_cronjob = parts.backup.cronjob_name
         self.volume_claims = [*postgres.volume_claims, *object_store.volume_claims, *parts.redis.volume_claims]
         s3_secrets = object_store.client_secret_names

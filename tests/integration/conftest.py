@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from platform_components.batch_scoring import ScoredModel
+from platform_components.k8s import Resources
 from platform_components.monitoring import POSTGRES_EXPORTER_ROLE
 from platform_components.platform import (
     BUCKETS,
@@ -20,6 +22,7 @@ from platform_components.platform import (
     S3_CLIENTS,
     TRAINING_S3_CLIENT,
     prediction_log_grants,
+    scoring_grants,
 )
 from platform_components.postgres import AppDatabase
 from tools.servers.mlflow import LocalMlflow
@@ -33,6 +36,10 @@ PLATFORM_MONITORS = (AppDatabase(POSTGRES_EXPORTER_ROLE),)  # as with a monitori
 SERVED_MODEL = "churn-serving"
 # The model the image tier serves from the rendered Deployment (tests/integration/test_image.py).
 POD_SERVED_MODEL = "churn-pod"
+# The model batch scoring scores (tests/integration/test_scoring.py), with its own S3 identity; its
+# inputs live in the features bucket, as the platform's default input does.
+SCORED_MODEL = ScoredModel(name="churn-batch", input="s3://features/scoring/", alias="champion", schedule="30 0 * * *",
+                           resources=Resources("100m", "256Mi", "1Gi"))
 
 
 @dataclass
@@ -55,7 +62,7 @@ class Platform:
 
 def start_object_store() -> LocalSeaweedfs:
     clients = {**S3_CLIENTS, **{f"model-{model}": prediction_log_grants(model) for model in (SERVED_MODEL, POD_SERVED_MODEL)},
-               TRAINING_S3_CLIENT: (FEATURES_READ,)}
+               TRAINING_S3_CLIENT: (FEATURES_READ,), SCORED_MODEL.service_name: scoring_grants(SCORED_MODEL)}
     store = LocalSeaweedfs(clients=clients).start()
     result = store.create_buckets(BUCKETS)
     if result.returncode != 0:

@@ -14,7 +14,7 @@ from tools.synth import manifests, pod_template, synth, totals
 
 EXPECTED_OUTPUTS = {
     "namespace", "mlflowUrl", "mlflowExternalUrl", "s3Endpoint", "buckets", "redisHost",
-    "featureServerUrl", "modelServerUrls", "mlflowAdminPassword", "secretNames", "driftCronJobs", "trainingCronJobs", "backupCronJob",
+    "featureServerUrl", "modelServerUrls", "mlflowAdminPassword", "secretNames", "driftCronJobs", "trainingCronJobs", "scoringCronJobs", "backupCronJob",
     "volumeSizes",
 }
 AZURE_OUTPUTS = {"azureResourceGroup", "aksClusterName", "aksOidcIssuerUrl", "registryLoginServer"}
@@ -43,7 +43,7 @@ def test_outputs_are_present(stack_run):
     assert stack_run.outputs["s3Endpoint"][0] == f"http://s3.{namespace}.svc.cluster.local:9000"
     assert stack_run.outputs["redisHost"][0] == f"redis.{namespace}.svc.cluster.local"
     artifacts = [] if "mlflowArtifactsUri" in stack_run.outputs else ["mlflow-artifacts"]
-    assert stack_run.outputs["buckets"][0] == [*artifacts, "monitoring", "features", "backups"]
+    assert stack_run.outputs["buckets"][0] == [*artifacts, "monitoring", "features", "backups", "predictions"]
 
 
 def test_credentials_are_secret_outputs_and_names_are_not(stack_run):
@@ -131,6 +131,7 @@ def test_components_use_the_mlops_platform_type_tokens(stack_run):
         "mlops:platform:PostgresBackup", "mlops:platform:MlflowUsers",
     } | azure | ({"mlops:platform:ModelServer"} if stack_run.outputs["modelServerUrls"][0] else set()) | (
         {"mlops:platform:ModelTraining"} if stack_run.outputs["trainingCronJobs"][0] else set()) | (
+        {"mlops:platform:BatchScoring"} if stack_run.outputs["scoringCronJobs"][0] else set()) | (
         {"mlops:platform:Monitoring"} if any(r.typ.startswith("kubernetes:monitoring.coreos.com") for r in stack_run.resources)
         else set())
 

@@ -112,9 +112,14 @@ def daily_files(frame: pd.DataFrame, prefix: str) -> dict[str, pd.DataFrame]:
 
 
 def write_tables(s3, data_uri: str, tables: SourceTables) -> list[str]:
-    """Upload the sources under `data_uri` (labels to <data_uri>/labels/); returns the keys written."""
+    """Upload the sources under `data_uri` (labels to <data_uri>/labels/, and the list of every
+    customer, `customer_id` only, to <data_uri>/customers/: the entity table batch scoring scores
+    nightly, docs/scoring.md); returns the keys written."""
     bucket, root = split_uri(data_uri)
+    customers = pd.DataFrame({"customer_id": pd.unique(tables.profiles["customer_id"])}).sort_values(
+        "customer_id", ignore_index=True)
     files = {
+        f"{root}/customers/customers.parquet": customers,
         **daily_files(tables.profiles, f"{root}/customer_profile"),
         **daily_files(tables.activity, f"{root}/customer_activity"),
         **daily_files(tables.labels, f"{root}/labels"),
