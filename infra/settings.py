@@ -36,7 +36,7 @@ from platform_components.model_server import ModelServingOptions
 from platform_components.model_training import TrainingOptions
 from platform_components.monitoring import MonitoringOptions
 from platform_components.object_store import ObjectStoreOptions
-from platform_components.platform import PlatformArgs, PlatformOptions
+from platform_components.platform import ARTIFACTS_BUCKET, BUCKETS, PlatformArgs, PlatformOptions
 from platform_components.postgres import PostgresOptions
 from platform_components.postgres_backup import BackupOptions
 from platform_components.redis import RedisOptions
@@ -170,6 +170,12 @@ def read_platform(r: StackReader, environment: str) -> PlatformArgs | None:
     except ArgError as error:
         r.errors.append(f"(stack name {environment!r}) {error.field} {error.message}")
         return None
+    buckets = {bucket for bucket in BUCKETS if bucket != ARTIFACTS_BUCKET}
+    for index, model in enumerate(components["scoring"].models):
+        if model.input_bucket not in buckets:
+            r.errors.append(f"{r.key('scoredModels')}[{index}] ({model.name}) input {model.input!r} is not in one of "
+                            f"the platform's buckets {sorted(buckets)}: its S3 identity can only be granted those")
+            return None
     return PlatformArgs(placement=placement, pod_security_version=options.pod_security_version,
                         workloads_image=options.workloads_image,
                         ingress_controller_namespace=options.ingress_controller_namespace, **components)

@@ -140,7 +140,7 @@ def test_seaweedfs_gives_mlflow_its_own_credentials_limited_to_its_bucket():
 
     config = json.loads(rpc.unwrap_rpc_secret(registration.inputs["stringData"])["s3.json"])
     by_name = {identity["name"]: identity for identity in config["identities"]}
-    assert set(by_name) == {"admin", "mlflow", "drift", "feast", "backup", "model-churn", "batch-churn",
+    assert set(by_name) == {"admin", "mlflow", "drift", "feast", "backup", "model-churn",
                             "training"}, "no anonymous identity"
     assert set(by_name["training"]["actions"]) == {"Read:features", "List:features"}
     assert set(by_name["mlflow"]["actions"]) == {f"{a}:mlflow-artifacts" for a in ("Read", "Write", "List", "Tagging")}
