@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK ?= dev
 
-.PHONY: venv checkov kube-score servers monitoring-tools image engine-tools engine local-servers local-cluster bench bench-drift bench-feast bench-serving bench-tracking bench-image synth synth-all test lint unit manifests integration config-docs check-pipelines clean
+.PHONY: venv checkov kube-score servers monitoring-tools image engine-tools engine local-servers local-cluster bench bench-drift bench-feast bench-serving bench-tracking bench-image bench-scoring synth synth-all test lint unit manifests integration config-docs check-pipelines clean
 
 # Two stages of one virtualenv: the Pulumi program's packages (all `make synth` needs, ~0.5 GB,
 # under a minute), then everything the tests need on top (~1.8 GB).
@@ -109,7 +109,7 @@ config-docs: venv
 	$(PY) -m tools.config_reference --write README.md
 
 # Speed and memory against baselines on the same data (minutes; not part of `make test`).
-bench: bench-drift bench-feast bench-serving bench-tracking bench-image
+bench: bench-drift bench-feast bench-serving bench-tracking bench-image bench-scoring
 
 bench-drift: $(BENCH_VENV)/.installed
 	PYTHONPATH=. $(BENCH_VENV)/bin/python -m benchmarks.drift_bench
@@ -125,6 +125,10 @@ bench-serving: venv servers
 # The tracking server under concurrent clients, with and without the credential cache.
 bench-tracking: venv servers
 	PYTHONPATH=. $(PY) -m benchmarks.tracking_bench
+
+# Batch scoring at 1M, 5M and 20M rows against `mlflow models predict` and in-process predict.
+bench-scoring: venv
+	PYTHONPATH=. $(PY) -m benchmarks.scoring_bench
 
 # The workloads image: its size, what takes it, each job's start-up in a fresh container (root drops
 # the page cache for the cold figures).

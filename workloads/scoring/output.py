@@ -84,6 +84,7 @@ class StagedFiles:
         if self._writer is None:
             name = f"{self.stem}{len(self.files):05d}.parquet"
             with _io(f"writing {display(self.filesystem, self.staging)}/{name}"):
+                make_dir(self.filesystem, self.staging)
                 self._stream = self.filesystem.open_output_stream(f"{self.staging}/{name}")
                 self._writer = pq.ParquetWriter(self._stream, self._schema)
             self._name = name
@@ -119,12 +120,20 @@ class StagedFiles:
     def move_into_place(self) -> list[str]:
         """Move the staged files to `final`; their final paths."""
         moved = []
+        make_dir(self.filesystem, self.final)
         for name, _rows in self.files:
             target = f"{self.final}/{name}"
             with _io(f"moving {name} to {display(self.filesystem, self.final)}"):
                 self.filesystem.move(f"{self.staging}/{name}", target)
             moved.append(target)
         return moved
+
+
+def make_dir(filesystem: pafs.FileSystem, path: str) -> None:
+    """A local directory must exist before a file is written into it; S3 has no directories (a
+    marker object would only litter the listing)."""
+    if filesystem.type_name == "local":
+        filesystem.create_dir(path, recursive=True)
 
 
 def read_manifest(filesystem: pafs.FileSystem, final: str) -> dict | None:
@@ -172,6 +181,7 @@ def commit(output: StagedFiles, extra: list[StagedFiles], log_files: StagedFiles
                 "prediction_log": None if log_files is None else {
                     "location": display(log_files.filesystem, log_files.final),
                     "files": [{"name": name, "rows": rows} for name, rows in log_files.files]}}
+    make_dir(filesystem, final)
     with _io(f"writing {display(filesystem, marker)}"), filesystem.open_output_stream(marker) as stream:
         stream.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
     for staged in (output, *extra, *([log_files] if log_files else [])):
