@@ -40,6 +40,10 @@ POD_SERVED_MODEL = "churn-pod"
 # inputs live in the features bucket, as the platform's default input does.
 SCORED_MODEL = ScoredModel(name="churn-batch", input="s3://features/scoring/", alias="champion", schedule="30 0 * * *",
                            resources=Resources("100m", "256Mi", "1Gi"))
+# The model the image tier trains, then scores in batch from the image (tests/integration/test_image.py).
+IMAGE_TRAINED_MODEL = "churn-image-trained"
+IMAGE_SCORED_MODEL = ScoredModel(name=IMAGE_TRAINED_MODEL, input="s3://features/imagetrain/customers/", alias="champion",
+                                 schedule="30 0 * * *", resources=Resources("100m", "256Mi", "1Gi"))
 
 
 @dataclass
@@ -62,7 +66,8 @@ class Platform:
 
 def start_object_store() -> LocalSeaweedfs:
     clients = {**S3_CLIENTS, **{f"model-{model}": prediction_log_grants(model) for model in (SERVED_MODEL, POD_SERVED_MODEL)},
-               TRAINING_S3_CLIENT: (FEATURES_READ,), SCORED_MODEL.service_name: scoring_grants(SCORED_MODEL)}
+               TRAINING_S3_CLIENT: (FEATURES_READ,), SCORED_MODEL.service_name: scoring_grants(SCORED_MODEL),
+               IMAGE_SCORED_MODEL.service_name: scoring_grants(IMAGE_SCORED_MODEL)}
     store = LocalSeaweedfs(clients=clients).start()
     result = store.create_buckets(BUCKETS)
     if result.returncode != 0:

@@ -22,6 +22,7 @@ from feast import FeatureStore
 
 from infra.offline import run_offline
 from pipelines.scripts.smoke import smoke_command
+from platform_components.batch_scoring import BatchScoringArgs, BatchScoringOptions, ScoringSecrets, scoring_cronjob
 from platform_components.drift_monitor import DriftMonitorArgs, DriftOptions, drift_cronjob
 from platform_components.feature_store import (
     REGISTRY_DB,
@@ -45,7 +46,7 @@ from platform_components.model_training import (
     training_cronjob,
 )
 from platform_components.object_store import ObjectStoreArgs, ObjectStoreOptions, bucket_job
-from platform_components.platform import BACKUPS_BUCKET, BUCKETS, MONITORING_BUCKET, workload_users
+from platform_components.platform import BACKUPS_BUCKET, BUCKETS, MONITORING_BUCKET, PREDICTIONS_BUCKET, workload_users
 from platform_components.postgres import AppDatabase
 from platform_components.postgres_backup import (
     BackupEndpoints,
@@ -57,7 +58,7 @@ from platform_components.postgres_backup import (
     restore_command,
     verify_cronjob,
 )
-from tests.integration.conftest import POD_SERVED_MODEL
+from tests.integration.conftest import IMAGE_SCORED_MODEL, IMAGE_TRAINED_MODEL, POD_SERVED_MODEL
 from tests.integration.test_drift_job import s3_client
 from tests.integration.test_feature_store import applied_store, checked, new_store
 from tests.integration.test_feature_store import s3_client as feature_s3
@@ -284,8 +285,8 @@ def test_feast_apply_and_materialise_run_from_the_image(image, platform):
 def test_a_training_run_from_the_image_registers_the_first_champion(image, platform):
     """The training CronJob's container as its own `train-<model>` user with the read-only training
     S3 identity, on an applied and materialised store."""
-    model = "churn-image-trained"
-    with applied_store(platform, "imagetrain", 400, seed=21) as (local, _tables, _end):
+    model = IMAGE_TRAINED_MODEL
+    with applied_store(platform, "imagetrain", 400, seed=21) as (local, tables, _end):
         users = platform.mlflow.converge_users(workload_users((), (), (model,)))
         args = ModelTrainingArgs(PLACEMENT, TrainingOptions(models=(model,), schedule=None,
                                                             resources=Resources("250m", "1Gi", "4Gi")),
@@ -299,6 +300,27 @@ def test_a_training_run_from_the_image_registers_the_first_champion(image, platf
         assert result.returncode == 0, result.stderr[-3000:]
         assert f"registered {model} v1 (alias champion)" in result.stdout
         assert result.stdout.rstrip().endswith("decision=promoted version=1 champion=1")
+
+        # The batch scoring CronJob then scores every customer with that champion, from the image, as
+        # its own `batch-<model>` user and S3 identity: features from the offline store, committed.
+        scored = replace(IMAGE_SCORED_MODEL, input=f"{local.data_uri}/customers/")
+        users = platform.mlflow.converge_users(workload_users((), (), (), (model,)))
+        scoring = BatchScoringArgs(PLACEMENT, BatchScoringOptions(models=(scored,), batch_rows=100_000),
+                                   "mlops-platform/workloads:0.1.0", platform.mlflow.url, "feast-config",
+                                   local.endpoints(), {model: ScoringSecrets("mlflow-batch", "s3-batch", "registry")})
+        pod = scoring_cronjob(scoring, scored, {})["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        secrets = {"mlflow-batch": users[scored.service_name],
+                   "s3-batch": platform.object_store.credentials(scored.service_name),
+                   "registry": {"password": platform.postgres.app_passwords[REGISTRY_DB]}}
+        result = run_in_image(container, pod, secrets, image=image, files={"config": local.config_dir})
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"with {model} v1 (entities)" in result.stdout
+        day = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=1)).date().isoformat()
+        manifest = json.loads(s3_client(platform, "admin").get_object(
+            Bucket=PREDICTIONS_BUCKET, Key=f"{model}/dt={day}/_SUCCESS")["Body"].read())
+        customers = len(pd.unique(tables.profiles["customer_id"]))
+        assert manifest["rows_read"] == customers and manifest["rows_scored"] >= customers - 1
 
 
 def secrets_for(deployment: dict, values: dict[str, str]) -> dict[str, dict[str, str]]:

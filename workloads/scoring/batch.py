@@ -233,7 +233,10 @@ class BatchScorer:
         except Exception as error:  # Feast raises many kinds; all mean the offline store failed us
             raise InfrastructureError(f"{file.uri}: the feature store's historical retrieval failed: "
                                       f"{type(error).__name__}: {error}") from None
-        joined = joined.sort_values(ROW, kind="stable").reset_index(drop=True)
+        # One row per input row, in its order: a row the retrieval left out comes back without
+        # features (and is set aside as unscored), never shifting the others.
+        joined = pd.DataFrame({ROW: np.arange(len(frame))}).merge(
+            joined.drop_duplicates(ROW), on=ROW, how="left", suffixes=("", "_feast"))
         missing = [f for f in features if f not in joined.columns]
         if missing:
             raise SchemaMismatchError(f"feature service {self.model.feature_service} gives no {missing}, inputs of "
