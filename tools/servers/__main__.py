@@ -65,6 +65,9 @@ def up() -> int:
         for name, value in exports.items():
             print(f"export {name}={shlex.quote(value)}")
         print("\nCtrl-C stops all servers.", flush=True)
+        # Blocked only now: a mask set before the servers started would be inherited by them, and
+        # Redis, for one, would then ignore the SIGTERM that stops it (a KILL after the timeout).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     except ServerError as error:
         print(f"servers: {error}", file=sys.stderr)
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.servers", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up"])
     parser.parse_args(argv)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # while starting: stop what started, as Ctrl-C
     return up()
 
 
