@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import ClassVar
@@ -55,6 +56,16 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")
     for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category)
+
+
+def utc_logging() -> None:
+    """INFO and above to stderr, each line stamped with its UTC time (`2026-11-27T01:30:02Z`), as
+    every time the daily jobs print."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 # Which batch job (and model) a command's run reports as (workloads/outcomes.py), or None; a third

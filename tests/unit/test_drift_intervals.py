@@ -92,7 +92,7 @@ def test_an_interval_that_has_not_ended_exits_9_before_touching_any_server(capsy
 
 def test_the_cli_reads_the_same_interval_on_a_host_in_new_york():
     """End to end in a fresh interpreter whose TZ is New York: dates and naive times are UTC."""
-    script = ("import datetime as d; from workloads.drift.__main__ import _time; "
+    script = ("import datetime as d; from workloads.drift.intervals import iso_time as _time; "
               "from workloads.drift.intervals import interval_for_scheduled_time as f; "
               "print(f(_time('2026-11-27T00:30')).start, d.datetime.now().astimezone().utcoffset())")
     root = Path(__file__).resolve().parents[2]

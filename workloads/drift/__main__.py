@@ -25,13 +25,12 @@ import argparse
 import logging
 import os
 import sys
-import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from workloads import cli
 from workloads.drift.errors import DATASET_DRIFT_EXIT, INFRASTRUCTURE_FAILURE
-from workloads.drift.intervals import parse_time
+from workloads.drift.intervals import add_interval_arguments
 from workloads.drift.settings import CORRECTIONS, DriftSettings
 from workloads.metric_names import DRIFT_JOB
 
@@ -116,11 +115,10 @@ def _run_interval(job, interval) -> int:
 
 
 def cmd_run(args) -> int:
-    from workloads.drift.intervals import interval_ending, interval_for_scheduled_time, require_ended
+    from workloads.drift.intervals import interval_to_run
 
     now = datetime.now(UTC)
-    interval = interval_ending(args.interval_end) if args.interval_end else interval_for_scheduled_time(args.scheduled_time or now)
-    require_ended(interval, now)
+    interval = interval_to_run(args.interval_end, args.scheduled_time, now)
     job = _job(args)
     try:
         return _run_interval(job, interval)
@@ -161,13 +159,6 @@ def cmd_backfill(args) -> int:
             code = INFRASTRUCTURE_FAILURE
         first_failure = first_failure or code
     return first_failure
-
-
-def _time(text: str) -> datetime:
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
 def _common() -> argparse.ArgumentParser:
@@ -212,28 +203,17 @@ def parser() -> argparse.ArgumentParser:
                      help="an interval's AUC below this calls the retrain hook, as dataset drift does")
 
     run = sub.add_parser("run", parents=[job], help="one interval")
-    when = run.add_mutually_exclusive_group()
-    when.add_argument("--interval-end", type=date.fromisoformat, help="YYYY-MM-DD (a UTC day): the interval [end-1d, end)")
-    when.add_argument("--scheduled-time", type=_time,
-                      help="ISO 8601 time of the scheduled run (default: now); without an offset it is UTC, "
-                           "whatever the host's time zone; its latest complete interval runs")
     run.set_defaults(handler=cmd_run)
-
     back = sub.add_parser("backfill", parents=[job], help="every interval stamped --start..--end, in order")
-    back.add_argument("--start", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
-    back.add_argument("--end", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
     back.set_defaults(handler=cmd_backfill)
+    add_interval_arguments(run, back, "runs")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     # stdout carries one line per interval; MLflow would add "View run ..." lines to it.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime  # log times in UTC, as everything else
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    cli.utc_logging()
     return cli.main("drift", parser(), argv, unexpected_exit_code=INFRASTRUCTURE_FAILURE,
                     outcome=lambda args: (DRIFT_JOB, args.model) if args.command == "run" else None)
 

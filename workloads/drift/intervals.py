@@ -10,6 +10,7 @@ host's zone (`parse_time`), so the same command processes the same interval ever
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -71,3 +72,31 @@ def backfill_intervals(first: date, last: date, now: datetime) -> list[DataInter
     intervals = [DataInterval.stamped(first + timedelta(days=i)) for i in range((last - first).days + 1)]
     require_ended(intervals[-1], now)
     return intervals
+
+
+def iso_time(text: str) -> datetime:
+    """argparse type: an ISO 8601 time, as `parse_time`."""
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def add_interval_arguments(one: argparse.ArgumentParser, backfill: argparse.ArgumentParser, verb: str) -> None:
+    """`--interval-end | --scheduled-time` on the one-interval command, `--start --end` on backfill
+    (the drift and batch scoring jobs' shared command line); `verb` says what a run does."""
+    when = one.add_mutually_exclusive_group()
+    when.add_argument("--interval-end", type=date.fromisoformat, help="YYYY-MM-DD (a UTC day): the interval [end-1d, end)")
+    when.add_argument("--scheduled-time", type=iso_time,
+                      help="ISO 8601 time of the scheduled run (default: now); without an offset it is UTC, "
+                           f"whatever the host's time zone; its latest complete interval {verb}")
+    backfill.add_argument("--start", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
+    backfill.add_argument("--end", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
+
+
+def interval_to_run(interval_end: date | None, scheduled_time: datetime | None, now: datetime) -> DataInterval:
+    """The interval a one-interval command runs: `--interval-end`'s, else the latest complete one
+    at `--scheduled-time` (default `now`); it must have ended."""
+    interval = interval_ending(interval_end) if interval_end else interval_for_scheduled_time(scheduled_time or now)
+    require_ended(interval, now)
+    return interval

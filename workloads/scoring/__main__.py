@@ -18,19 +18,12 @@ import logging
 import os
 import sys
 import tempfile
-import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from workloads import cli, outcomes
 from workloads import metric_names as names
-from workloads.drift.intervals import (
-    backfill_intervals,
-    interval_ending,
-    interval_for_scheduled_time,
-    parse_time,
-    require_ended,
-)
+from workloads.drift.intervals import add_interval_arguments, backfill_intervals, interval_to_run
 from workloads.scoring.errors import INFRASTRUCTURE_FAILURE
 
 log = logging.getLogger("scoring")
@@ -70,9 +63,7 @@ def _run_interval(scorer, interval) -> int:
 
 
 def cmd_batch(args) -> int:
-    now = datetime.now(UTC)
-    interval = interval_ending(args.interval_end) if args.interval_end else interval_for_scheduled_time(args.scheduled_time or now)
-    require_ended(interval, now)
+    interval = interval_to_run(args.interval_end, args.scheduled_time, datetime.now(UTC))
     return _run_interval(_scorer(args), interval)
 
 
@@ -91,13 +82,6 @@ def cmd_backfill(args) -> int:
             code = error.exit_code
         first_failure = first_failure or code
     return first_failure
-
-
-def _time(text: str) -> datetime:
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
 def _positive(text: str) -> int:
@@ -135,26 +119,16 @@ def parser() -> argparse.ArgumentParser:
     job.add_argument("--workdir", default=None, help="where the model is downloaded (default: the temp directory)")
 
     batch = sub.add_parser("batch", parents=[job], help="score one interval")
-    when = batch.add_mutually_exclusive_group()
-    when.add_argument("--interval-end", type=date.fromisoformat, help="YYYY-MM-DD (a UTC day): the interval [end-1d, end)")
-    when.add_argument("--scheduled-time", type=_time,
-                      help="ISO 8601 time of the scheduled run (default: now; without an offset it is UTC): its "
-                           "latest complete interval is scored")
     batch.set_defaults(handler=cmd_batch)
     back = sub.add_parser("backfill", parents=[job], help="every interval stamped --start..--end, in order")
-    back.add_argument("--start", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
-    back.add_argument("--end", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC day)")
     back.set_defaults(handler=cmd_backfill)
+    add_interval_arguments(batch, back, "is scored")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    cli.utc_logging()
     return cli.main("scoring", parser(), argv, unexpected_exit_code=INFRASTRUCTURE_FAILURE,
                     outcome=lambda args: (names.SCORING_JOB, args.model) if args.command == "batch" else None)
 
