@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import mlflow.pyfunc
+import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +34,7 @@ from tests.integration.test_feature_store import STALE_CUSTOMER, applied_store, 
 from tools.servers.process import ROOT
 from workloads.features.data import MODEL_FEATURES
 from workloads.scoring.errors import NoDataError, NotFoundError, SchemaMismatchError, UnusableValuesError
+from workloads.tags import ENTITY_KEY_TYPES_TAG, ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
 
 MODEL = SCORED_MODEL.name
 SERVICE = "churn_model_v1"
@@ -282,3 +284,29 @@ def test_an_unknown_alias_is_not_found(scoring, platform):
     result = scoring.run(f"{prefix}/", "--alias", "nonexistent")
     assert result.returncode == NotFoundError.exit_code, result.stderr[-3000:]
     assert f"models:/{MODEL}@nonexistent" in result.stderr
+
+
+def test_a_model_whose_inputs_its_feature_service_does_not_give_is_refused(scoring, platform, mlflow_login):
+    """A version trained on a column the feature service does not serve: an entity input cannot be
+    scored; the error names the service and the column, and nothing is committed."""
+    from mlflow.models import infer_signature
+    from sklearn.dummy import DummyClassifier
+
+    frame = features_table(scoring, 50, seed=5)[list(MODEL_FEATURES)].assign(loyalty_points=1.0)
+    model = DummyClassifier().fit(frame, np.arange(len(frame)) % 2)
+    client = MlflowClient(platform.mlflow.url)
+    experiment = client.get_experiment_by_name(f"training/{MODEL}")
+    with mlflow.start_run(experiment_id=experiment.experiment_id):
+        mlflow.set_tags({FEATURE_SERVICE_TAG: SERVICE, ENTITY_KEYS_TAG: "customer_id",
+                         ENTITY_KEY_TYPES_TAG: "customer_id:INT64"})
+        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(frame),
+                                        registered_model_name=MODEL)
+    client.set_registered_model_alias(MODEL, "mismatch", info.registered_model_version)
+    prefix = fresh_prefix()
+    put(platform, f"{prefix}/customers.parquet", pd.DataFrame({"customer_id": [1, 2, 3]}))
+    s3 = admin_s3(platform)
+    before = keys_under(s3, PREDICTIONS_BUCKET, f"{MODEL}/")
+    result = scoring.run(f"{prefix}/", "--alias", "mismatch")
+    assert result.returncode == SchemaMismatchError.exit_code, result.stderr[-3000:]
+    assert f"feature service {SERVICE} gives no ['loyalty_points']" in result.stderr
+    assert keys_under(s3, PREDICTIONS_BUCKET, f"{MODEL}/") == before
