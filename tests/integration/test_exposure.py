@@ -52,7 +52,7 @@ def _s3(platform, **kwargs):
     return boto3.client("s3", endpoint_url=platform.object_store.endpoint, region_name="us-east-1", **kwargs)
 
 
-@pytest.mark.parametrize("bucket", ["mlflow-artifacts", "monitoring", "features", "backups"])
+@pytest.mark.parametrize("bucket", ["mlflow-artifacts", "monitoring", "features", "backups", "predictions"])
 def test_anonymous_s3_access_is_denied(platform, bucket):
     anonymous = _s3(platform, config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
     with pytest.raises(ClientError) as listing:
