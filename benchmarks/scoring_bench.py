@@ -7,11 +7,14 @@ regression, workloads/training/model.py) trained on the churn data, registered i
 (SQLite store, file artifacts) with the alias `champion`. The input is parquet files of the
 model's 9 inputs plus `customer_id` and `event_timestamp`, every row inside the scored day. Every
 candidate runs in a fresh process; its peak memory is the process's maximum resident set
-(`wait4`'s ru_maxrss). The job writes the output and the prediction log to local directories (the
+(`wait4`'s ru_maxrss), and for the job with several workers the peak of its process tree's
+proportional set size (PSS, /proc/<pid>/smaps_rollup sampled every 50 ms: pages the forked
+workers share with the job counted once, as the container's memory limit counts them). The job writes the output and the prediction log to local directories (the
 same Arrow filesystem code as S3, without the network).
 
 - **job, whole process**: start to exit (imports, model load, scoring, commit);
 - **job, scoring**: the manifest's `started` to `committed` (what grows with the table);
+- **job, N workers**: the same with `--workers N` (N = the cores, when more than 1);
 - **mlflow models predict**: its CSV input (it reads only CSV or JSON), `--env-manager local`;
 - **floor**: `pyfunc.predict` on the frame already in memory; and, since the job also logs each
   row's probability, `predict` plus the raw model's `predict_proba` (the same model work).
@@ -28,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -96,14 +100,44 @@ def write_input(directory: Path, rows: int, csv: Path | None) -> None:
             frame[list(FEATURES)].to_csv(csv, mode="a", header=index == 0, index=False)
 
 
-def run(command: list[str], work: Path) -> tuple[float, float, str]:
+def tree_pss_mib(pid: int) -> float:
+    """The proportional set size of `pid` and its descendants, MiB (0 once it is gone)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            total += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024
+
+
+def run(command: list[str], work: Path, tree: dict | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak resident MiB, stdout) of `command` in a fresh process (its own rusage
-    from `wait4`, so no other child's peak is counted)."""
+    from `wait4`, so no other child's peak is counted). With `tree` (a dict), its "peak_pss_mib"
+    is set to the process tree's peak PSS."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env(work), cwd=work, stdout=out, stderr=err, text=True)
+        done = threading.Event()
+
+        def sample() -> None:
+            peak = 0.0
+            while not done.wait(0.05):
+                peak = max(peak, tree_pss_mib(process.pid))
+            tree["peak_pss_mib"] = peak
+
+        sampler = threading.Thread(target=sample) if tree is not None else None
+        if sampler:
+            sampler.start()
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        done.set()
+        if sampler:
+            sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -112,7 +146,7 @@ def run(command: list[str], work: Path) -> tuple[float, float, str]:
         return wall, usage.ru_maxrss / 1024, out.read()
 
 
-def measure(rows: int, work: Path, mlflow_up_to: int) -> dict:
+def measure(rows: int, work: Path, mlflow_up_to: int, workers_max: int) -> dict:
     data, csv = work / f"input-{rows}", work / f"input-{rows}.csv"
     write_input(data, rows, csv if rows <= mlflow_up_to else None)
     result: dict = {"rows": rows}
@@ -124,11 +158,15 @@ def measure(rows: int, work: Path, mlflow_up_to: int) -> dict:
     out_dir, log_dir = work / f"out-{rows}", work / f"log-{rows}"
     job = [sys.executable, "-m", "workloads.scoring", "batch", "--model", MODEL, "--input", str(data), "--output",
            str(out_dir), "--log-uri", str(log_dir), "--interval-end", (DAY + timedelta(days=1)).isoformat()]
-    wall, peak, _out = run(job, work)
-    manifest = json.loads((out_dir / MODEL / f"dt={DAY.isoformat()}" / "_SUCCESS").read_text())
-    assert manifest["rows_scored"] == rows, manifest
-    scoring = (datetime.fromisoformat(manifest["committed"]) - datetime.fromisoformat(manifest["started"])).total_seconds()
-    result["job"] = {"wall_s": round(wall, 1), "scoring_s": round(scoring, 1), "peak_mib": round(peak)}
+    for workers in sorted({1, workers_max}):
+        tree: dict = {}
+        wall, peak, _out = run([*job, "--workers", str(workers)], work, tree)
+        manifest = json.loads((out_dir / MODEL / f"dt={DAY.isoformat()}" / "_SUCCESS").read_text())
+        assert manifest["rows_scored"] == rows, manifest
+        scoring = (datetime.fromisoformat(manifest["committed"]) - datetime.fromisoformat(manifest["started"])).total_seconds()
+        result["job" if workers == 1 else "job_parallel"] = {
+            "workers": workers, "wall_s": round(wall, 1), "scoring_s": round(scoring, 1), "peak_mib": round(peak),
+            "peak_pss_mib": round(tree["peak_pss_mib"])}
     if rows <= mlflow_up_to:
         wall, peak, _out = run([str(Path(sys.executable).with_name("mlflow")), "models", "predict", "-m", f"models:/{MODEL}@champion", "-i", str(csv),
                                 "-t", "csv", "-o", str(work / f"mlflow-{rows}.json"), "--env-manager", "local"], work)
@@ -141,27 +179,45 @@ def measure(rows: int, work: Path, mlflow_up_to: int) -> dict:
 
 
 def markdown(result: dict) -> str:
+    first = result["results"][0]
+    workers = first.get("job_parallel", first["job"])["workers"]
     lines = [
         f"The churn pipeline (9 inputs, one-hot and scaling into a logistic regression), input parquet in files of "
         f"{CHUNK:,} rows; local disk, {result['cores']} cores, Python {result['python']}, MLflow {result['mlflow']}. "
-        "Rows per second on each candidate's whole run unless said; peak = the process's maximum resident memory. "
-        "Generated by `make bench-scoring` (benchmarks/scoring_bench.py).",
+        "Rows per second over each candidate's whole run (start to exit) unless said; `scoring` = the manifest's "
+        "started to committed. Generated by `make bench-scoring` (benchmarks/scoring_bench.py).",
         "",
-        "| rows | job rows/s (whole process) | job rows/s (scoring) | job peak MiB | `mlflow models predict` rows/s | its peak MiB | job vs mlflow (whole) | floor `predict` rows/s | floor `predict`+`predict_proba` rows/s | job scoring vs floor `predict` | vs floor with proba | floor peak MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| rows | job, 1 worker | its scoring | job, {workers} workers | its scoring | `mlflow models predict` | "
+        f"job ({workers} workers) vs mlflow | floor `predict` | floor `predict`+`predict_proba` | "
+        f"scoring vs floor `predict` (1 / {workers} workers) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["results"]:
-        rows, job, floor = r["rows"], r["job"], r["floor"]
-        mlflow = r.get("mlflow")
-        ratio = f"{mlflow['wall_s'] / job['wall_s']:.1f}x" if mlflow else "not run"
-        mlflow_rate = f"{rows / mlflow['wall_s']:,.0f}" if mlflow else "-"
-        mlflow_peak = f"{mlflow['peak_mib']:,}" if mlflow else "-"
+        rows, job, floor, mlflow = r["rows"], r["job"], r["floor"], r.get("mlflow")
+        parallel = r.get("job_parallel", job)
         lines.append(
-            f"| {rows:,} | {rows / job['wall_s']:,.0f} | {rows / job['scoring_s']:,.0f} | {job['peak_mib']:,} | "
-            f"{mlflow_rate} | {mlflow_peak} | "
-            f"{ratio} | {rows / floor['predict_s']:,.0f} | {rows / floor['predict_and_proba_s']:,.0f} | "
-            f"{job['scoring_s'] / floor['predict_s']:.2f}x | {job['scoring_s'] / floor['predict_and_proba_s']:.2f}x | "
-            f"{floor['peak_mib']:,} |")
+            f"| {rows:,} | {rows / job['wall_s']:,.0f} | {rows / job['scoring_s']:,.0f} | "
+            f"{rows / parallel['wall_s']:,.0f} | {rows / parallel['scoring_s']:,.0f} | "
+            + (f"{rows / mlflow['wall_s']:,.0f} | {mlflow['wall_s'] / parallel['wall_s']:.1f}x | " if mlflow
+               else "not run | - | ")
+            + f"{rows / floor['predict_s']:,.0f} | {rows / floor['predict_and_proba_s']:,.0f} | "
+              f"{job['scoring_s'] / floor['predict_s']:.2f}x / {parallel['scoring_s'] / floor['predict_s']:.2f}x |")
+    lines += [
+        "",
+        "Peak memory, MiB: the process's maximum resident set; for the job also the peak proportional set size "
+        "of its process tree (pages its forked workers share with it counted once, as a container's memory "
+        "limit counts them).",
+        "",
+        f"| rows | job, 1 worker (RSS / tree PSS) | job, {workers} workers (job's RSS / tree PSS) | "
+        "`mlflow models predict` | floor (the frame in memory) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["results"]:
+        job, mlflow = r["job"], r.get("mlflow")
+        parallel = r.get("job_parallel", job)
+        lines.append(f"| {r['rows']:,} | {job['peak_mib']:,} / {job['peak_pss_mib']:,} | "
+                     f"{parallel['peak_mib']:,} / {parallel['peak_pss_mib']:,} | "
+                     f"{mlflow['peak_mib'] if mlflow else 'not run':,} | {r['floor']['peak_mib']:,} |")
     return "\n".join(lines)
 
 
@@ -170,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
     parser.add_argument("--mlflow-up-to", type=int, default=5_000_000,
                         help="run `mlflow models predict` up to this many rows (its CSV input at 20M is ~2 GB)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="the parallel job's workers (default: the cores)")
     parser.add_argument("--json", type=Path, default=ROOT / "build" / "bench" / "scoring.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
@@ -178,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="scoring-bench-"))
     try:
         register_model(work)
-        results = [measure(rows, work, args.mlflow_up_to) for rows in args.rows]
+        results = [measure(rows, work, args.mlflow_up_to, args.workers) for rows in args.rows]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {"cores": os.cpu_count(), "python": host.python_version(), "mlflow": mlflow.__version__, "results": results}

@@ -46,12 +46,14 @@ class ScoredModel:
     input: str = setting("input")
     alias: str = setting("alias")
     schedule: str = setting("schedule")
+    workers: int = setting("workers")
     resources: Resources = setting_group()
 
     def __post_init__(self) -> None:
         require_dns_label("name", self.name)
         require_dns_label("alias", self.alias)
         require_cron("schedule", self.schedule)
+        require_min("workers", self.workers, 1)
         parsed = urlparse(self.input.replace("{ds}", "ds"))
         if parsed.scheme != "s3" or not parsed.netloc:
             raise ArgError("input", "must be an s3://bucket/prefix/ of parquet files (`{ds}` for the interval's "
@@ -86,10 +88,10 @@ class BatchScoringOptions:
 
 
 def scoring_command(model: str, input_uri: str, output_uri: str, log_uri: str, s3_endpoint: str, *, alias: str,
-                    batch_rows: int, config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
+                    batch_rows: int, workers: int = 1, config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
     return ["python", "-m", "workloads.scoring", "batch", "--model", model, "--alias", alias, "--input", input_uri,
             "--output", output_uri, "--log-uri", log_uri, "--s3-endpoint", s3_endpoint, "--batch-rows",
-            str(batch_rows), "--config-dir", config_dir, "--repo-dir", repo_dir]
+            str(batch_rows), "--workers", str(workers), "--config-dir", config_dir, "--repo-dir", repo_dir]
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ def scoring_env(endpoints: FeastEndpoints, mlflow_url: str, secrets: ScoringSecr
 def scoring_cronjob(args: BatchScoringArgs, model: ScoredModel, meta_labels: dict[str, str]) -> Manifest:
     """CronJob `score-<model>`: the latest complete interval, scored and committed."""
     command = scoring_command(model.name, model.input, args.output_uri, args.log_uri,
-                              args.feast_endpoints.s3_endpoint_url, alias=model.alias, batch_rows=args.options.batch_rows)
+                              args.feast_endpoints.s3_endpoint_url, alias=model.alias, batch_rows=args.options.batch_rows,
+                              workers=model.workers)
     job = container(name="scoring", image=args.workloads_image, command=command,
                     env=scoring_env(args.feast_endpoints, args.mlflow_url, args.secrets[model.name],
                                     args.pushgateway_url), resources=model.resources,

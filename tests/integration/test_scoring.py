@@ -51,9 +51,9 @@ class Scoring:
     users: dict[str, dict[str, str]]
     sdk: FeatureStore
 
-    def run(self, input_uri: str, *extra: str, interval_end=TODAY) -> subprocess.CompletedProcess:
+    def run(self, input_uri: str, *extra: str, interval_end=TODAY, workers: int = 1) -> subprocess.CompletedProcess:
         command = scoring_command(MODEL, input_uri, f"s3://{PREDICTIONS_BUCKET}", f"s3://{MONITORING_BUCKET}",
-                                  self.platform.object_store.endpoint, alias="champion", batch_rows=100,
+                                  self.platform.object_store.endpoint, alias="champion", batch_rows=100, workers=workers,
                                   config_dir=str(self.local.config_dir), repo_dir=str(self.local.repo_dir))
         env = resolve_env(scoring_env(self.local.endpoints(), self.platform.mlflow.url,
                                       ScoringSecrets("mlflow", "s3", "registry")),
@@ -138,17 +138,20 @@ def features_table(scoring: Scoring, rows: int, seed: int) -> pd.DataFrame:
     return joined[["customer_id", "event_timestamp", *MODEL_FEATURES]].reset_index(drop=True)
 
 
-def test_a_feature_table_is_scored_committed_and_logged_once_per_interval(scoring, platform, mlflow_login):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_feature_table_is_scored_committed_and_logged_once_per_interval(scoring, platform, mlflow_login, workers):
+    """With 2 workers the two files are two tasks scored by two forked processes: the same rows."""
     prefix = fresh_prefix()
     inside = features_table(scoring, 200, seed=1)
     outside = inside.head(30).assign(event_timestamp=inside["event_timestamp"].head(30) - pd.Timedelta(days=2))
     put(platform, f"{prefix}/a.parquet", inside.iloc[:120])
     put(platform, f"{prefix}/b.parquet", pd.concat([inside.iloc[120:], outside], ignore_index=True))
 
-    result = scoring.run(f"{prefix}/")
+    result = scoring.run(f"{prefix}/", workers=workers)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"scored {len(inside)} rows" in result.stdout
     manifest, output = committed(platform)
+    assert manifest["workers"] == workers and len(manifest["files"]) == workers
     pyfunc, version = champion(platform)
     assert manifest["rows_scored"] == len(inside) == len(output) and manifest["rows_read"] == len(inside)
     assert manifest["model_version"] == version and manifest["input_kind"] == "features"
@@ -169,7 +172,7 @@ def test_a_feature_table_is_scored_committed_and_logged_once_per_interval(scorin
     assert sorted(logged["timestamp"]) == sorted(inside["event_timestamp"])
 
     # A rerun replaces the interval's result, it does not add to it.
-    again = scoring.run(f"{prefix}/")
+    again = scoring.run(f"{prefix}/", workers=workers)
     assert again.returncode == 0, again.stderr[-3000:]
     rerun, output = committed(platform)
     assert rerun["batch_id"] != manifest["batch_id"] and len(output) == len(inside)
@@ -194,13 +197,17 @@ def test_a_feature_table_is_scored_committed_and_logged_once_per_interval(scorin
     assert run.data.metrics["rows_current"] == len(inside)
 
 
-def test_entity_keys_get_their_features_point_in_time_and_unknown_ones_are_set_aside(scoring, platform, mlflow_login):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_entity_keys_get_their_features_point_in_time_and_unknown_ones_are_set_aside(scoring, platform, mlflow_login,
+                                                                                     workers):
+    """With 2 workers each file's retrieval runs in a forked process, each with its own feature store."""
     prefix = fresh_prefix()
     # The stale customer's activity is older than its view's TTL: Feast's retrieval leaves its row out
     # (the image tier found it); it must be set aside like the unknown one, not shift the others.
     customers = [*sorted(scoring.tables.labels["customer_id"])[:150], STALE_CUSTOMER, UNKNOWN_CUSTOMER]
-    put(platform, f"{prefix}/customers.parquet", pd.DataFrame({"customer_id": customers}))
-    result = scoring.run(f"{prefix}/")
+    put(platform, f"{prefix}/customers-a.parquet", pd.DataFrame({"customer_id": customers[:70]}))
+    put(platform, f"{prefix}/customers-b.parquet", pd.DataFrame({"customer_id": customers[70:]}))
+    result = scoring.run(f"{prefix}/", workers=workers)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest, output = committed(platform)
     assert manifest["input_kind"] == "entities" and manifest["rows_read"] == len(customers)
@@ -215,9 +222,9 @@ def test_entity_keys_get_their_features_point_in_time_and_unknown_ones_are_set_a
     scored = output.sort_values("customer_id", ignore_index=True)
     assert scored["customer_id"].tolist() == expected["customer_id"].tolist()
     np.testing.assert_array_equal(scored["prediction"], np.asarray(pyfunc.predict(expected[list(MODEL_FEATURES)])))
+    assert len(manifest["files"]) == workers
     s3 = admin_s3(platform)
-    (unscored_key,) = keys_under(s3, PREDICTIONS_BUCKET, f"{MODEL}/dt={DAY.isoformat()}/_unscored/")
-    unscored = read_parquet(s3, PREDICTIONS_BUCKET, [unscored_key])
+    unscored = read_parquet(s3, PREDICTIONS_BUCKET, keys_under(s3, PREDICTIONS_BUCKET, f"{MODEL}/dt={DAY.isoformat()}/_unscored/"))
     assert sorted(unscored["customer_id"]) == [STALE_CUSTOMER, UNKNOWN_CUSTOMER]
     assert all(reason.startswith(("no features", "missing ")) for reason in unscored["reason"])
     # Logged with the keys and the features the model saw.
@@ -226,7 +233,9 @@ def test_entity_keys_get_their_features_point_in_time_and_unknown_ones_are_set_a
     assert set(MODEL_FEATURES) <= set(logged.columns)
 
 
-def test_a_failure_mid_batch_leaves_the_committed_result_untouched(scoring, platform, mlflow_login):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failure_mid_batch_leaves_the_committed_result_untouched(scoring, platform, mlflow_login, workers):
+    """With 2 workers the bad file fails in one worker while the other stages the good one."""
     prefix = fresh_prefix()
     good = features_table(scoring, 150, seed=2)
     put(platform, f"{prefix}/a.parquet", good)
@@ -236,7 +245,7 @@ def test_a_failure_mid_batch_leaves_the_committed_result_untouched(scoring, plat
     # A second file whose values the model cannot take: the first file's batches are staged by then.
     bad = good.head(40).assign(usage_gb=np.nan)
     put(platform, f"{prefix}/b.parquet", bad)
-    result = scoring.run(f"{prefix}/")
+    result = scoring.run(f"{prefix}/", workers=workers)
     assert result.returncode == UnusableValuesError.exit_code, result.stderr[-3000:]
     assert f"{prefix}/b.parquet".removeprefix("s3://") in result.stderr and "'usage_gb'" in result.stderr
     after, output_after = committed(platform)

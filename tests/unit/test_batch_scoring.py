@@ -11,7 +11,7 @@ from tests.unit.test_settings import settings_error
 from workloads.scoring.errors import FAIL_FAST_EXIT_CODES
 
 SCORED = {"scoredModels": '["churn", {"name": "fraud", "input": "s3://features/fraud/dt={ds}/", "schedule": "0 5 * * *", '
-                          '"memoryLimit": "2Gi"}]'}
+                          '"memoryLimit": "2Gi", "workers": 2, "cpuRequest": "2"}]'}
 
 
 def scoring_container(run, model: str = "churn") -> dict:
@@ -39,6 +39,9 @@ def test_each_model_gets_a_cronjob_with_its_own_input_schedule_and_resources():
     assert command[command.index("--output") + 1] == "s3://predictions"
     assert command[command.index("--log-uri") + 1] == "s3://monitoring"
     assert command[command.index("--alias") + 1] == "champion"
+    assert command[command.index("--workers") + 1] == "2" and container["resources"]["requests"]["cpu"] == "2"
+    churn = scoring_container(run, "churn")["command"]
+    assert churn[churn.index("--workers") + 1] == "1", "one worker unless asked"
     assert container["resources"]["limits"]["memory"] == "2Gi"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     rule = cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]
@@ -86,3 +89,5 @@ def test_scoring_settings_errors_name_the_key():
     assert "mlops-platform:scoredModels[0] (a).schedule must be a five-field cron" in settings_error(
         scoredModels='["a"]', batchScoringSchedule="nightly")
     assert "mlops-platform:batchScoringBatchRows must be >= 1000" in settings_error(batchScoringBatchRows=10)
+    assert "mlops-platform:scoredModels[0] (a).workers must be >= 1" in settings_error(
+        scoredModels='[{"name": "a", "workers": 0}]')

@@ -39,7 +39,7 @@ def _scorer(args):
     config = BatchConfig(model=args.model, alias=args.alias, input_uri=args.input, output_uri=args.output,
                          log_uri=None if args.no_log else args.log_uri, timestamp_column=args.timestamp_column,
                          key_columns=tuple(args.key_column), batch_rows=args.batch_rows,
-                         rows_per_file=args.rows_per_file)
+                         rows_per_file=args.rows_per_file, workers=args.workers)
     store = None
     if args.config_dir:
         def store():
@@ -113,6 +113,8 @@ def parser() -> argparse.ArgumentParser:
                      help="an input column to carry into the output (repeatable; the entity keys always are)")
     job.add_argument("--batch-rows", type=_positive, default=100_000, help="rows read and scored at a time")
     job.add_argument("--rows-per-file", type=_positive, default=5_000_000, help="rows per output file at most")
+    job.add_argument("--workers", type=_positive, default=1,
+                     help="processes scoring batches in parallel (default 1): the cores the job may use")
     job.add_argument("--config-dir", help="the feature store's feature_store.yaml and repository (entity inputs)")
     job.add_argument("--repo-dir", default="/tmp/feature_repo", help="where to stage the feature repository")
     job.add_argument("--s3-endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))

@@ -21,15 +21,26 @@ in files `batch-<batch id>-*.parquet` of partition `dt=<stamp>`, with `request_i
 `batch-<batch id>` and `timestamp` the row's time (its `event_timestamp`, else the interval's last
 instant), so the drift job's interval [D, D+1) reads the batch rows of D.
 
+The input is split into tasks of consecutive row groups (inputs.split: up to `rows_per_file` rows,
+and at least one task per worker when the input has the row groups), each scored into staged
+files of its own. With `workers` above 1 the tasks run in that many processes forked from the job
+once the model is loaded (they share its pages; each holds one batch); the files are committed in
+the input's order whoever wrote them. The default is 1: set `workers` to the cores the job may use
+(its CPU request).
+
 Nothing is visible until the whole batch is scored: output.py's commit.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,7 +57,18 @@ from workloads.scoring.errors import (
     SchemaMismatchError,
     UnusableValuesError,
 )
-from workloads.scoring.inputs import InputFile, Window, batches, display, filesystem_for, list_files, require_columns
+from workloads.scoring.inputs import (
+    InputFile,
+    Task,
+    Window,
+    batches,
+    display,
+    filesystem_for,
+    key_schema,
+    list_files,
+    require_columns,
+    split,
+)
 from workloads.scoring.output import BATCH_LOG_PREFIX, StagedFiles, commit
 from workloads.serving.log_writer import LogRecord, log_table
 from workloads.serving.model import LoadedModel, load_version
@@ -88,6 +110,53 @@ class BatchConfig:
     key_columns: tuple[str, ...] = ()  # more input columns carried into the output
     batch_rows: int = 100_000
     rows_per_file: int = 5_000_000
+    workers: int = 1  # processes scoring batches in parallel
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One batch's results: output rows, prediction-log rows (None: nothing scored) and unscored
+    rows (None: none)."""
+
+    scored: pa.Table | None
+    logged: pa.Table | None
+    unscored: pa.Table | None
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A run's staged files: scored rows, rows set aside, prediction-log rows (None: not logged).
+    The job's own hold the files its tasks wrote; a task writes its own (`for_task`), in the same
+    staging directories, named after its index so that no two tasks' names meet."""
+
+    scored: StagedFiles
+    unscored: StagedFiles
+    log: StagedFiles | None
+
+    def all(self) -> list[StagedFiles]:
+        return [self.scored, self.unscored, *([self.log] if self.log else [])]
+
+    def for_task(self, index: int) -> Outputs:
+        def own(staged: StagedFiles | None) -> StagedFiles | None:
+            return staged and replace(staged, stem=f"{staged.stem}{index:05d}-", files=[])
+        return Outputs(own(self.scored), own(self.unscored), own(self.log))
+
+    def write(self, result: Scored) -> None:
+        if result.unscored is not None:
+            self.unscored.write(result.unscored)
+        if result.scored is not None:
+            self.scored.write(result.scored)
+            if self.log is not None:
+                self.log.write(result.logged)
+
+    def close(self) -> None:
+        for staged in self.all():
+            staged.close()
+
+    def adopt(self, task: Outputs) -> None:
+        """Count a finished task's files as the job's."""
+        for mine, theirs in zip(self.all(), task.all(), strict=True):
+            mine.files.extend(theirs.files)
 
 
 @dataclass(frozen=True)
@@ -98,6 +167,7 @@ class Plan:
     read: list[str]  # the columns read from each file
     keys: list[str]  # the columns carried into the output
     timestamp: str | None  # the column that places each row in an interval; None: a snapshot
+    key_schema: pa.Schema  # the keys' types, one for every file (inputs.key_schema)
 
 
 class BatchScorer:
@@ -156,7 +226,7 @@ class BatchScorer:
         require_columns(files, read, "an input of the model" if kind == "features" else "a key of the batch")
         if kind == "features":
             self._check_types(files, features)
-        return Plan(kind, read, keys, stamp)
+        return Plan(kind, read, keys, stamp, key_schema(files, keys))
 
     def _check_types(self, files: list[InputFile], features: list[str]) -> None:
         specs = {str(spec.name): spec for spec in self.model.input_schema.inputs}
@@ -184,21 +254,22 @@ class BatchScorer:
         batch_id = f"{interval.start.isoformat()}-{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
         out_fs, out_root = filesystem_for(f"{config.output_uri.rstrip('/')}/{model.name}")
         final = f"{out_root}/dt={interval.start.isoformat()}"
-        output = StagedFiles(out_fs, out_root, final, batch_id, rows_per_file=config.rows_per_file)
-        unscored = StagedFiles(out_fs, out_root, f"{final}/_unscored", f"{batch_id}-unscored")
-        staged = [output, unscored]
         log_files = None
         if config.log_uri:
             log_fs, log_root = filesystem_for(f"{config.log_uri.rstrip('/')}/{model.name}")
             log_files = StagedFiles(log_fs, log_root, f"{log_root}/dt={interval.start.isoformat()}", batch_id,
                                     stem=f"{BATCH_LOG_PREFIX}{batch_id}-", rows_per_file=config.rows_per_file)
-            staged.append(log_files)
+        outputs = Outputs(StagedFiles(out_fs, out_root, final, batch_id, rows_per_file=config.rows_per_file),
+                          StagedFiles(out_fs, out_root, f"{final}/_unscored", f"{batch_id}-unscored"), log_files)
+        # Tasks of up to a file's rows, and at least one per worker when the input allows.
+        rows_per_task = min(config.rows_per_file,
+                            max(config.batch_rows, -(-sum(file.rows for file in files) // config.workers)))
         read = 0
         try:
-            for file in files:
-                for batch in batches(file, plan.read, window, config.batch_rows):
-                    read += batch.num_rows
-                    self._score(file, batch, plan, as_of, batch_id, output, unscored, log_files)
+            for rows, done in self._run_tasks(split(files, window, rows_per_task), plan, window, as_of, batch_id,
+                                              outputs):
+                read += rows
+                outputs.adopt(done)
             if read == 0:
                 raise NoDataError(f"{input_uri}: no rows in interval {interval}"
                                   + (f" (by column {window.column!r})" if window.column else ""))
@@ -208,16 +279,59 @@ class BatchScorer:
                                                    "end": interval.end_time.isoformat()},
                 "as_of": as_of.isoformat() if window.column is None else f"each row's {window.column}",
                 "input": input_uri, "input_kind": plan.kind, "input_files": len(files), "rows_read": read,
-                "rows_scored": output.rows, "rows_unscored": unscored.rows, "started": started.isoformat(),
+                "rows_scored": outputs.scored.rows, "rows_unscored": outputs.unscored.rows,
+                "workers": config.workers, "started": started.isoformat(),
                 "committed": datetime.now(UTC).isoformat(), "location": display(out_fs, final),
             }
-            return commit(output, [unscored], log_files, manifest)
+            return commit(outputs.scored, [outputs.unscored], outputs.log, manifest)
         except BaseException:
-            for files_staged in staged:
-                files_staged.discard()
+            for staged in outputs.all():
+                staged.discard()
             raise
 
-    def _features(self, file: InputFile, frame: pd.DataFrame, plan: Plan, as_of: datetime) -> pd.DataFrame:
+    def _run_tasks(self, tasks: list[Task], plan: Plan, window: Window, as_of: datetime, batch_id: str,
+                   outputs: Outputs) -> Iterator[tuple[int, Outputs]]:
+        """(rows read, files written) of each task, in the input's order: in this process, or by
+        `workers` processes forked from it (sharing the loaded model's pages)."""
+        if self.config.workers == 1 or len(tasks) == 1:
+            for task in tasks:
+                yield self.run_task(task, plan, window, as_of, batch_id, outputs)
+            return
+        global _WORKER_SCORER
+        _WORKER_SCORER = self
+        gc.freeze()  # the objects the workers inherit stay shared: a collection would copy their pages
+        pool = ProcessPoolExecutor(min(self.config.workers, len(tasks)),
+                                   mp_context=multiprocessing.get_context("fork"), initializer=_start_worker)
+        try:
+            futures = [pool.submit(_run_in_worker, task, plan, window, as_of, batch_id, outputs) for task in tasks]
+            for future in futures:
+                yield future.result()
+        except BrokenProcessPool:
+            raise InfrastructureError(f"a scoring worker of models:/{self.model.name}/{self.model.version} died "
+                                      "(killed: out of memory? lower the batch rows or the workers, or raise the "
+                                      "memory limit)") from None
+        finally:  # on a failure, the tasks not started are dropped and the running ones awaited
+            pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()
+            _WORKER_SCORER = None
+
+    def run_task(self, task: Task, plan: Plan, window: Window, as_of: datetime, batch_id: str,
+                 outputs: Outputs) -> tuple[int, Outputs]:
+        """Score one task into staged files of its own; (rows read, those files)."""
+        mine = outputs.for_task(task.index)
+        read = 0
+        try:
+            for file, batch in batches(task, plan.read, window, self.config.batch_rows):
+                read += batch.num_rows
+                mine.write(self.score(file.uri, batch, plan, as_of, batch_id))
+            mine.close()
+        except BaseException:
+            for staged in mine.all():
+                staged.discard()
+            raise
+        return read, mine
+
+    def _features(self, source: str, frame: pd.DataFrame, plan: Plan, as_of: datetime) -> pd.DataFrame:
         """The model's inputs for `frame`'s rows, in its order (entity inputs: from the feature store)."""
         features = self.model.feature_names
         if plan.kind == "features":
@@ -231,7 +345,7 @@ class BatchScorer:
             joined = store.get_historical_features(
                 entity_df=entities, features=store.get_feature_service(self.model.feature_service)).to_df()
         except Exception as error:  # Feast raises many kinds; all mean the offline store failed us
-            raise InfrastructureError(f"{file.uri}: the feature store's historical retrieval failed: "
+            raise InfrastructureError(f"{source}: the feature store's historical retrieval failed: "
                                       f"{type(error).__name__}: {error}") from None
         # One row per input row, in its order: a row the retrieval left out comes back without
         # features (and is set aside as unscored), never shifting the others.
@@ -243,21 +357,22 @@ class BatchScorer:
                                       f"models:/{self.model.name}/{self.model.version}")
         return joined[features]
 
-    def _score(self, file: InputFile, batch: pa.RecordBatch, plan: Plan, as_of: datetime, batch_id: str,
-               output: StagedFiles, unscored: StagedFiles, log_files: StagedFiles | None) -> None:
+    def score(self, source: str, batch: pa.RecordBatch, plan: Plan, as_of: datetime, batch_id: str) -> Scored:
+        """One batch of `source` scored: what goes to the output, the prediction log and `_unscored/`."""
         model = self.model
         frame = batch.to_pandas()
-        features = self._features(file, frame, plan, as_of)
-        keys = pa.Table.from_batches([batch.select(plan.keys)]) if plan.keys else pa.table({})
+        features = self._features(source, frame, plan, as_of)
+        keys = pa.Table.from_batches([batch.select(plan.keys)]).cast(plan.key_schema) if plan.keys else pa.table({})
+        lost = None
         if plan.kind == "entities":
             lacking = features.isna().any(axis=1).to_numpy()
             if lacking.any():
-                unscored.write(unscored_rows(keys.filter(pa.array(lacking)), features[lacking]))
+                lost = unscored_rows(keys.filter(pa.array(lacking)), features[lacking])
                 keep = ~lacking
                 frame, features, keys = frame[keep], features[keep], keys.filter(pa.array(keep))
                 if features.empty:
-                    return
-        predictions = self._predict(file, features)
+                    return Scored(None, None, lost)
+        predictions = self._predict(source, features)
         if plan.kind == "features":  # the entity keys ride along when the input has them, as served rows do
             extra = [k for k in model.entity_keys if k in frame.columns and k not in features.columns]
             logged = pd.concat([features.reset_index(drop=True), frame[extra].reset_index(drop=True)], axis=1)
@@ -276,21 +391,34 @@ class BatchScorer:
             scored = scored.append_column(name, table.column(name))
         for name, value in zip(OUTPUT_COLUMNS, (model.name, model.version, batch_id), strict=True):
             scored = scored.append_column(name, pa.array([value] * rows, pa.string()))
-        output.write(scored)
-        if log_files is not None:
-            log_files.write(table)
+        return Scored(scored, table, lost)
 
-    def _predict(self, file: InputFile, features: pd.DataFrame):
+    def _predict(self, source: str, features: pd.DataFrame):
         from mlflow.exceptions import MlflowException
 
         try:
             return self.model.pyfunc.predict(features)
         except MlflowException as error:  # schema enforcement: names the column
-            raise SchemaMismatchError(f"{file.uri}: models:/{self.model.name}/{self.model.version} refused the input: "
+            raise SchemaMismatchError(f"{source}: models:/{self.model.name}/{self.model.version} refused the input: "
                                       f"{error.message}") from None
         except (ValueError, TypeError) as error:
-            raise UnusableValuesError(f"{file.uri}: models:/{self.model.name}/{self.model.version} could not score "
+            raise UnusableValuesError(f"{source}: models:/{self.model.name}/{self.model.version} could not score "
                                       f"the rows{unusable_columns(features)}: {error}") from None
+
+
+_WORKER_SCORER: BatchScorer | None = None  # set in the job before its workers fork
+
+
+def _start_worker() -> None:
+    """A worker's numerical libraries use one thread: the workers are the parallelism."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _run_in_worker(task: Task, plan: Plan, window: Window, as_of: datetime, batch_id: str,
+                   outputs: Outputs) -> tuple[int, Outputs]:
+    return _WORKER_SCORER.run_task(task, plan, window, as_of, batch_id, outputs)
 
 
 def unusable_columns(features: pd.DataFrame) -> str:

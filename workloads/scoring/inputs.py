@@ -111,6 +111,22 @@ def require_columns(files: list[InputFile], columns: list[str], why: str) -> Non
                                       + (f"; also missing {missing[1:]}" if len(missing) > 1 else ""))
 
 
+def key_schema(files: list[InputFile], keys: list[str]) -> pa.Schema:
+    """One type per key column for every file's rows (an int32 file and an int64 file: int64), so
+    that every output file of a batch has one schema; a column whose types cannot meet (text in
+    one file, numbers in another) is a SchemaMismatchError naming it."""
+    for key in keys:
+        fields = [(file, file.schema.field(key)) for file in files]
+        try:
+            pa.unify_schemas([pa.schema([field]) for _, field in fields], promote_options="permissive")
+        except (pa.ArrowException, TypeError) as error:
+            kinds = ", ".join(f"{file.uri}: {field.type}" for file, field in fields[:4])
+            raise SchemaMismatchError(f"key column {key!r} has types that do not meet across the input files ({kinds}"
+                                      f"{', ...' if len(fields) > 4 else ''}): {error}") from None
+    return pa.unify_schemas([pa.schema([file.schema.field(k) for k in keys]) for file in files],
+                           promote_options="permissive")
+
+
 @dataclass(frozen=True)
 class Window:
     """Rows whose `column` lies in [start, end) (UTC); `column=None` keeps every row."""
@@ -152,12 +168,52 @@ def row_groups(parquet: pq.ParquetFile, window: Window) -> list[int]:
     return kept
 
 
-def batches(file: InputFile, columns: list[str], window: Window, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The file's rows in the window, `columns` only, at most `batch_rows` at a time."""
+@dataclass(frozen=True)
+class Task:
+    """A share of the input scored as a unit: consecutive row groups of one or more files (only
+    those that may hold rows of the window), `index` its place in the input's order."""
+
+    index: int
+    pieces: tuple[tuple[InputFile, tuple[int, ...]], ...]  # (file, its row groups)
+
+
+def split(files: list[InputFile], window: Window, rows_per_task: int) -> list[Task]:
+    """The input as tasks of at most `rows_per_task` rows by the row groups' counts (a bigger row
+    group is a task of its own), in the input's order; only the files' footers are read."""
+    tasks: list[Task] = []
+    pieces: list[tuple[InputFile, tuple[int, ...]]] = []
+    share: list[int] = []
+    rows = 0
+    for file in files:
+        parquet = file.open()
+        for group in row_groups(parquet, window):
+            group_rows = parquet.metadata.row_group(group).num_rows
+            if rows and rows + group_rows > rows_per_task:
+                if share:
+                    pieces.append((file, tuple(share)))
+                tasks.append(Task(len(tasks), tuple(pieces)))
+                pieces, share, rows = [], [], 0
+            share.append(group)
+            rows += group_rows
+        if share:
+            pieces.append((file, tuple(share)))
+            share = []
+    if pieces:
+        tasks.append(Task(len(tasks), tuple(pieces)))
+    return tasks
+
+
+def batches(task: Task, columns: list[str], window: Window, batch_rows: int) -> Iterator[tuple[InputFile, pa.RecordBatch]]:
+    """The task's rows in the window, `columns` only, at most `batch_rows` at a time, each with
+    the file it comes from."""
+    for file, groups in task.pieces:
+        for batch in _file_batches(file, list(groups), columns, window, batch_rows):
+            yield file, batch
+
+
+def _file_batches(file: InputFile, groups: list[int], columns: list[str], window: Window,
+                  batch_rows: int) -> Iterator[pa.RecordBatch]:
     parquet = file.open()
-    groups = row_groups(parquet, window)
-    if not groups:
-        return
     try:
         for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns):
             if window.column is not None:
