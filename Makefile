@@ -79,7 +79,7 @@ lint: venv
 # PIPELINE_ARGS passes options: --strict, --format json|sarif, --root DIR, --repository NAME=DIR.
 PIPELINE ?= azure-pipelines.yml pipelines/training.yml
 check-pipelines: venv
-	$(PY) -m tools.pipelines $(PIPELINE) $(PIPELINE_ARGS)
+	$(PY) -m pipeline_checker $(PIPELINE) $(PIPELINE_ARGS)
 
 test: venv checkov kube-score servers monitoring-tools image engine-tools lint check-pipelines
 	$(PY) -m pytest

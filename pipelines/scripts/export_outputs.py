@@ -6,7 +6,7 @@
 Each NAME becomes `##vso[task.setvariable variable=NAME;isOutput=true]value`, read by later jobs as
 `dependencies.<job>.outputs['<step>.NAME']`. `NAME=secret` adds `issecret=true`, so the agent
 masks the value in every log. The export fails instead of exporting an empty string: Azure DevOps
-would pass that on silently. The pipeline checker (tools/pipelines) reads the NAMEs from this
+would pass that on silently. The pipeline checker (pipeline_checker/) reads the NAMEs from this
 command line.
 """
 

@@ -38,12 +38,12 @@ SERVED_MODEL = "churn-serving"
 POD_SERVED_MODEL = "churn-pod"
 # The model batch scoring scores (tests/integration/test_scoring.py), with its own S3 identity; its
 # inputs live in the features bucket, as the platform's default input does.
-SCORED_MODEL = ScoredModel(name="churn-batch", input="s3://features/scoring/", alias="champion", schedule="30 0 * * *",
+SCORED_MODEL = ScoredModel(name="churn-batch", input="s3://features/scoring/", alias="champion", schedule="30 0 * * *", workers=1,
                            resources=Resources("100m", "256Mi", "1Gi"))
 # The model the image tier trains, then scores in batch from the image (tests/integration/test_image.py).
 IMAGE_TRAINED_MODEL = "churn-image-trained"
 IMAGE_SCORED_MODEL = ScoredModel(name=IMAGE_TRAINED_MODEL, input="s3://features/imagetrain/customers/", alias="champion",
-                                 schedule="30 0 * * *", resources=Resources("100m", "256Mi", "1Gi"))
+                                 schedule="30 0 * * *", workers=1, resources=Resources("100m", "256Mi", "1Gi"))
 
 
 @dataclass

@@ -15,8 +15,8 @@ DAY = datetime(2026, 11, 30, tzinfo=UTC)
 EVERYTHING = Window(None, DAY, DAY)
 
 
-def write(path, ids: list[int], group_rows: int, id_type=pa.int64(), day: datetime = DAY) -> None:
-    table = pa.table({"customer_id": pa.array(ids, id_type),
+def write(path, ids: list[int], group_rows: int, id_type: pa.DataType | None = None, day: datetime = DAY) -> None:
+    table = pa.table({"customer_id": pa.array(ids, id_type or pa.int64()),
                       "event_timestamp": pa.array([day] * len(ids), pa.timestamp("us", tz="UTC"))})
     pq.write_table(table, path, row_group_size=group_rows)
 
