@@ -68,9 +68,7 @@ class Findings:
 class CheckError(Exception):
     """A construct that stops the check of one file (unreadable YAML): carries its finding."""
 
-    def __init__(self, at: Any, message: str, rule: Rule | None = None):
-        from pipeline_checker.compile.source import YAML
-
+    def __init__(self, at: Any, message: str, rule: Rule):
         file, line = where(at)
-        self.finding = Finding(file, line, message, ERROR, (rule or YAML).id)
+        self.finding = Finding(file, line, message, ERROR, rule.id)
         super().__init__(str(self.finding))

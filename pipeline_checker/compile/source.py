@@ -71,9 +71,9 @@ def load(path: Path, display: str) -> Any:
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, (dict, list)):
-                raise CheckError(result, f"a mapping key must be a scalar (line {key_node.start_mark.line + 1})")
+                raise CheckError(result, f"a mapping key must be a scalar (line {key_node.start_mark.line + 1})", YAML)
             if key in result and not (isinstance(key, str) and key.lstrip().startswith("${{")):
-                raise CheckError(located("", display, key_node.start_mark.line + 1), f"'{key}' is already defined")
+                raise CheckError(located("", display, key_node.start_mark.line + 1), f"'{key}' is already defined", YAML)
             result[key] = loader.construct_object(value_node, deep=True)
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
@@ -90,10 +90,10 @@ def load(path: Path, display: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
-        raise CheckError(None, f"cannot read {display}: {error.strerror}") from None
+        raise CheckError(None, f"cannot read {display}: {error.strerror}", YAML) from None
     try:
         return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
-        raise CheckError(located("", display, mark.line + 1 if mark else 0), f"not valid YAML: {problem}") from None
+        raise CheckError(located("", display, mark.line + 1 if mark else 0), f"not valid YAML: {problem}", YAML) from None

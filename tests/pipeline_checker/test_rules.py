@@ -349,3 +349,12 @@ def test_the_command_runs_as_python_dash_m(tmp_path):
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "ok: " in done.stdout and "2 suppressed" in done.stdout
+
+
+def test_the_docs_list_every_rule_with_what_it_proves_and_an_example():
+    text = (ROOT / "docs" / "pipelines.md").read_text()
+    rows = {line.split("|")[1].strip().split()[0].strip("`"): line for line in text.splitlines()
+            if line.startswith("| `") and line.count("|") == 4}
+    for rule in all_rules():
+        assert rule.id in rows, f"docs/pipelines.md does not list rule {rule.id}"
+        assert all(cell.strip() for cell in rows[rule.id].split("|")[1:4]), rows[rule.id]
