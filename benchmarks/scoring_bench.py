@@ -215,9 +215,10 @@ def markdown(result: dict) -> str:
     for r in result["results"]:
         job, mlflow = r["job"], r.get("mlflow")
         parallel = r.get("job_parallel", job)
+        mlflow_peak = f"{mlflow['peak_mib']:,}" if mlflow else "not run"
         lines.append(f"| {r['rows']:,} | {job['peak_mib']:,} / {job['peak_pss_mib']:,} | "
-                     f"{parallel['peak_mib']:,} / {parallel['peak_pss_mib']:,} | "
-                     f"{mlflow['peak_mib'] if mlflow else 'not run':,} | {r['floor']['peak_mib']:,} |")
+                     f"{parallel['peak_mib']:,} / {parallel['peak_pss_mib']:,} | {mlflow_peak} | "
+                     f"{r['floor']['peak_mib']:,} |")
     return "\n".join(lines)
 
 

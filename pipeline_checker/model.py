@@ -112,7 +112,8 @@ class Model:
         for spec in specs or []:
             if not isinstance(spec, dict):
                 continue
-            name = str(spec.get("stage", "__default"))
+            name = str(spec["stage"]) if spec.get("stage") not in (None, "") else (
+                "__default" if "stage" not in spec else f"<unnamed stage at line {getattr(spec, 'line', 0)}>")
             alternative = bool(getattr(spec, "alternative", False))
             explicit = "dependsOn" in spec
             before = [previous[-1].name] if previous else []
@@ -134,8 +135,10 @@ class Model:
 
     def _add(self, table: dict, item: Any, what: str, where: str) -> None:
         variants = table.setdefault(item.name.lower(), [])
+        # Azure DevOps names an unnamed stage or job itself, uniquely; a name known only when it
+        # compiles cannot be compared.
         if variants and not item.alternative and not any(v.alternative for v in variants) \
-                and "<?>" not in item.name:
+                and "<?>" not in item.name and not item.name.startswith("<unnamed "):
             self.findings.error(located("", *key_line(item.spec, what if what in item.spec else "deployment")),
                                 f"{where} has two {what}s named {item.name!r}", DUPLICATE_NAME)
         variants.append(item)

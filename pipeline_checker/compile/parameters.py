@@ -7,9 +7,11 @@ learn.microsoft.com/azure/devops/pipelines/process/template-parameters):
   `jobList`, `deploymentList`, `stageList`, `stringList`, `containerList`: a sequence; the other
   types the schema names (environment, filePath, pool, secureFile, serviceConnection,
   legacyObject) are not checked. `values:` restricts the allowed values.
-- The legacy form `parameters: {name: default}` declares untyped parameters: values pass as given,
-  and a caller may pass parameters it does not declare; so may it to a template that declares none
-  (Arcade's templates forward theirs with `${{ each parameter in parameters }}`).
+- The legacy form `parameters: {name: default}` declares untyped parameters: scalars are strings
+  ("Scalar parameters without a specified type are treated as strings": `false` is 'false'),
+  mappings and sequences pass as given, and a caller may pass parameters it does not declare; so
+  may it to a template that declares none (Arcade's templates forward theirs with
+  `${{ each parameter in parameters }}`).
 - With the typed list form, passing a parameter the template does not declare ("Unexpected
   parameter"), leaving out one without a default, or a value of the wrong type or outside
   `values:` fails the pipeline's compilation: errors here.
@@ -95,7 +97,9 @@ def _fits(kind: str, value: Any) -> Any:
 
 def typed(declaration: Declaration, value: Any, shown: str, at: Any, findings: Findings) -> Any:
     """`value` as the declared type; an error finding (and the value unchanged) when it does not fit."""
-    if declaration.type is None or isinstance(value, Unknown):
+    if declaration.type is None:
+        return legacy_scalar(value)
+    if isinstance(value, Unknown):
         return value
     if isinstance(value, UnknownText):
         return value.unknown if str(value) == UNKNOWN_MARK and value.unknown else Unknown(value.reason)
@@ -147,8 +151,21 @@ def bind(declared: list[Declaration], passed: Any, shown: str, at: Any, findings
     if legacy:  # the legacy form takes parameters it does not declare, too
         for name, value in passed.items():
             if str(name).casefold() not in by_name:
-                bound[str(name)] = value
+                bound[str(name)] = legacy_scalar(value)
     return bound
+
+
+def legacy_scalar(value: Any) -> Any:
+    """An untyped (legacy) parameter's value: a scalar is a string ("Scalar parameters without a
+    specified type are treated as strings", the Template parameters doc), so `false` passed to
+    `${{ if eq(parameters.x, '') }}` compares 'false' with '' (Arcade's is1ESPipeline guard;
+    ChristopherHX/runner.server, an independent implementation, converts them the same way);
+    mappings and sequences pass as they are."""
+    if isinstance(value, bool):
+        return located("true" if value else "false", *where(value))
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return located(str(value), *where(value))
+    return value
 
 
 def runtime_values(declared: list[Declaration], shown: str, findings: Findings) -> dict:

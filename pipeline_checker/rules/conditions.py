@@ -10,9 +10,10 @@ stage's, job's or step's `condition`:
   `dependencies`/`stageDependencies`) or a quoted string where a boolean is expected (the whole
   condition, an argument of and/or/xor/not, the right side of `eq(true, ...)`) is true whenever it
   is not empty: `'False'` too, and `$[ eq(...) ]` variables hold exactly 'True' or 'False'. An
-  error where the value is provably a non-empty string (a string literal; a variable the YAML
-  defines as text such as `false`, or as a `$[ ]` expression); a warning where the value is not
-  known offline. The form that works: `eq(variables.isMain, true)` (or `'true'`).
+  error where the value is provably a non-empty string (a variable the YAML defines as text such
+  as `false`, or as a `$[ ]` expression; a literal that reads as false, `'false'`: a literal
+  `'true'` converts to True as written, so `eq(true, 'true')` is fine); a warning where the value
+  is not known offline. The form that works: `eq(variables.isMain, true)` (or `'true'`).
 - **condition-macro**: `$(var)` in a condition is not replaced (the agent parses the condition as
   it is; the Variables doc: macros are expanded "for task inputs"): unquoted, the condition is not
   an expression at all (Azure DevOps: "Unrecognized value: '$'"); quoted (`eq('$(var)', 'x')`),
@@ -43,6 +44,7 @@ CONDITION_MACRO = Rule("condition-macro", "A condition holds macro syntax `$(var
                        help_uri="https://learn.microsoft.com/azure/devops/pipelines/process/conditions")
 MACRO = re.compile(r"(')?\$\(\s*([^)\s]+)\s*\)(')?")
 BOOLEAN_ARGUMENTS = {"and", "or", "xor", "not"}
+READS_FALSE = {"false", "0", "no", "n", "off"}  # non-empty, so True, though written as false
 
 
 @dataclass(frozen=True)
@@ -129,10 +131,10 @@ def _strings_as_booleans(node: Node, variables: dict[str, Any], boolean: bool) -
         return problems
     if not boolean:
         return problems
-    if node.kind == "string":
-        return [(ERROR, f"'{node.text}' is a non-empty string where a boolean is expected, so it is always true; "
-                        f"write {node.text.lower() if node.text.lower() in ('true', 'false') else 'a comparison'} "
-                        "without quotes")] if node.text else []
+    if node.kind == "string":  # only a string that reads as false misleads: 'true' converts to True
+        return [(ERROR, f"'{node.text}' is a non-empty string where a boolean is expected, so it is true; write "
+                        f"{'false without quotes' if node.text.strip().lower() == 'false' else 'a comparison'}")] \
+            if node.text.strip().lower() in READS_FALSE else []
     if node.kind != "ref":
         return problems
     reference = node.text

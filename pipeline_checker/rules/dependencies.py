@@ -10,8 +10,10 @@ jobs; a graph where every node has dependencies ("The pipeline must contain at l
 with no dependencies") holds a cycle too, and is reported as one.
 
 A stage without `dependsOn` depends on the one before it, so an implicit edge can close a cycle.
-Only certain edges prove a cycle: one an undecidable `${{ if }}` may have inserted (an alternative
-stage or job) makes it a warning, and a name known only when Azure DevOps compiles is left out.
+Only certain edges count: a stage or job an undecidable `${{ if }}` inserted is left out (an
+`if`/`else` pair inserts two variants of one stage, never both, and the checker cannot always
+prove which conditions exclude each other: Azure/azure-sdk-tools' sync pipelines would be
+reported for a cycle no run has), and so is a name known only when Azure DevOps compiles.
 """
 
 from __future__ import annotations
@@ -71,20 +73,19 @@ Node = tuple[str, list[str], bool, Any]  # (name, dependsOn, inserted by an unde
 
 def _cycles(findings: Findings, graph: dict[str, list[Node]], kind: str, what: str, stage: Stage | None = None) -> None:
     """Report each strongly connected group of `graph` (lower-case name -> variants) that is a cycle."""
-    edges: dict[str, dict[str, bool]] = {}  # node -> {dependency: certain}
+    edges: dict[str, dict[str, bool]] = {}  # node -> {dependency: True}: certain edges only
     for name, variants in graph.items():
         mine = edges.setdefault(name, {})
         for _shown, depends_on, alternative, _spec in variants:
             for dependency in depends_on:
                 target = str(dependency).lower()
-                if target in graph and UNKNOWN_MARK not in target:
-                    certain = not alternative and not any(v[2] for v in graph[target])
-                    mine[target] = mine.get(target, False) or certain
+                if target in graph and UNKNOWN_MARK not in target and not alternative \
+                        and not any(v[2] for v in graph[target]):
+                    mine[target] = True
     for group in _strongly_connected(edges):
         if len(group) == 1 and group[0] not in edges[group[0]]:
             continue
         path = _cycle_path(group, edges)
-        certain = all(edges[a][b] for a, b in zip(path, path[1:], strict=False))
         shown = [graph[name][0][0] for name in path]
         first = graph[path[0]][0]
         at = first[3].get("dependsOn", first[3]) if isinstance(first[3], dict) else first[3]
@@ -99,11 +100,7 @@ def _cycles(findings: Findings, graph: dict[str, list[Node]], kind: str, what: s
         if kind == "stage" and any("dependsOn" not in graph[name][0][3] for name in path[:-1]
                                    if isinstance(graph[name][0][3], dict)):
             fix += " (a stage without dependsOn depends on the stage before it; `dependsOn: []` for none)"
-        if certain:
-            findings.error(at, message + fix, DEPENDENCY_CYCLE)
-        else:
-            findings.warning(at, f"not checked: {message}{fix}, if the `${{{{ if }}}}` branches that add these "
-                                 "dependencies are taken together", DEPENDENCY_CYCLE)
+        findings.error(at, message + fix, DEPENDENCY_CYCLE)
 
 
 def _strongly_connected(edges: dict[str, dict[str, bool]]) -> list[list[str]]:

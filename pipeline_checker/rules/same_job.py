@@ -8,8 +8,9 @@ stays as written ("if `$(var)` can't be replaced, it remains as `$(var)`"). So, 
 the same job (or deployment hook):
 
 - `$(var)` of a variable an earlier step sets only with isOutput=true is left as the text `$(var)`
-  (in bash, a command substitution that runs `var`): an error, unless a `variables:` section or
-  a variable group may define `var` too (then a warning: that one is read, not the step's);
+  (in bash, a command substitution that runs `var`): an error, unless a `variables:` section or a
+  step (`##vso[task.setvariable variable=var]`, without isOutput) defines `var` too, or a variable
+  group may (then a warning);
 - `$(step.var)` where `step` names no step of the job but is close to one that sets `var` as an
   output (a misspelt step name), or names such a step that sets no `var` (a misspelt variable):
   an error when the checker read everything the step runs, else a warning;
@@ -50,9 +51,11 @@ def check(model: Model, findings: Findings) -> None:
 
 def _steps(steps: list[Step], job: Job, defined: set[str], findings: Findings) -> None:
     outputs: dict[str, tuple[int, Step, str]] = {}  # lower-case var -> (position, step, name as set)
+    plain: set[str] = set()  # also set as a plain variable by some step: `$(var)` then reads that one
     by_name = {step.name.lower(): (position, step) for position, step in enumerate(steps) if step.name}
     for position, step in enumerate(steps):
         sets = step.sets
+        plain |= sets.plain
         for name, (shown, is_output) in sets.variables.items():
             if is_output and name not in outputs:
                 outputs[name] = (position, step, shown)
@@ -62,7 +65,7 @@ def _steps(steps: list[Step], job: Job, defined: set[str], findings: Findings) -
     for position, step in enumerate(steps):
         for text in strings(step.spec):
             for read in dict.fromkeys([*MACRO.findall(text), *INDEXED.findall(text)]):
-                problem = _problem(read, position, step, outputs, by_name, defined, groups, job)
+                problem = _problem(read, position, step, outputs, by_name, defined | plain, groups, job)
                 if problem:
                     severity, message = problem
                     findings.report(text, severity, message, SAME_JOB_OUTPUT)

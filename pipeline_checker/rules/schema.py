@@ -284,6 +284,10 @@ def _lenient(error: ValidationError) -> str | None:
     if error.validator == "pattern" and error.validator_value == raw_schema()["definitions"]["branchFilter"]["pattern"]:
         return ("the schema's pattern for branch and path filters is stricter than Azure DevOps, which accepts, "
                 "for example, a trailing / (microsoft/azure-pipelines-vscode#372)")
+    if error.validator == "pattern" and error.validator_value == raw_schema()["definitions"]["referenceName"]["pattern"] \
+            and list(error.absolute_path)[:1] == ["resources"]:
+        return ("the schema's pattern for names is stricter than Azure DevOps for resource aliases, which real "
+                "pipelines write with a dot (Azure/azure-sdk-tools' `azure-sdk-docs-eng.ms`)")
     return None
 
 

@@ -63,10 +63,25 @@ class Sets:
     unknown: list[str] = field(default_factory=list)
     unprinted: dict[str, str] = field(default_factory=dict)  # name -> why its command never runs
     visited: set = field(default_factory=set)
+    plain: set[str] = field(default_factory=set)  # names (lower case) also set without isOutput
+
+    def merge(self, other: Sets) -> None:
+        """Add what `other` (a script's own findings) sets."""
+        for name, (shown, is_output) in other.variables.items():
+            known = self.variables.get(name)
+            self.variables[name] = (shown, is_output or bool(known and known[1]))
+        self.plain |= other.plain
+        for name, why in other.maybe.items():
+            self.maybe.setdefault(name, why)
+        self.unknown += [why for why in other.unknown if why not in self.unknown]
+        for name, why in other.unprinted.items():
+            self.unprinted.setdefault(name, why)
 
     def add(self, name: str, is_output: bool) -> None:
         known = self.variables.get(name.lower())
         self.variables[name.lower()] = (name, is_output or bool(known and known[1]))
+        if not is_output:
+            self.plain.add(name.lower())
 
 
 def _commands(text: str, shell: str) -> list[dict]:
@@ -148,6 +163,7 @@ class StepReader:
     def __init__(self, root: Path, catalog: Catalog, start: Path | None = None):
         self.root, self.catalog, self.start = root, catalog, start
         self.cache: dict[Path, str] = {}
+        self.scanned: dict[tuple[Path, str], Sets] = {}  # what a script file sets, read once per run
 
     def sets(self, step: dict, os: str | None) -> Sets:
         """What `step` sets on an agent running `os` ("linux", "windows" or None when unknown)."""
@@ -230,10 +246,15 @@ class StepReader:
             return True
         if found not in sets.visited:
             sets.visited.add(found)
-            if found not in self.cache:
-                self.cache[found] = found.read_text(errors="replace")
             shell = shell or SHELL_OF.get(found.suffix.lower(), "other")
-            self._text(self.cache[found], shell, sets, f"script {found.name}", None, depth, found.parent)
+            key = (found, shell)
+            if key not in self.scanned:  # a file many steps run (PowerShell's build modules) is read once
+                own = Sets(visited={found})
+                if found not in self.cache:
+                    self.cache[found] = found.read_text(errors="replace")
+                self._text(self.cache[found], shell, own, f"script {found.name}", None, depth, found.parent)
+                self.scanned[key] = own
+            sets.merge(self.scanned[key])
         return True
 
     def _bases(self, workdir: Any, here: Path | None, cds: list[str]) -> list[Path]:
