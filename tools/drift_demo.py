@@ -1,11 +1,13 @@
 """Seed a tracking server and S3 with a model to monitor: `python -m tools.drift_demo`.
 
 Trains a small churn classifier, logs it with its reference dataset (the artifact the drift job
-compares against, `reference/reference.parquet`), registers it with alias `champion`, and writes
-daily prediction logs to s3://monitoring/<model>/dt=YYYY-MM-DD/ (UTC days ending yesterday), one
-day drifted on purpose. A registered model of that name is left alone unless `--force` is given:
-the demo would add a version to it and move its `champion` alias, which a real model's serving
-and monitoring follow.
+compares against, `reference/reference.parquet`) in the experiment `demo/<model>`, registers it
+as `churn-drift-demo` (`--model`) with alias `champion`, and writes daily prediction logs to
+s3://monitoring/<model>/dt=YYYY-MM-DD/ (UTC days ending yesterday), one day drifted on purpose.
+Its own name and experiment keep it apart from a model you trained and serve (`churn` in the
+README's loop): a registered model of the name given is left alone unless `--force` is given,
+since the demo would add a version to it and move its `champion` alias, which a real model's
+serving and monitoring follow. It prints the exact backfill command for the days it wrote.
 Uses MLFLOW_TRACKING_URI/USERNAME/PASSWORD, MLFLOW_S3_ENDPOINT_URL and AWS_* from the environment
 (the `export` lines printed by `make local-servers`).
 """
@@ -24,6 +26,8 @@ import boto3
 from botocore.config import Config
 
 from workloads.churn import FEATURES, NUMERIC, Drift, generate
+
+DEMO_MODEL = "churn-drift-demo"
 
 
 class ModelExistsError(RuntimeError):
@@ -58,7 +62,7 @@ def register_model(name: str, rows: int = 5_000, seed: int = 100, force: bool = 
     refuse_existing(client, name, force)
     training = generate(rows, seed=seed)
     model = LogisticRegression(max_iter=500).fit(training[list(NUMERIC)], training["churned"])
-    mlflow.set_experiment(f"training/{name}")
+    mlflow.set_experiment(f"demo/{name}")  # never a real model's training experiment
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         reference = Path(tmp) / "reference.parquet"
         training[list(FEATURES)].to_parquet(reference)
@@ -81,14 +85,19 @@ def write_prediction_logs(s3, bucket: str, model: str, days: list[str], drifted_
             s3.put_object(Bucket=bucket, Key=f"{model}/dt={day}/part-{part}.parquet", Body=buffer.getvalue())
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.drift_demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="churn")
+    parser.add_argument("--model", default=DEMO_MODEL,
+                        help=f"the demo's registered model (default {DEMO_MODEL}, apart from the models you train)")
     parser.add_argument("--days", type=int, default=3, help="days of prediction logs, ending yesterday")
     parser.add_argument("--bucket", default="monitoring")
     parser.add_argument("--force", action="store_true",
                         help="register a new version and move the champion alias even if the model exists")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         version = register_model(args.model, force=args.force)
     except ModelExistsError as error:

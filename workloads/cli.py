@@ -41,6 +41,22 @@ class UsageError(WorkloadError):
     exit_code: ClassVar[int] = EXIT_USAGE
 
 
+def require_free_port(host: str, port: int) -> None:
+    """UsageError (exit 2) when another program listens on host:port: a server started in the
+    background would otherwise die into its log while a readiness check reaches the other one.
+    Bound as uvicorn binds (SO_REUSEADDR: a closed socket's TIME_WAIT does not count)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UsageError(f"port {port} on {host} is in use ({error.strerror}): another program listens there; "
+                             "choose another --port (`make local-servers` prints free ones)") from None
+
+
 def fail_fast_codes(*errors: type[WorkloadError]) -> tuple[int, ...]:
     """The distinct exit codes of `errors`, sorted: what a podFailurePolicy lists."""
     return tuple(sorted({error.exit_code for error in errors}))

@@ -209,3 +209,15 @@ def test_a_reference_column_without_values_does_not_blind_the_monitor(platform, 
     assert "monthly_charges" in run.data.tags["mlops.drifted_features"]
     assert run.data.metrics["untested_columns"] == 1.0
     assert [call["body"]["templateParameters"]["intervalStart"] for call in HookRecorder.calls] == ["2026-11-28"]
+
+
+def test_the_demo_keeps_to_its_own_model_and_experiment(platform, registered_model):
+    """The README's loop trains and serves `churn`; the demo registers `churn-drift-demo` by
+    default, and its runs go to `demo/<model>`, never to a model's `training/<model>`."""
+    from tools.drift_demo import parser
+
+    assert parser().parse_args([]).model == "churn-drift-demo"
+    client = MlflowClient(platform.mlflow.url)
+    run = client.get_run(client.get_model_version(MODEL, registered_model.version).run_id)
+    assert client.get_experiment(run.info.experiment_id).name == f"demo/{MODEL}"
+    assert client.get_experiment_by_name(f"training/{MODEL}") is None

@@ -1,7 +1,8 @@
 """`python -m tools.servers up`: the integration tier's servers, for manual runs, until Ctrl-C.
 
-Prints the endpoints and an `export ...` block with the credentials to paste into a shell, and
-writes the feature store's config directory (feature_store.yaml + repository) for the Feast loop.
+Prints the endpoints and an `export ...` block with the credentials to paste into a shell (and
+two free ports for the feature server and model server you start yourself), and writes the
+feature store's config directory (feature_store.yaml + repository) for the Feast loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from platform_components.platform import BUCKETS, DATABASES, S3_CLIENTS
 from tools.servers.feast import LocalFeatureStore
 from tools.servers.mlflow import LocalMlflow
 from tools.servers.postgres import LocalPostgres
-from tools.servers.process import ServerError
+from tools.servers.process import ServerError, free_port
 from tools.servers.redis import LocalRedis
 from tools.servers.seaweedfs import LocalSeaweedfs
 
@@ -55,6 +56,9 @@ def up() -> int:
             **feast_env,
             "FEATURE_CONFIG_DIR": str(features.config_dir),
             "FEATURE_REPO_DIR": str(features.repo_dir),
+            # Free now, for the feature server and model server the README starts by hand.
+            "FEATURE_SERVER_PORT": str(free_port()),
+            "MODEL_SERVER_PORT": str(free_port()),
         }
         print(f"mlflow     {mlflow.url}  (pid {mlflow.process.pid})")
         print(f"s3         {store.endpoint}  buckets: {', '.join(BUCKETS)}  (pid {store.process.pid})")

@@ -71,6 +71,7 @@ def cmd_feast(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    cli.require_free_port(args.host, args.port)  # before feast's imports: a taken port fails at once
     from workloads.features.serve import serve
 
     serve(str(stage_repository(args.config_dir, args.repo_dir)), host=args.host, port=args.port,

@@ -36,6 +36,7 @@ def settings_from(args) -> ServingSettings:
 
 
 def cmd_serve(args) -> int:
+    cli.require_free_port(args.host, args.port)  # before the model loads: a taken port fails at once
     import uvicorn
 
     settings = settings_from(args)
