@@ -26,6 +26,7 @@ import boto3
 from botocore.config import Config
 
 from workloads.churn import FEATURES, NUMERIC, Drift, generate
+from workloads.experiments import ensure_experiment
 
 DEMO_MODEL = "churn-drift-demo"
 
@@ -62,7 +63,7 @@ def register_model(name: str, rows: int = 5_000, seed: int = 100, force: bool = 
     refuse_existing(client, name, force)
     training = generate(rows, seed=seed)
     model = LogisticRegression(max_iter=500).fit(training[list(NUMERIC)], training["churned"])
-    mlflow.set_experiment(f"demo/{name}")  # never a real model's training experiment
+    mlflow.set_experiment(experiment_id=ensure_experiment(client, f"demo/{name}"))  # never a model's training experiment
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         reference = Path(tmp) / "reference.parquet"
         training[list(FEATURES)].to_parquet(reference)

@@ -219,5 +219,8 @@ def test_the_demo_keeps_to_its_own_model_and_experiment(platform, registered_mod
     assert parser().parse_args([]).model == "churn-drift-demo"
     client = MlflowClient(platform.mlflow.url)
     run = client.get_run(client.get_model_version(MODEL, registered_model.version).run_id)
-    assert client.get_experiment(run.info.experiment_id).name == f"demo/{MODEL}"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == f"demo/{MODEL}" and experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert client.get_experiment_by_name(f"training/{MODEL}") is None
+    monitoring = client.get_experiment_by_name(f"monitoring/{MODEL}")
+    assert monitoring is None or monitoring.tags["mlflow.experimentKind"] == "custom_model_development"

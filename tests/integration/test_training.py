@@ -94,6 +94,13 @@ def test_first_run_promotes_then_the_same_data_keeps_the_champion(trainer, platf
     assert version.tags["mlops.source_environment"] == "qa"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reference")}
     assert artifacts == {"reference/reference.parquet", "reference/predictions.parquet"}
+    # The run list tells the decisions apart, in MLflow's classic ML view (not its GenAI one).
+    first_run = client.get_run(client.get_model_version(trainer.model, "1").run_id)
+    assert (first_run.info.run_name, run.info.run_name) == (f"{trainer.model}-v1-promoted", f"{trainer.model}-v2-kept")
+    assert tags["mlops.model_version"] == "2"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == f"training/{trainer.model}"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_a_clearly_better_challenger_is_promoted(trainer, platform, mlflow_login):

@@ -45,3 +45,16 @@ def test_bin_labels_are_short_and_distinct():
     assert bin_labels(np.array([1234567.0, 2345678.9])) == ["≤ 1,230,000", "1,230,000 – 2,350,000", "> 2,350,000"]
     assert bin_labels(np.array([-0.00012, 0.0421])) == ["≤ -0.00012", "-0.00012 – 0.0421", "> 0.0421"]
     assert len(set(bin_labels(np.array([1.00001, 1.00002, 1.00003])))) == 4
+
+
+def test_the_page_fits_a_narrow_frame_and_every_chart_titles_both_axes():
+    """MLflow's artifact viewer shows the report in a narrow frame: no fixed widths, charts scale."""
+    page = to_html(drifted_report(), "t")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    charts = page.split("<svg")[1:]
+    assert len(charts) == len(FEATURES)
+    for chart in charts:
+        head = chart[:chart.index(">")]
+        assert 'class="chart"' in head and "viewBox" in head and "width=" not in head, head
+        assert ">share of rows</text>" in chart and "(bins of the reference)</text>" in chart
+    assert ".scroll{overflow-x:auto" in page and 'svg.chart{width:100%' in page

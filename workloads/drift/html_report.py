@@ -16,8 +16,11 @@ from workloads.drift.labels import signed
 from workloads.drift.results import NOT_TESTED, DriftReport, FeatureResult, TestOutcome
 
 REFERENCE_COLOUR, CURRENT_COLOUR, DRIFT_COLOUR, OK_COLOUR = "#4e79a7", "#f28e2b", "#c0392b", "#2e7d32"
-STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}table{border-collapse:collapse}"
+# Fluid: MLflow's artifact viewer shows the report in a narrow frame, a browser in a wide window.
+STYLE = ("body{font-family:system-ui,sans-serif;margin:1rem;max-width:1200px}table{border-collapse:collapse}"
          "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}"
+         ".scroll{overflow-x:auto;max-width:100%}svg.chart{width:100%;max-width:720px;height:auto;display:block}"
+         "h1{font-size:1.4rem}@media (max-width:700px){body{margin:.5rem}td,th{font-size:12px;padding:3px 5px}}"
          ".na{color:#888}.problem{background:#fdecea;border:1px solid #c0392b;padding:8px}")
 TEST_NAMES = {"ks": "KS", "levene": "Levene", "chi2": "chi²", "missing_share": "missing share",
               "nonfinite_share": "non-finite share", "mmd": "MMD"}
@@ -32,26 +35,35 @@ def _number(value: float | None, spec: str = ".3g") -> str:
 
 
 def _bars(feature: FeatureResult) -> str:
-    """Side-by-side bars per bin, on a share axis labelled at 0 and at its maximum."""
-    width, height, left, bottom, gap = 680, 160, 44, 90, 2
+    """Side-by-side bars per bin: the y axis the share of rows (labelled at 0, half and the
+    maximum), the x axis the bins; both axes titled. The SVG scales to its container."""
+    width, height, left, top_pad, bottom, gap = 720, 160, 64, 8, 110, 2
     n = len(feature.bins)
     top = max([*feature.reference_shares, *feature.current_shares, 1e-9])
     slot = (width - left) / max(n, 1)
     bar = max((slot - 3 * gap) / 2, 1)
-    parts = [f'<svg viewBox="0 0 {width} {height + bottom}" width="{width}" height="{height + bottom}" role="img" '
-             f'aria-label="reference and current distribution of {_e(feature.name)}">',
-             f'<line x1="{left - 2}" y1="0" x2="{left - 2}" y2="{height}" stroke="#999"/>',
-             f'<text x="{left - 6}" y="10" font-size="10" text-anchor="end">{top:.1%}</text>',
-             f'<text x="{left - 6}" y="{height}" font-size="10" text-anchor="end">0%</text>']
+    base = top_pad + height
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {base + bottom}" preserveAspectRatio="xMinYMin meet" '
+             f'role="img" aria-label="share of rows per bin of {_e(feature.name)}, reference and current">',
+             f'<line x1="{left - 2}" y1="{top_pad}" x2="{left - 2}" y2="{base}" stroke="#999"/>',
+             f'<line x1="{left - 2}" y1="{base}" x2="{width}" y2="{base}" stroke="#999"/>']
+    for fraction in (1.0, 0.5, 0.0):
+        y = base - height * fraction
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{top * fraction:.1%}</text>')
+    middle = top_pad + height / 2
+    parts.append(f'<text x="14" y="{middle:.1f}" font-size="12" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {middle:.1f})">share of rows</text>')
     for i, (label, r, c) in enumerate(zip(feature.bins, feature.reference_shares, feature.current_shares, strict=True)):
         x = left + i * slot + gap
         for offset, share, colour, who in ((0, r, REFERENCE_COLOUR, "reference"), (bar + gap, c, CURRENT_COLOUR, "current")):
             h = height * share / top
-            parts.append(f'<rect x="{x + offset:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+            parts.append(f'<rect x="{x + offset:.1f}" y="{base - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{colour}"><title>{_e(label)}: {who} {share:.2%}</title></rect>')
-        cx, cy = x + slot / 2 - gap, height + 12
-        parts.append(f'<text x="{cx:.1f}" y="{cy}" font-size="9" text-anchor="end" '
+        cx, cy = x + slot / 2 - gap, base + 14
+        parts.append(f'<text x="{cx:.1f}" y="{cy}" font-size="11" text-anchor="end" '
                      f'transform="rotate(-35 {cx:.1f} {cy})">{_e(label[:28])}</text>')
+    parts.append(f'<text x="{left + (width - left) / 2:.1f}" y="{base + bottom - 6}" font-size="12" '
+                 f'text-anchor="middle">{_e(feature.name)} (bins of the reference)</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -148,16 +160,17 @@ def to_html(report: DriftReport, title: str) -> str:
     verdict = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
     s = report.settings
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title><style>{STYLE}</style></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title><style>{STYLE}</style></head>
 <body><h1>{_e(title)}</h1>
 <h2 style="color:{DRIFT_COLOUR if report.dataset_drift else OK_COLOUR}">{verdict}</h2>
 <p>{len(report.drifted_features)} of {len(report.features)} features drifted (share {report.share_drifted:.2f});
 reference {report.rows_reference:,} rows, current {report.rows_current:,} rows; family alpha {s['alpha']} with
 {s['correction']} correction over {report.family_size} tests; generated {_e(report.generated_at)} (UTC).</p>
 {_lists(report)}{multivariate}
-<table><tr><th>feature</th><th>kind</th><th>verdict</th><th>change</th><th>missing</th><th>non-finite</th><th>PSI</th>
-<th>tests</th></tr>{''.join(_feature_row(i, f) for i, f in enumerate(report.features))}</table>
-{_trend(report)}
+<div class="scroll"><table><tr><th>feature</th><th>kind</th><th>verdict</th><th>change</th><th>missing</th>
+<th>non-finite</th><th>PSI</th><th>tests</th></tr>{''.join(_feature_row(i, f) for i, f in enumerate(report.features))}</table></div>
+<div class="scroll">{_trend(report)}</div>
 <p><span style="color:{REFERENCE_COLOUR}">&#9632; reference</span> <span style="color:{CURRENT_COLOUR}">&#9632; current</span></p>
 {''.join(sections)}
 </body></html>

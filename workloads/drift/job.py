@@ -58,6 +58,7 @@ from workloads.drift.tracking import (
     tags_of,
     trend_of,
 )
+from workloads.experiments import ensure_experiment
 from workloads.tags import ENTITY_KEYS_TAG
 
 log = logging.getLogger("drift.job")
@@ -182,8 +183,7 @@ class DriftJob:
         return self.client.search_runs([experiment_id], filter_string=query, max_results=10)
 
     def _experiment_id(self) -> str:
-        experiment = self.client.get_experiment_by_name(self.experiment_name)
-        return experiment.experiment_id if experiment else self.client.create_experiment(self.experiment_name)
+        return ensure_experiment(self.client, self.experiment_name)
 
     def _trend(self, experiment_id: str, interval: DataInterval, report: DriftReport) -> list[dict]:
         runs = self.client.search_runs([experiment_id], filter_string=f"tags.`{TAG_MODEL}` = '{self.config.model}'",

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request, verify_rest_response
 
+from workloads.experiments import ensure_experiment, mark_classic
 from workloads.mlflow_access.spec import Grant, User
 
 log = logging.getLogger("mlflow_access")
@@ -59,7 +60,10 @@ def resource_id(client: MlflowClient, grant: Grant) -> str:
     """The experiment's ID or the registered model's name, creating the resource if missing."""
     if grant.resource_type == "experiment":
         experiment = client.get_experiment_by_name(grant.name)
-        return experiment.experiment_id if experiment else client.create_experiment(grant.name)
+        if experiment is None:
+            return ensure_experiment(client, grant.name)
+        mark_classic(client, experiment)  # one created before the kind was set (the admin may)
+        return experiment.experiment_id
     try:
         client.get_registered_model(grant.name)
     except MlflowException as error:

@@ -15,6 +15,8 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workloads.experiments import ensure_experiment
+
 TIMEOUT = 10  # seconds per HTTP request: a smoke test must fail fast, never hang a pipeline
 
 
@@ -111,8 +113,7 @@ def mlflow_log_run(target: Target, run: LoggedRun) -> str:
 
     client = _client(target)
     try:
-        experiment = client.get_experiment_by_name("smoke-test")
-        run.experiment_id = experiment.experiment_id if experiment else client.create_experiment("smoke-test")
+        run.experiment_id = ensure_experiment(client, "smoke-test")
         created = client.create_run(run.experiment_id, tags={"mlops.smoke": "true"})
         run.run_id = created.info.run_id
         client.log_param(run.run_id, "probe", "smoke")

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
+from workloads.experiments import ensure_experiment
 from workloads.tags import ENTITY_KEY_TYPES_TAG, ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
 from workloads.training.errors import BrokenModelError, NotFoundError
 from workloads.training.verify import VERIFICATION_TAG, verify_model_dir, verify_registered
@@ -167,9 +168,7 @@ def download(source_uri: str, client, model: str, version, run_id: str, into: Pa
 def upload(client, model: str, model_dir: Path, reference_dir: Path | None, run_tags: dict[str, str],
            version_tags: dict[str, str]) -> str:
     """A run in the target's `training/<model>` holding the copies, and a version from it."""
-    experiment = client.get_experiment_by_name(f"training/{model}")
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(f"training/{model}")
-    run = client.create_run(experiment_id, tags={**run_tags, "mlflow.runName": f"promotion-{model}"})
+    run = client.create_run(ensure_experiment(client, f"training/{model}"), tags={**run_tags, "mlflow.runName": f"promotion-{model}"})
     try:
         client.log_artifacts(run.info.run_id, str(model_dir), "model")
         if reference_dir is not None:

@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from workloads.experiments import ensure_experiment
 from workloads.tags import ENTITY_KEY_TYPES_TAG, ENTITY_KEYS_TAG, FEATURE_SERVICE_TAG
 from workloads.training.dataset import LABEL, TrainingSet, service_entity_keys, training_set
 from workloads.training.errors import BrokenModelError
@@ -109,7 +110,7 @@ def record(client, store, config: TrainingConfig, data: TrainingSet, pipeline, d
 
     start, end = (stamp.isoformat() for stamp in data.window)
     keys = service_entity_keys(store, config.feature_service)
-    mlflow.set_experiment(f"training/{config.model}")
+    mlflow.set_experiment(experiment_id=ensure_experiment(client, f"training/{config.model}"))
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tags({
             FEATURE_SERVICE_TAG: config.feature_service, "feast.project": store.project,
@@ -138,10 +139,14 @@ def record(client, store, config: TrainingConfig, data: TrainingSet, pipeline, d
         "mlops.source_environment": config.environment, "mlops.feature_service": config.feature_service,
         "gate.decision": decision.outcome,
     }).version
+    # The run list tells decisions apart at a glance: `churn-v3-promoted`, `churn-v4-kept`.
+    client.set_tag(run.info.run_id, "mlops.model_version", str(version))
+    client.set_tag(run.info.run_id, "mlflow.runName", f"{config.model}-v{version}-{decision.outcome}")
     try:  # as a model server will get it: no alias moves to a version that cannot be served
         verify_registered(mlflow.get_tracking_uri(), config.model, str(version), f"{config.model} v{version} as registered")
     except BrokenModelError as error:
         refuse(client, run.info.run_id, config.model, str(version), error)
+        client.set_tag(run.info.run_id, "mlflow.runName", f"{config.model}-v{version}-{KEPT}")
         raise
     client.set_registered_model_alias(config.model, "challenger", version)
     if decision.promoted:
