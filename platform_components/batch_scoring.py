@@ -34,6 +34,7 @@ from platform_components.registration import register
 from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_cron, require_dns_label, require_min, require_pinned_image
 from workloads.scoring.errors import FAIL_FAST_EXIT_CODES
+from workloads.scoring.invocation import BatchInvocation
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,10 @@ class BatchScoringOptions:
 
 def scoring_command(model: str, input_uri: str, output_uri: str, log_uri: str, s3_endpoint: str, *, alias: str,
                     batch_rows: int, workers: int = 1, config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
-    return ["python", "-m", "workloads.scoring", "batch", "--model", model, "--alias", alias, "--input", input_uri,
-            "--output", output_uri, "--log-uri", log_uri, "--s3-endpoint", s3_endpoint, "--batch-rows",
-            str(batch_rows), "--workers", str(workers), "--config-dir", config_dir, "--repo-dir", repo_dir]
+    """The Job's command: the workload's own typed invocation (workloads/scoring/invocation.py)."""
+    return BatchInvocation(model=model, input=input_uri, output=output_uri, alias=alias, log_uri=log_uri,
+                           s3_endpoint=s3_endpoint, batch_rows=batch_rows, workers=workers, config_dir=config_dir,
+                           repo_dir=repo_dir).to_argv()
 
 
 @dataclass(frozen=True)

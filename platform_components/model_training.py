@@ -33,6 +33,7 @@ from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import ArgError, require_cron, require_dns_label, require_pinned_image
 from workloads.cli import EXIT_USAGE
 from workloads.training.errors import FAIL_FAST_EXIT_CODES
+from workloads.training.invocation import Promotion, TrainingRun
 
 # A suspended CronJob still needs a schedule; this one is never used while suspended.
 UNUSED_SCHEDULE = "0 3 * * *"
@@ -58,8 +59,7 @@ class TrainingOptions:
 def training_command(model: str, config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
     # A kept champion is a decision, not a failure: the Job succeeds (the decision is in MLflow
     # and on the log's last line, which the training pipeline reads).
-    return ["python", "-m", "workloads.training", "run", "--model", model, "--config-dir", config_dir,
-            "--repo-dir", repo_dir, "--kept-exit-code", "0"]
+    return TrainingRun(model=model, config_dir=config_dir, repo_dir=repo_dir, kept_exit_code=0).to_argv()
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ def promote_command(model: str, source_tracking_uri: str, target_tracking_uri: s
     """Copy `model@alias` from one environment's registry to the next (pipelines/scripts/
     promote_model.sh runs it on the agent). Credentials: SOURCE_/TARGET_MLFLOW_TRACKING_USERNAME
     and _PASSWORD; MLOPS_SOURCE_ENVIRONMENT names the source in the copied version's tags."""
-    return ["python", "-m", "workloads.training", "promote", "--model", model, "--alias", alias,
-            "--from-tracking-uri", source_tracking_uri, "--to-tracking-uri", target_tracking_uri]
+    return Promotion(model=model, alias=alias, from_tracking_uri=source_tracking_uri,
+                     to_tracking_uri=target_tracking_uri).to_argv()
 
 
 def training_env(args: ModelTrainingArgs, secrets: TrainingSecrets) -> list[Manifest]:

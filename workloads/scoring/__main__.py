@@ -25,6 +25,7 @@ from workloads import cli, outcomes
 from workloads import metric_names as names
 from workloads.drift.intervals import add_interval_arguments, backfill_intervals, interval_to_run
 from workloads.scoring.errors import INFRASTRUCTURE_FAILURE
+from workloads.scoring.invocation import BatchInvocation
 
 log = logging.getLogger("scoring")
 
@@ -34,20 +35,24 @@ def _scorer(args):
 
     from workloads.scoring.batch import BatchConfig, BatchScorer
 
-    if args.s3_endpoint:  # Arrow's S3 filesystem, boto3 and Feast all read it
-        os.environ["AWS_ENDPOINT_URL"] = args.s3_endpoint
-    config = BatchConfig(model=args.model, alias=args.alias, input_uri=args.input, output_uri=args.output,
-                         log_uri=None if args.no_log else args.log_uri, timestamp_column=args.timestamp_column,
-                         key_columns=tuple(args.key_column), batch_rows=args.batch_rows,
-                         rows_per_file=args.rows_per_file, workers=args.workers)
+    try:
+        job = BatchInvocation.from_args(args)
+    except ValueError as error:
+        raise cli.UsageError(str(error)) from None
+    if job.s3_endpoint:  # Arrow's S3 filesystem, boto3 and Feast all read it
+        os.environ["AWS_ENDPOINT_URL"] = job.s3_endpoint
+    config = BatchConfig(model=job.model, alias=job.alias, input_uri=job.input, output_uri=job.output,
+                         log_uri=None if job.no_log else job.log_uri, timestamp_column=job.timestamp_column,
+                         key_columns=job.key_column, batch_rows=job.batch_rows, rows_per_file=job.rows_per_file,
+                         workers=job.workers)
     store = None
-    if args.config_dir:
+    if job.config_dir:
         def store():
             from feast import FeatureStore
 
             from workloads.features.stage import stage_repository
-            return FeatureStore(repo_path=str(stage_repository(args.config_dir, args.repo_dir)))
-    workdir = Path(tempfile.mkdtemp(prefix="scoring-", dir=args.workdir))
+            return FeatureStore(repo_path=str(stage_repository(job.config_dir, job.repo_dir)))
+    workdir = Path(tempfile.mkdtemp(prefix="scoring-", dir=job.workdir))
     return BatchScorer(config, MlflowClient(), workdir, store)
 
 
@@ -84,41 +89,12 @@ def cmd_backfill(args) -> int:
     return first_failure
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m workloads.scoring", description=__doc__.split("\n\n")[0],
                                   epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", required=True)
     job = argparse.ArgumentParser(add_help=False)
-    job.add_argument("--model", required=True, help="registered model name")
-    job.add_argument("--alias", default="champion", help="the alias whose version scores (default champion)")
-    job.add_argument("--input", required=True,
-                     help="parquet file or prefix (s3://bucket/prefix/ or a local path); {ds} becomes the interval's "
-                          "stamp YYYY-MM-DD. Holding the model's input columns: scored as is; holding its entity keys "
-                          "instead: the features come from the feature store (needs --config-dir)")
-    job.add_argument("--output", required=True, help="prefix of the results: <output>/<model>/dt=YYYY-MM-DD/")
-    job.add_argument("--log-uri", default="s3://monitoring",
-                     help="the prediction log's root, <log-uri>/<model>/dt=YYYY-MM-DD/ (default s3://monitoring)")
-    job.add_argument("--no-log", action="store_true", help="do not add the scored rows to the prediction log")
-    job.add_argument("--timestamp-column", default="event_timestamp",
-                     help="when the input has it, only rows with it in the interval are scored, each as of its "
-                          "time; without it every row is scored as of the interval's end (default event_timestamp)")
-    job.add_argument("--key-column", action="append", default=[],
-                     help="an input column to carry into the output (repeatable; the entity keys always are)")
-    job.add_argument("--batch-rows", type=_positive, default=100_000, help="rows read and scored at a time")
-    job.add_argument("--rows-per-file", type=_positive, default=5_000_000, help="rows per output file at most")
-    job.add_argument("--workers", type=_positive, default=1,
-                     help="processes scoring batches in parallel (default 1): the cores the job may use")
-    job.add_argument("--config-dir", help="the feature store's feature_store.yaml and repository (entity inputs)")
-    job.add_argument("--repo-dir", default="/tmp/feature_repo", help="where to stage the feature repository")
-    job.add_argument("--s3-endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))
-    job.add_argument("--workdir", default=None, help="where the model is downloaded (default: the temp directory)")
+    BatchInvocation.add_arguments(job)
 
     batch = sub.add_parser("batch", parents=[job], help="score one interval")
     batch.set_defaults(handler=cmd_batch)

@@ -25,7 +25,7 @@ import sys
 
 from workloads import cli, outcomes
 from workloads import metric_names as names
-from workloads.training.errors import KEPT_EXIT_CODE
+from workloads.training.invocation import Promotion, TrainingRun
 
 
 def cmd_run(args) -> int:
@@ -34,19 +34,20 @@ def cmd_run(args) -> int:
     from workloads.features.stage import stage_repository
     from workloads.training.run import TrainingConfig, run_training
 
-    data_uri = args.data_uri or os.environ.get("FEATURE_DATA_URI")
+    job = TrainingRun.from_args(args)
+    data_uri = job.data_uri or os.environ.get("FEATURE_DATA_URI")
     if not data_uri:
         raise cli.UsageError("no --data-uri and no FEATURE_DATA_URI in the environment")
-    if not 0 < args.holdout_fraction < 1:
-        raise cli.UsageError(f"--holdout-fraction must be between 0 and 1, got {args.holdout_fraction}")
-    if not 0 <= args.min_metric <= 1:  # also refuses nan
-        raise cli.UsageError(f"--min-metric is an AUC floor between 0 and 1, got {args.min_metric}")
-    if not -1 <= args.margin <= 1:
-        raise cli.UsageError(f"--margin is an AUC difference between -1 and 1, got {args.margin}")
-    config = TrainingConfig(model=args.model, data_uri=data_uri, feature_service=args.feature_service,
-                            min_metric=args.min_metric, margin=args.margin, holdout_fraction=args.holdout_fraction,
+    if not 0 < job.holdout_fraction < 1:
+        raise cli.UsageError(f"--holdout-fraction must be between 0 and 1, got {job.holdout_fraction}")
+    if not 0 <= job.min_metric <= 1:  # also refuses nan
+        raise cli.UsageError(f"--min-metric is an AUC floor between 0 and 1, got {job.min_metric}")
+    if not -1 <= job.margin <= 1:
+        raise cli.UsageError(f"--margin is an AUC difference between -1 and 1, got {job.margin}")
+    config = TrainingConfig(model=job.model, data_uri=data_uri, feature_service=job.feature_service,
+                            min_metric=job.min_metric, margin=job.margin, holdout_fraction=job.holdout_fraction,
                             environment=os.environ.get("MLOPS_ENVIRONMENT", ""))
-    store = FeatureStore(repo_path=str(stage_repository(args.config_dir, args.repo_dir)))
+    store = FeatureStore(repo_path=str(stage_repository(job.config_dir, job.repo_dir)))
     outcome = run_training(store, config)
     print(outcome.summary())
     print(f"decision={outcome.decision.outcome} version={outcome.version} champion={outcome.champion}", flush=True)
@@ -56,13 +57,14 @@ def cmd_run(args) -> int:
         outcomes.record(names.TRAINING_CHAMPION_VERSION, int(outcome.champion))
     if outcome.decision.promoted:
         return cli.EXIT_OK
-    return args.kept_exit_code
+    return job.kept_exit_code
 
 
 def cmd_promote(args) -> int:
     from workloads.training.promote import promote
 
-    result = promote(args.from_tracking_uri, args.to_tracking_uri, args.model, args.alias,
+    job = Promotion.from_args(args)
+    result = promote(job.from_tracking_uri, job.to_tracking_uri, job.model, job.alias,
                      os.environ.get("MLOPS_SOURCE_ENVIRONMENT", ""))
     print(result.summary())
     print(f"promoted={str(result.copied).lower()} version={result.target_version}", flush=True)
@@ -74,23 +76,10 @@ def parser() -> argparse.ArgumentParser:
                                   epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train a challenger and gate it against the champion")
-    run.add_argument("--model", required=True, help="registered model name")
-    run.add_argument("--config-dir", required=True, help="directory with feature_store.yaml and the repository")
-    run.add_argument("--repo-dir", required=True, help="where to stage the repository")
-    run.add_argument("--feature-service", default="churn_model_v1")
-    run.add_argument("--data-uri", help="where labels/ lives (default: $FEATURE_DATA_URI)")
-    run.add_argument("--min-metric", type=float, default=0.6, help="AUC floor a challenger must reach (default 0.6)")
-    run.add_argument("--margin", type=float, default=0.01,
-                     help="AUC a challenger must gain over the champion on the same window (default 0.01)")
-    run.add_argument("--holdout-fraction", type=float, default=0.2, help="the most recent labels held out (default 0.2)")
-    run.add_argument("--kept-exit-code", type=int, default=KEPT_EXIT_CODE,
-                     help=f"exit code when the champion is kept (default {KEPT_EXIT_CODE}; the CronJob uses 0)")
+    TrainingRun.add_arguments(run)
     run.set_defaults(handler=cmd_run)
     promote = commands.add_parser("promote", help="copy a model version to another environment's registry")
-    promote.add_argument("--from-tracking-uri", required=True)
-    promote.add_argument("--to-tracking-uri", required=True)
-    promote.add_argument("--model", required=True)
-    promote.add_argument("--alias", default="champion")
+    Promotion.add_arguments(promote)
     promote.set_defaults(handler=cmd_promote)
     return top
 
