@@ -211,7 +211,7 @@ def test_a_reference_column_without_values_does_not_blind_the_monitor(platform, 
     assert [call["body"]["templateParameters"]["intervalStart"] for call in HookRecorder.calls] == ["2026-11-28"]
 
 
-def test_the_demo_keeps_to_its_own_model_and_experiment(platform, registered_model):
+def test_the_demo_keeps_to_its_own_model_and_experiment(platform, registered_model, mlflow_login):
     """The README's loop trains and serves `churn`; the demo registers `churn-drift-demo` by
     default, and its runs go to `demo/<model>`, never to a model's `training/<model>`."""
     from tools.drift_demo import parser
