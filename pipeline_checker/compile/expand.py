@@ -201,6 +201,25 @@ class Expander(Includes):
                 result.append(self.node(item, scope, path))
         return result
 
+    def reference(self, item: dict, scope: Scope, path: Path) -> dict:
+        """A template reference with its `${{ if }}` keys decided (dotnet/templating's
+        `- template: x.yml` + `${{ if ... }}: {parameters: ...}`): the other keys as written."""
+        if not any(isinstance(key, str) and DIRECTIVE.match(key) for key in item):
+            return item
+        result, chain = new_mapping(item), Chain()
+        lines = getattr(item, "key_lines", None) or {}
+        for key, value in item.items():
+            directive = DIRECTIVE.match(key) if isinstance(key, str) else None
+            if directive:
+                for part, alternative in self.directive(directive, chain, value, scope, path, key):
+                    if isinstance(part, dict):
+                        merge(result, part, alternative)
+                continue
+            chain.reset()
+            result[key] = value
+            result.key_lines[key] = lines.get(key, result.line)
+        return result
+
     @staticmethod
     def _extend(result: LList, items: list, alternative: bool) -> None:
         for item in items:

@@ -33,6 +33,7 @@ class Includes:
 
     def include(self, item: dict, scope: Scope, path: Path, kind: str) -> LList:
         """The items a `template:` reference in a list of `kind` expands to."""
+        item = self.reference(item, scope, path)
         reference = self.string(item["template"], scope) if isinstance(item["template"], str) else item["template"]
         empty = located([], *where(item))
         extra = sorted(str(k) for k in item if k not in ("template", "parameters"))
