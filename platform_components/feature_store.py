@@ -40,8 +40,9 @@ from platform_components.registration import register, register_objects
 from platform_components.stack_keys import setting, setting_group
 from platform_components.validation import require_cron, require_min, require_pinned_image
 from workloads.features.errors import FAIL_FAST_EXIT_CODES
+from workloads.features.invocation import SERVER_PORT, FeastRun, FeatureServer, Materialization
 
-PORT = 6566
+PORT = SERVER_PORT  # the feature server's own default (workloads/features/invocation.py)
 # Feast's metrics server listens on 8000, fixed (feast/metrics.py start_metrics_server).
 METRICS_PORT = 8000
 METRICS_PORT_NAME = "metrics"
@@ -152,22 +153,18 @@ def feast_env(endpoints: FeastEndpoints, secrets: FeastSecrets) -> list[Manifest
     ]
 
 
-def _workload(*args: str) -> list[str]:
-    return ["python", "-m", "workloads.features", *args]
-
-
 def apply_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
-    return _workload("feast", "--config-dir", config_dir, "--repo-dir", repo_dir, "--", "apply")
+    return FeastRun(config_dir=config_dir, repo_dir=repo_dir, feast_args=("apply",)).to_argv()
 
 
 def materialize_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
-    return _workload("materialize", "--config-dir", config_dir, "--repo-dir", repo_dir)
+    return Materialization(config_dir=config_dir, repo_dir=repo_dir).to_argv()
 
 
 def rebuild_online_command(start: str, end: str, config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR) -> list[str]:
     """A full `feast materialize START END`: refills an empty online store (Redis lost its data),
     which materialize-incremental would not, since it starts where the last run ended."""
-    return _workload("feast", "--config-dir", config_dir, "--repo-dir", repo_dir, "--", "materialize", start, end)
+    return FeastRun(config_dir=config_dir, repo_dir=repo_dir, feast_args=("materialize", start, end)).to_argv()
 
 
 def serve_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR, *, host: str = "0.0.0.0",
@@ -175,10 +172,9 @@ def serve_command(config_dir: str = CONFIG_DIR, repo_dir: str = REPO_DIR, *, hos
                   metrics: bool = False) -> list[str]:
     """`feast serve` through workloads/features/serve.py, which makes the registry fork-safe;
     `metrics` adds Feast's Prometheus endpoint on METRICS_PORT."""
-    return _workload("serve", "--config-dir", config_dir, "--repo-dir", repo_dir, "--host", host,
-                     "--port", str(port), "--workers", str(workers),
-                     "--registry-ttl-seconds", str(tuning.registry_cache_ttl_seconds),
-                     "--max-requests", str(tuning.server_max_requests), *(["--metrics"] if metrics else []))
+    return FeatureServer(config_dir=config_dir, repo_dir=repo_dir, host=host, port=port, workers=workers,
+                         registry_ttl_seconds=tuning.registry_cache_ttl_seconds,
+                         max_requests=tuning.server_max_requests, metrics=metrics).to_argv()
 
 
 @dataclass(frozen=True)

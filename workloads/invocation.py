@@ -9,8 +9,9 @@ round trip `from_args(parse(to_argv()))` gives the same invocation (tested per j
 
 Fields map to flags as `snake_case` -> `--snake-case`: a `str`/`int`/`float` field takes a value;
 a `bool` field is a switch (`store_true`); a `tuple[str, ...]` field repeats its flag (`append`);
-a field whose value is None is left off the command line. A field without a default is required.
-Help text, and a different flag name, come from `option(help=..., flag=...)`.
+a field whose value is None is left off the command line; a `remainder` field is what follows
+`--` (another program's arguments). A field without a default is required. Help text, and a
+different flag name, come from `option(help=..., flag=...)`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 
-def option(default: Any = MISSING, *, help: str = "", flag: str | None = None) -> Any:  # noqa: A002 - argparse's word
-    """A field of an invocation: its default (none: required), help text and flag."""
-    metadata = {"help": help, "flag": flag}
+def option(default: Any = MISSING, *, help: str = "", flag: str | None = None,  # noqa: A002 - argparse's word
+           remainder: bool = False) -> Any:
+    """A field of an invocation: its default (none: required), help text and flag; `remainder`:
+    a tuple of the arguments after `--`, passed on to another program as they are."""
+    metadata = {"help": help, "flag": flag, "remainder": remainder}
     if isinstance(default, tuple):
         return field(default=default, metadata=metadata)
     return field(default=default, metadata=metadata) if default is not MISSING else field(metadata=metadata)
@@ -56,8 +59,12 @@ class Invocation:
     def to_argv(self) -> list[str]:
         """["python", "-m", MODULE, COMMAND, --flag value, ...] in field order."""
         argv = ["python", "-m", self.MODULE, self.COMMAND]
+        rest: list[str] = []
         for spec in fields(self):
             value, flag, kind = getattr(self, spec.name), _flag(spec), _kind(spec)
+            if spec.metadata.get("remainder"):
+                rest = ["--", *map(str, value)]
+                continue
             if value is None or (kind == "bool" and not value):
                 continue
             if kind == "bool":
@@ -67,7 +74,7 @@ class Invocation:
                     argv += [flag, str(item)]
             else:
                 argv += [flag, str(value)]
-        return argv
+        return argv + rest
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -76,6 +83,9 @@ class Invocation:
             kind, flag = _kind(spec), _flag(spec)
             kwargs: dict[str, Any] = {"dest": spec.name, "help": spec.metadata.get("help") or None}
             required = spec.default is MISSING and spec.default_factory is MISSING
+            if spec.metadata.get("remainder"):
+                parser.add_argument(spec.name, nargs=argparse.REMAINDER, help=kwargs["help"])
+                continue
             if kind == "bool":
                 parser.add_argument(flag, action="store_true", **kwargs)
                 continue
@@ -95,5 +105,7 @@ class Invocation:
         values = {}
         for spec in fields(cls):
             value = getattr(args, spec.name)
+            if spec.metadata.get("remainder") and value[:1] == ["--"]:
+                value = value[1:]
             values[spec.name] = tuple(value) if _kind(spec) == "list" else value
         return cls(**values)

@@ -6,9 +6,18 @@ from __future__ import annotations
 import pytest
 
 from platform_components.batch_scoring import scoring_command
-from platform_components.feature_store import CONFIG_DIR, REPO_DIR
+from platform_components.feature_store import (
+    CONFIG_DIR,
+    REPO_DIR,
+    apply_command,
+    materialize_command,
+    rebuild_online_command,
+    serve_command,
+)
 from platform_components.model_training import promote_command, training_command
 from tests.unit.conftest import one, run_with
+from workloads.features.__main__ import parser as features_parser
+from workloads.features.invocation import FeastRun, FeatureServer, Materialization
 from workloads.invocation import Invocation
 from workloads.scoring.__main__ import parser as scoring_parser
 from workloads.scoring.invocation import BatchInvocation
@@ -26,6 +35,14 @@ JOBS = [
                  data_uri="s3://features/churn", min_metric=0.7, margin=-1.0, holdout_fraction=0.3,
                  kept_exit_code=0), training_parser),
     (Promotion(model="churn", from_tracking_uri="http://qa:5000", to_tracking_uri="http://prod:5000"), training_parser),
+    (FeastRun(config_dir="/etc/feast", repo_dir="/tmp/r", feast_args=("apply",)), features_parser),
+    (FeastRun(config_dir="/c", repo_dir="/r", feast_args=("materialize", "2026-12-01T00:00:00", "2026-12-06T00:00:00",
+                                                           "--views", "customer_activity")), features_parser),
+    (Materialization(config_dir="/c", repo_dir="/r"), features_parser),
+    (Materialization(config_dir="/c", repo_dir="/r", end="2026-12-06T00:00:00+00:00"), features_parser),
+    (FeatureServer(config_dir="/c", repo_dir="/r"), features_parser),
+    (FeatureServer(config_dir="/c", repo_dir="/r", host="0.0.0.0", port=7000, workers=4, registry_ttl_seconds=5,
+                   max_requests=1000, metrics=True), features_parser),
 ]
 
 
@@ -49,6 +66,11 @@ def test_the_components_run_exactly_an_invocation():
     assert training_command("churn") == TrainingRun(model="churn", config_dir=CONFIG_DIR, repo_dir=REPO_DIR,
                                                     kept_exit_code=0).to_argv()
     assert BatchInvocation(model="m", input="i", output="o").repo_dir == REPO_DIR, "one staging folder for all jobs"
+    assert apply_command() == FeastRun(config_dir=CONFIG_DIR, repo_dir=REPO_DIR, feast_args=("apply",)).to_argv()
+    assert rebuild_online_command("a", "b")[-4:] == ["--", "materialize", "a", "b"]
+    assert materialize_command() == Materialization(config_dir=CONFIG_DIR, repo_dir=REPO_DIR).to_argv()
+    server = FeatureServer.from_args(features_parser().parse_args(serve_command(workers=3)[3:]))
+    assert (server.host, server.port, server.workers) == ("0.0.0.0", 6566, 3)
     assert promote_command("churn", "http://a", "http://b") == Promotion(
         model="churn", from_tracking_uri="http://a", to_tracking_uri="http://b").to_argv()
     command = scoring_command("churn", "s3://features/x/", "s3://predictions", "s3://monitoring", "http://s3:8333",

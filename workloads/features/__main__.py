@@ -22,6 +22,7 @@ import pandas as pd
 
 from workloads import cli
 from workloads.features.errors import ConfigError
+from workloads.features.invocation import FeastRun, FeatureServer, Materialization
 from workloads.features.stage import exec_feast, stage_repository
 from workloads.metric_names import MATERIALIZE_JOB
 
@@ -63,20 +64,21 @@ def cmd_generate(args) -> int:
 
 
 def cmd_feast(args) -> int:
-    feast_args = args.feast_args[1:] if args.feast_args[:1] == ["--"] else args.feast_args
-    if not feast_args:
+    job = FeastRun.from_args(args)
+    if not job.feast_args:
         raise ConfigError("nothing to run: give Feast CLI arguments after --, e.g. -- apply")
-    exec_feast(stage_repository(args.config_dir, args.repo_dir), feast_args)
+    exec_feast(stage_repository(job.config_dir, job.repo_dir), list(job.feast_args))
     return 0  # not reached: exec replaces this process
 
 
 def cmd_serve(args) -> int:
-    cli.require_free_port(args.host, args.port)  # before feast's imports: a taken port fails at once
+    job = FeatureServer.from_args(args)
+    cli.require_free_port(job.host, job.port)  # before feast's imports: a taken port fails at once
     from workloads.features.serve import serve
 
-    serve(str(stage_repository(args.config_dir, args.repo_dir)), host=args.host, port=args.port,
-          workers=args.workers, registry_ttl_seconds=args.registry_ttl_seconds, max_requests=args.max_requests,
-          metrics=args.metrics)
+    serve(str(stage_repository(job.config_dir, job.repo_dir)), host=job.host, port=job.port,
+          workers=job.workers, registry_ttl_seconds=job.registry_ttl_seconds, max_requests=job.max_requests,
+          metrics=job.metrics)
     return 0
 
 
@@ -124,21 +126,16 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=7)
     generate.set_defaults(handler=cmd_generate)
 
-    feast = with_repo("feast", "run the Feast CLI in the staged repository")
-    feast.add_argument("feast_args", nargs=argparse.REMAINDER, help="-- then Feast CLI arguments")
+    feast = commands.add_parser("feast", help="run the Feast CLI in the staged repository")
+    FeastRun.add_arguments(feast)
     feast.set_defaults(handler=cmd_feast)
 
-    serve = with_repo("serve", "run the feature server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=6566)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--registry-ttl-seconds", type=int, default=60)
-    serve.add_argument("--max-requests", type=int, default=0, help="recycle a worker after this many requests (0: never)")
-    serve.add_argument("--metrics", action="store_true", help="Prometheus metrics on port 8000 (Feast's fixed port)")
+    serve = commands.add_parser("serve", help="run the feature server")
+    FeatureServer.add_arguments(serve)
     serve.set_defaults(handler=cmd_serve)
 
-    mat = with_repo("materialize", "materialise new offline rows into the online store")
-    mat.add_argument("--end", help="materialise up to this instant, ISO 8601 UTC (default: now)")
+    mat = commands.add_parser("materialize", help="materialise new offline rows into the online store")
+    Materialization.add_arguments(mat)
     mat.set_defaults(handler=cmd_materialize)
 
     # `train` is handled by main() before parsing: an alias of `python -m workloads.training run`.
