@@ -29,7 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline_checker.compile.expressions import TOKEN, UNKNOWN_MARK
+from pipeline_checker.compile import variables as sections
+from pipeline_checker.compile.expressions import TOKEN, UNKNOWN_MARK, Variables
 from pipeline_checker.findings import Findings
 from pipeline_checker.located import where
 from pipeline_checker.model import Model
@@ -55,14 +56,14 @@ class Node:
 
 
 def check(model: Model, pipeline: Any, findings: Findings) -> None:
-    variables = _variables(pipeline)
+    variables = _variables(pipeline, Variables())
     for variants in model.stages.values():
         for stage in variants:
-            scope = {**variables, **_variables(stage.spec)}
+            scope = _variables(stage.spec, variables)
             _condition(stage.spec, f"stage {stage.name}", scope, findings)
             for jobs in stage.jobs.values():
                 for job in jobs:
-                    inner = {**scope, **_variables(job.spec)}
+                    inner = _variables(job.spec, scope)
                     _condition(job.spec, f"job {job.name}", inner, findings)
                     for steps in job.hooks.values():
                         for position, step in enumerate(steps):
@@ -70,17 +71,12 @@ def check(model: Model, pipeline: Any, findings: Findings) -> None:
                                        inner, findings)
 
 
-def _variables(spec: Any) -> dict[str, Any]:
-    """lower-case name -> value, of the `variables:` a stage, job or pipeline defines."""
-    section = spec.get("variables") if isinstance(spec, dict) else None
-    if isinstance(section, dict):
-        return {str(k).lower(): v for k, v in section.items()}
-    if isinstance(section, list):
-        return {str(i["name"]).lower(): i.get("value") for i in section if isinstance(i, dict) and "name" in i}
-    return {}
+def _variables(spec: Any, outer: Variables) -> Variables:
+    """`outer` plus the `variables:` a pipeline, stage or job defines (compile/variables.py)."""
+    return sections.read(spec.get("variables") if isinstance(spec, dict) else None, outer)
 
 
-def _condition(spec: Any, who: str, variables: dict[str, Any], findings: Findings) -> None:
+def _condition(spec: Any, who: str, variables: Variables, findings: Findings) -> None:
     if not isinstance(spec, dict) or not isinstance(spec.get("condition"), str):
         return
     text = spec["condition"]
@@ -119,7 +115,7 @@ def _origin(text: Any, spec: dict) -> str:
     return ""
 
 
-def _strings_as_booleans(node: Node, variables: dict[str, Any], boolean: bool) -> list[tuple[str, str]]:
+def _strings_as_booleans(node: Node, variables: Variables, boolean: bool) -> list[tuple[str, str]]:
     """(severity, message) for each string in a place that expects a boolean, at any depth."""
     problems: list[tuple[str, str]] = []
     if node.kind == "call":
@@ -145,7 +141,7 @@ def _strings_as_booleans(node: Node, variables: dict[str, Any], boolean: bool) -
             return [(WARNING, f"not checked: {reference} is a string (output variables are strings) where a boolean "
                               f"is expected: it is true whenever it is not empty, 'False' included; {fix}")]
         return problems
-    value = variables.get(name.lower())
+    value = variables[name.lower()][1] if name.lower() in variables else None
     text = _as_text(value)
     if text is not None and text:
         shown = "a $[ ] expression, which gives 'True' or 'False'" if text.lstrip().startswith("$[") else repr(text)

@@ -25,6 +25,8 @@ import difflib
 import re
 from typing import Any
 
+from pipeline_checker.compile import variables as sections
+from pipeline_checker.compile.expressions import Variables
 from pipeline_checker.findings import Findings
 from pipeline_checker.model import Job, Model, Step
 from pipeline_checker.rules import Rule
@@ -40,13 +42,14 @@ INDEXED = re.compile(r"variables\s*\[\s*'([^']+)'\s*\]", re.IGNORECASE)
 
 
 def check(model: Model, findings: Findings) -> None:
-    defined = _defined_names(model)
+    defined = _defined_in(model.pipeline, Variables())
     for variants in model.stages.values():
         for stage in variants:
             for jobs in stage.jobs.values():
                 for job in jobs:
                     for steps in job.hooks.values():
-                        _steps(steps, job, defined | _defined_in(job.spec) | _defined_in(stage.spec), findings)
+                        _steps(steps, job, _names(_defined_in(job.spec, _defined_in(stage.spec, defined))),
+                               findings)
 
 
 def _steps(steps: list[Step], job: Job, defined: set[str], findings: Findings) -> None:
@@ -122,20 +125,11 @@ def _problem(read: str, position: int, step: Step, outputs: dict, by_name: dict,
     return None
 
 
-def _defined_names(model: Model) -> set[str]:
-    """Variables the pipeline's own `variables:` define (lower case); "*" when a group is used."""
-    return _defined_in(getattr(model, "pipeline", None))
+def _defined_in(spec: Any, outer: Variables) -> Variables:
+    """`outer` plus the `variables:` a pipeline, stage or job defines (compile/variables.py)."""
+    return sections.read(spec.get("variables") if isinstance(spec, dict) else None, outer)
 
 
-def _defined_in(spec: Any) -> set[str]:
-    section = spec.get("variables") if isinstance(spec, dict) else None
-    names: set[str] = set()
-    if isinstance(section, dict):
-        names |= {str(k).lower() for k in section}
-    elif isinstance(section, list):
-        for item in section:
-            if isinstance(item, dict) and "name" in item:
-                names.add(str(item["name"]).lower())
-            elif isinstance(item, dict) and "group" in item:
-                names.add("*")
-    return names
+def _names(defined: Variables) -> set[str]:
+    """The lower-case names the YAML defines; "*" when a variable group may define any."""
+    return set(defined) | ({"*"} if defined.groups else set())
