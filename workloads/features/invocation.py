@@ -15,34 +15,35 @@ REPO_HELP = "where to stage the repository (may equal --config-dir)"
 
 
 @dataclass(frozen=True)
-class FeastRun(Invocation):
-    """The Feast CLI in the staged repository: `apply`, a full `materialize START END`, ..."""
+class StagedRepository(Invocation):
+    """What every feature-store job starts from: the config directory and where it is staged."""
 
     MODULE = "workloads.features"
-    COMMAND = "feast"
 
     config_dir: str = option(help=CONFIG_HELP)
     repo_dir: str = option(help=REPO_HELP)
+
+
+@dataclass(frozen=True)
+class FeastRun(StagedRepository):
+    """The Feast CLI in the staged repository: `apply`, a full `materialize START END`, ..."""
+
+    COMMAND = "feast"
+
     feast_args: tuple[str, ...] = option((), remainder=True, help="-- then Feast CLI arguments")
 
 
 @dataclass(frozen=True)
-class Materialization(Invocation):
-    MODULE = "workloads.features"
+class Materialization(StagedRepository):
     COMMAND = "materialize"
 
-    config_dir: str = option(help=CONFIG_HELP)
-    repo_dir: str = option(help=REPO_HELP)
     end: str | None = option(None, help="materialise up to this instant, ISO 8601 UTC (default: now)")
 
 
 @dataclass(frozen=True)
-class FeatureServer(Invocation):
-    MODULE = "workloads.features"
+class FeatureServer(StagedRepository):
     COMMAND = "serve"
 
-    config_dir: str = option(help=CONFIG_HELP)
-    repo_dir: str = option(help=REPO_HELP)
     host: str = option("127.0.0.1", help="address to listen on (default 127.0.0.1; the pods 0.0.0.0)")
     port: int = option(SERVER_PORT, help=f"port (default {SERVER_PORT})")
     workers: int = option(1, help="server processes (default 1)")
